@@ -1,0 +1,78 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { type Gradients, mapGradients, presentTensors } from './gradients.js';
+
+/** Which norm measures the gradient: 2 (the paper's L2 norm) or 'inf' (max-abs, PyTorch's `norm_type=inf`). */
+export type NormType = 2 | 'inf';
+
+/** Throws unless `value` is a positive finite number; `what` names the option in the message. */
+export function assertPositiveFinite(value: unknown, what: string): asserts value is number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new RangeError(`${what} must be a positive finite number, got ${String(value)}`);
+  }
+}
+
+function assertNormType(normType: unknown, who: string): asserts normType is NormType {
+  if (normType !== 2 && normType !== 'inf') {
+    throw new RangeError(`${who}: normType must be 2 or 'inf', got ${String(normType)}`);
+  }
+}
+
+/** Sum of squares (or max-abs) of one tensor, as a float32 scalar. */
+function tensorNormPart(t: tf.Tensor, normType: NormType): tf.Scalar {
+  const x = t.dtype === 'float32' ? t : tf.cast(t, 'float32');
+  return normType === 2 ? tf.sum(tf.square(x)) : tf.max(tf.abs(x));
+}
+
+/**
+ * One norm over all gradient tensors together (paper, Algorithm 1: ‖ĝ‖ over every parameter),
+ * `null`/`undefined` entries ignored. L2 by default; `'inf'` gives the largest |g|.
+ * A non-finite gradient gives a non-finite norm (squares cannot cancel), so the norm alone
+ * tells whether a step is finite. Returns a scalar tensor the caller disposes.
+ */
+export function globalNorm(grads: Gradients, normType: NormType = 2): tf.Scalar {
+  assertNormType(normType, 'globalNorm');
+  const tensors = presentTensors(grads, 'globalNorm');
+  return tf.tidy(() => {
+    const parts = tensors.map((t) => tensorNormPart(t, normType));
+    if (normType === 'inf') return parts.length === 1 ? parts[0] : tf.max(tf.stack(parts));
+    return tf.sqrt(parts.length === 1 ? parts[0] : tf.addN(parts));
+  });
+}
+
+/**
+ * The factor `maxNorm / max(norm, maxNorm)` (paper, Algorithm 1; TF's `clip_by_global_norm`):
+ * exactly 1 under the threshold, so those gradients pass bit for bit; never divides by zero
+ * because maxNorm > 0. As in TF, a non-finite norm makes the factor NaN (`norm - norm`), so a
+ * broken step is never silently turned into a finite one.
+ */
+export function clipScale(norm: tf.Scalar, maxNorm: number): tf.Scalar {
+  return tf.tidy(() => tf.add(tf.div(maxNorm, tf.maximum(norm, maxNorm)), tf.sub(norm, norm)));
+}
+
+export interface ClipByGlobalNormOptions {
+  /** 2 (default) or 'inf' (max-abs). */
+  normType?: NormType;
+}
+
+/**
+ * Rescales every gradient by `maxNorm / max(norm, maxNorm)` (paper, Algorithm 1) and returns
+ * the PRE-clip norm. Keeps the input's form: a map stays a map, an array keeps its names,
+ * order and length, `null`/`undefined` entries pass through. The caller disposes `norm` and
+ * the returned gradients (the input gradients are not disposed).
+ */
+export function clipByGlobalNorm<G extends Gradients>(
+  grads: G,
+  maxNorm: number,
+  options: ClipByGlobalNormOptions = {},
+): { grads: G; norm: tf.Scalar } {
+  assertPositiveFinite(maxNorm, 'clipByGlobalNorm: maxNorm');
+  const normType = options.normType ?? 2;
+  assertNormType(normType, 'clipByGlobalNorm');
+  // tidy keeps the tensors reachable from the returned object and frees the intermediates.
+  const result = tf.tidy(() => {
+    const norm = globalNorm(grads, normType);
+    const scale = clipScale(norm, maxNorm);
+    return { grads: mapGradients(grads, (g) => tf.mul(g, scale)), norm } as unknown as tf.TensorContainer;
+  });
+  return result as unknown as { grads: G; norm: tf.Scalar };
+}
