@@ -1,0 +1,228 @@
+/**
+ * What the CLI's commands do (cli.ts only parses arguments): run an experiment (resuming what an
+ * earlier invocation left), merge shard results, render a report.
+ */
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { EXPERIMENTS, getExperiment } from './experiments/registry.js';
+import type { ExperimentDef, PlanOptions, Profile, ResultLine } from './experiments/types.js';
+import { writeReport } from './report/doc.js';
+import type { BackendName } from './runner/backend.js';
+import { writeFileAtomic } from './runner/checkpoint.js';
+import { fileNameFor, type Shard, selectShard } from './runner/ids.js';
+import { acquireLock } from './runner/lock.js';
+import { experimentPaths } from './runner/paths.js';
+import { planRuns } from './runner/plan.js';
+import { defaultWorkers, executeRuns, type PoolSummary } from './runner/pool.js';
+import { ProgressView } from './runner/progress.js';
+import { mergeResults, readResultFile } from './runner/results.js';
+
+export interface RunOptions {
+  profile: Profile;
+  backend: BackendName;
+  out: string;
+  dataDir: string;
+  seeds?: number;
+  workers?: number;
+  shard?: Shard;
+  flags: PlanOptions['flags'];
+  checkpointEverySeconds: number;
+  /** print the header and per-run lines (false in the tour's sub-steps) */
+  log?: (text: string) => void;
+}
+
+export interface RunOutcome {
+  summary: PoolSummary;
+  resultsFile: string;
+  lines: ResultLine[];
+  report?: { markdown: string; html: string };
+}
+
+/** The command that reproduces a results file (without --out/--workers/--backend, which do not change results). */
+export function canonicalCommand(
+  name: string,
+  options: Pick<RunOptions, 'profile' | 'seeds' | 'flags'>,
+): string {
+  const parts = ['pnpm repro', name, '--profile', options.profile];
+  if (options.seeds !== undefined) parts.push('--seeds', String(options.seeds));
+  for (const [k, v] of Object.entries(options.flags)) {
+    if (v === undefined) continue;
+    parts.push(v === true ? `--${k}` : `--${k} ${v}`);
+  }
+  return parts.join(' ');
+}
+
+export async function runExperiment(name: string, options: RunOptions): Promise<RunOutcome> {
+  const log = options.log ?? console.log;
+  const def = await getExperiment(name);
+  const planOptions: PlanOptions = { profile: options.profile, seeds: options.seeds, flags: options.flags };
+  const { runs: allRuns } = planRuns(def, planOptions);
+  const runs = selectShard(allRuns, options.shard);
+  const paths = experimentPaths(options.out, name, options.profile, options.shard);
+  mkdirSync(paths.checkpoints, { recursive: true });
+  const release = acquireLock(paths.lock);
+  try {
+    const existing = readResultFile(paths.results);
+    const protocol = runs[0]?.protocol;
+    const foreign = existing.lines.find((l) => l.protocol !== protocol);
+    if (foreign) {
+      throw new Error(
+        `${paths.results} holds results of another protocol (run ${foreign.runId}: protocol ${foreign.protocol}, now ${protocol}); ` +
+          'use another --out, or the same --seeds and flags as before',
+      );
+    }
+    const done = new Set(existing.lines.map((l) => l.runId));
+    const todo = runs.filter((r) => !done.has(r.id));
+    // a crash between "line written" and "checkpoint removed" leaves a stale checkpoint: drop it
+    for (const r of runs) {
+      if (done.has(r.id)) rmSync(join(paths.checkpoints, `${fileNameFor(r.id)}.json`), { force: true });
+    }
+    const workers = options.workers ?? defaultWorkers(todo.length);
+    const resumable = todo.filter((r) =>
+      existsSync(join(paths.checkpoints, `${fileNameFor(r.id)}.json`)),
+    ).length;
+    const command = canonicalCommand(name, options);
+    log(`${def.name}: ${def.title} (paper ${def.paperRef})`);
+    log(`profile ${options.profile}: ${def.budgets[options.profile]}`);
+    if (options.profile === 'quick') {
+      log(
+        "note: the quick profile is a shortened protocol (shorter sequences / fewer updates / fewer seeds), not the paper's; use --profile paper for the full protocol",
+      );
+    }
+    const shardText = options.shard ? `, shard ${options.shard.index}/${options.shard.count}` : '';
+    log(
+      `${runs.length} runs${shardText}: ${runs.length - todo.length} already done, ${todo.length} to run` +
+        `${resumable ? ` (${resumable} resume from a checkpoint)` : ''}; backend ${options.backend}, ${workers} worker(s)`,
+    );
+    log(`results: ${paths.results}`);
+    writeFileAtomic(join(paths.dir, 'COMMAND'), `${command}\n`);
+    const view = new ProgressView(runs.length, runs.length - todo.length);
+    let summary: PoolSummary;
+    try {
+      summary = await executeRuns(todo, {
+        backend: options.backend,
+        workers: todo.length === 0 ? 0 : workers,
+        dataDir: options.dataDir,
+        resultsFile: paths.results,
+        checkpointDir: paths.checkpoints,
+        checkpointEverySeconds: options.checkpointEverySeconds,
+        view,
+        summarize: (r) => def.summarizeResult(r),
+      });
+    } finally {
+      view.stop();
+    }
+    const lines = readResultFile(paths.results).lines;
+    let report: RunOutcome['report'];
+    if (!options.shard) {
+      report = renderReport(
+        def,
+        options.profile,
+        lines,
+        allRuns.map((r) => r.id),
+        command,
+        paths.report,
+      );
+    } else {
+      log(`shard done; merge the shards with \`pnpm repro merge\`, then \`pnpm repro report ${name}\``);
+    }
+    return { summary, resultsFile: paths.results, lines, report };
+  } finally {
+    release();
+  }
+}
+
+export function renderReport(
+  def: ExperimentDef,
+  profile: Profile,
+  lines: ResultLine[],
+  planned: string[],
+  command: string,
+  dir: string,
+): { markdown: string; html: string } {
+  const have = new Set(lines.map((l) => l.runId));
+  const missing = planned.filter((id) => !have.has(id));
+  const doc = def.report({ profile, lines, missing, command });
+  const backends = [...new Set(lines.map((l) => l.timing.backend))].join(', ') || '-';
+  const seconds = lines.reduce((s, l) => s + l.timing.seconds, 0);
+  doc.blocks.unshift({
+    kind: 'text',
+    markdown:
+      `Profile **${profile}**${profile === 'quick' ? " (a shortened protocol, not the paper's)" : ''}; ` +
+      `${lines.length} of ${planned.length} planned runs finished${missing.length ? ` (${missing.length} missing)` : ''}; ` +
+      `backend ${backends}; ${seconds.toFixed(0)} s of run time in all.\n\nMade by: \`${command}\``,
+  });
+  return writeReport(doc, dir);
+}
+
+/** `repro report <experiment>`: re-render the report from the results file. */
+export async function reportCommand(
+  name: string,
+  options: { profile: Profile; out: string; seeds?: number; flags: PlanOptions['flags'] },
+): Promise<{ markdown: string; html: string }> {
+  const def = await getExperiment(name);
+  const { runs } = planRuns(def, { profile: options.profile, seeds: options.seeds, flags: options.flags });
+  const paths = experimentPaths(options.out, name, options.profile);
+  const { lines } = readResultFile(paths.results);
+  if (lines.length === 0) throw new Error(`no results in ${paths.results}: run \`pnpm repro ${name}\` first`);
+  return renderReport(
+    def,
+    options.profile,
+    lines,
+    runs.map((r) => r.id),
+    canonicalCommand(name, options),
+    paths.report,
+  );
+}
+
+/** `repro merge -o OUT FILES...`: combine shard result files; refuses duplicates and mismatches. */
+export function mergeCommand(files: string[], output: string): { lines: number } {
+  if (files.length === 0) throw new Error('repro merge: give the result files to merge');
+  if (existsSync(output) && !files.includes(output)) {
+    throw new Error(`repro merge: ${output} exists and is not one of the inputs; choose a new -o file`);
+  }
+  const inputs = files.map((f) => {
+    if (!existsSync(f)) throw new Error(`repro merge: ${f} does not exist`);
+    const read = readResultFile(f);
+    if (read.duplicates.length > 0)
+      throw new Error(`repro merge: ${f} lists run ${read.duplicates[0]} twice`);
+    if (read.skipped.length > 0) {
+      throw new Error(
+        `repro merge: ${f} has unreadable lines (${read.skipped.join(', ')}): a torn write; re-run its shard first`,
+      );
+    }
+    return { name: f, lines: read.lines };
+  });
+  const merged = mergeResults(inputs);
+  writeFileAtomic(output, merged.map((l) => `${JSON.stringify(l)}\n`).join(''));
+  return { lines: merged.length };
+}
+
+/** Shard result files in an experiment's folder, for `repro merge --experiment`. */
+export function shardFiles(out: string, name: string, profile: Profile): string[] {
+  const dir = experimentPaths(out, name, profile).dir;
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => /^results\.shard-\d+-of-\d+\.jsonl$/.test(f))
+    .map((f) => join(dir, f));
+}
+
+export function describeExperiments(): string {
+  const lines = ['Experiments (budgets on a 2-core machine unless noted):'];
+  for (const e of EXPERIMENTS) {
+    lines.push(`  ${e.name.padEnd(15)} ${e.summary}`);
+    lines.push(`  ${''.padEnd(15)}   quick: ${e.budgets.quick}`);
+    lines.push(`  ${''.padEnd(15)}   paper: ${e.budgets.paper}`);
+  }
+  lines.push(`  ${'all'.padEnd(15)} every experiment above, in order`);
+  lines.push(
+    `  ${'tour'.padEnd(15)} the quick tour (pnpm start): cliff, a short SGD / SGD-C / SGD-CR comparison, backend timing`,
+  );
+  return lines.join('\n');
+}
+
+/** A path as the user should read it: relative to where they ran pnpm when that is shorter. */
+export function relativePath(p: string): string {
+  const rel = relative(process.env.INIT_CWD ?? process.cwd(), p) || '.';
+  return rel.startsWith('../..') ? p : rel;
+}

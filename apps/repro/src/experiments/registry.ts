@@ -1,0 +1,16 @@
+import { cliff } from './cliff.js';
+import type { ExperimentDef } from './types.js';
+
+/** Every experiment, in the order `all` runs them. */
+export const EXPERIMENTS: ExperimentDef[] = [cliff];
+
+export function experimentNames(): string[] {
+  return EXPERIMENTS.map((e) => e.name);
+}
+
+export async function getExperiment(name: string): Promise<ExperimentDef> {
+  const def = EXPERIMENTS.find((e) => e.name === name);
+  if (!def)
+    throw new Error(`unknown experiment '${name}'; expected one of: ${experimentNames().join(', ')}, all`);
+  return def;
+}

@@ -1,0 +1,89 @@
+/**
+ * Executes one run: in a pool worker (worker.ts) or, with --workers 0, in the main thread.
+ * The run reads its checkpoint through the context, saves new ones atomically, reports
+ * progress over a MessagePort, and stops (after a checkpoint) when the shared stop flag is set.
+ */
+import { hostname } from 'node:os';
+import type { MessagePort } from 'node:worker_threads';
+import { getExperiment } from '../experiments/registry.js';
+import { Interrupted, type ProgressUpdate, type RunContext, type RunSpec } from '../experiments/types.js';
+import { type BackendName, useBackend } from './backend.js';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { hashOf } from './ids.js';
+
+export interface RunTask {
+  run: RunSpec;
+  backend: BackendName;
+  dataDir: string;
+  checkpointFile: string;
+  checkpointEverySeconds: number;
+  /** Int32Array view: element 0 becomes 1 when the runner asks every run to stop */
+  stop: SharedArrayBuffer;
+  port?: MessagePort;
+}
+
+export type ProgressMessage = { runId: string } & ProgressUpdate;
+
+export type TaskOutcome =
+  | {
+      status: 'done';
+      result: Record<string, unknown>;
+      seconds: number;
+      resumedFromStep: number;
+      host: string;
+    }
+  | { status: 'interrupted'; step: number };
+
+export async function executeTask(task: RunTask): Promise<TaskOutcome> {
+  const { run } = task;
+  const started = Date.now();
+  const stopFlag = new Int32Array(task.stop);
+  if (Atomics.load(stopFlag, 0) !== 0) return { status: 'interrupted', step: 0 }; // queued when the stop came
+  await useBackend(task.backend);
+  const def = await getExperiment(run.experiment);
+  const configHash = hashOf(run.config);
+  const prior = loadCheckpoint(task.checkpointFile, run.id, configHash);
+  let lastSave = Date.now();
+  let lastProgress = 0;
+  let savedStep = prior?.step ?? 0;
+  const ctx: RunContext = {
+    backend: task.backend,
+    dataDir: task.dataDir,
+    resume: <S>() => (prior ? { step: prior.step, state: prior.state as S } : undefined),
+    stopRequested: () => Atomics.load(stopFlag, 0) !== 0,
+    checkpointDue: () =>
+      Atomics.load(stopFlag, 0) !== 0 || Date.now() - lastSave >= task.checkpointEverySeconds * 1000,
+    checkpoint: (step, state) => {
+      saveCheckpoint(task.checkpointFile, {
+        runId: run.id,
+        configHash,
+        step,
+        savedAt: new Date().toISOString(),
+        state,
+      });
+      lastSave = Date.now();
+      savedStep = step;
+    },
+    progress: (update) => {
+      const now = Date.now();
+      if (now - lastProgress < 150 && update.step < update.total) return;
+      lastProgress = now;
+      task.port?.postMessage({ runId: run.id, ...update } satisfies ProgressMessage);
+    },
+  };
+  try {
+    const result = await def.execute(run, ctx);
+    return {
+      status: 'done',
+      result,
+      seconds: (Date.now() - started) / 1000,
+      resumedFromStep: prior?.step ?? 0,
+      host: hostname(),
+    };
+  } catch (err) {
+    if (err instanceof Interrupted) return { status: 'interrupted', step: savedStep };
+    throw err;
+  } finally {
+    task.port?.close();
+  }
+}
