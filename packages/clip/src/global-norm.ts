@@ -11,10 +11,12 @@ export function assertPositiveFinite(value: unknown, what: string): asserts valu
   }
 }
 
-function assertNormType(normType: unknown, who: string): asserts normType is NormType {
+/** Throws unless `normType` is 2 or 'inf'; returns it typed. */
+export function checkNormType(normType: unknown, who: string): NormType {
   if (normType !== 2 && normType !== 'inf') {
     throw new RangeError(`${who}: normType must be 2 or 'inf', got ${String(normType)}`);
   }
+  return normType;
 }
 
 /** Sum of squares (or max-abs) of one tensor, as a float32 scalar. */
@@ -30,7 +32,7 @@ function tensorNormPart(t: tf.Tensor, normType: NormType): tf.Scalar {
  * tells whether a step is finite. Returns a scalar tensor the caller disposes.
  */
 export function globalNorm(grads: Gradients, normType: NormType = 2): tf.Scalar {
-  assertNormType(normType, 'globalNorm');
+  checkNormType(normType, 'globalNorm');
   const tensors = presentTensors(grads, 'globalNorm');
   return tf.tidy(() => {
     const parts = tensors.map((t) => tensorNormPart(t, normType));
@@ -39,14 +41,21 @@ export function globalNorm(grads: Gradients, normType: NormType = 2): tf.Scalar 
   });
 }
 
+/** Floor of a data-dependent threshold's denominator: a zero threshold and a zero norm give scale 0, not 0/0. */
+const TINY = 1e-30;
+
 /**
  * The factor `maxNorm / max(norm, maxNorm)` (paper, Algorithm 1; TF's `clip_by_global_norm`):
  * exactly 1 under the threshold, so those gradients pass bit for bit; never divides by zero
- * because maxNorm > 0. As in TF, a non-finite norm makes the factor NaN (`norm - norm`), so a
- * broken step is never silently turned into a finite one.
+ * (a threshold that may be 0 is floored at 1e-30). As in TF, a non-finite norm
+ * makes the factor NaN (`norm - norm`), so a broken step is never silently made finite.
  */
-export function clipScale(norm: tf.Scalar, maxNorm: number): tf.Scalar {
-  return tf.tidy(() => tf.add(tf.div(maxNorm, tf.maximum(norm, maxNorm)), tf.sub(norm, norm)));
+export function clipScale(norm: tf.Scalar, maxNorm: number | tf.Scalar): tf.Scalar {
+  return tf.tidy(() => {
+    let denominator = tf.maximum(norm, maxNorm);
+    if (typeof maxNorm !== 'number' || !(maxNorm > 0)) denominator = tf.maximum(denominator, TINY);
+    return tf.add(tf.div(maxNorm, denominator), tf.sub(norm, norm));
+  });
 }
 
 export interface ClipByGlobalNormOptions {
@@ -66,8 +75,7 @@ export function clipByGlobalNorm<G extends Gradients>(
   options: ClipByGlobalNormOptions = {},
 ): { grads: G; norm: tf.Scalar } {
   assertPositiveFinite(maxNorm, 'clipByGlobalNorm: maxNorm');
-  const normType = options.normType ?? 2;
-  assertNormType(normType, 'clipByGlobalNorm');
+  const normType = checkNormType(options.normType ?? 2, 'clipByGlobalNorm');
   // tidy keeps the tensors reachable from the returned object and frees the intermediates.
   const result = tf.tidy(() => {
     const norm = globalNorm(grads, normType);

@@ -1,4 +1,30 @@
 export {
+  type AgcOptions,
+  type AutoClipOptions,
+  type AverageNormClipOptions,
+  agc,
+  autoClip,
+  averageNormClip,
+  type HistoryState,
+} from './adaptive.js';
+export {
+  ChainedOptimizer,
+  type ChainedOptimizerOptions,
+  type ChainedOptimizerState,
+  type ClipStats,
+  STATE_WEIGHT_NAME,
+  type StepInfo,
+} from './chained-optimizer.js';
+export {
+  type GlobalNormClipOptions,
+  globalNormClip,
+  type PerTensorNormClipOptions,
+  perTensorNormClip,
+  scaleGradients,
+  type ValueClipOptions,
+  valueClip,
+} from './clipping.js';
+export {
   type ClipByGlobalNormOptions,
   clipByGlobalNorm,
   clipScale,
@@ -6,3 +32,27 @@ export {
   type NormType,
 } from './global-norm.js';
 export type { GradientMap, Gradients, NamedGradient } from './gradients.js';
+export {
+  type NonFiniteGuardOptions,
+  type NonFiniteGuardState,
+  type NonFinitePolicy,
+  nonFiniteGuard,
+} from './guard.js';
+export { monitorSummary, type NormMonitorOptions, type NormMonitorState, normMonitor } from './monitor.js';
+export { registerTransform, type TransformFactory, transformFromConfig } from './registry.js';
+export { type TransformedGradients, transformGradients } from './step.js';
+export {
+  chain,
+  type GradientTransform,
+  type ParamInfo,
+  type Params,
+  type PluginState,
+  type ReadValues,
+  type StepContext,
+  type StepOutcome,
+  type TransformConfig,
+  type TransformResult,
+  type TransformRole,
+  transformToConfig,
+} from './transform.js';
+export { type GradientClippingOptions, withGradientClipping } from './with-gradient-clipping.js';

@@ -1,0 +1,79 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { NamedGradient } from './gradients.js';
+import type { GradientTransform } from './transform.js';
+
+/**
+ * What to do with a step whose gradients hold NaN or Inf (or whose norm overflows float32):
+ * - 'skip': apply nothing (no weight, no optimizer slot, no iteration changes), count it;
+ * - 'throw': raise an error naming the offending variables, change nothing;
+ * - 'apply': apply it anyway, as TF does (a global-norm clip then makes every entry NaN).
+ */
+export type NonFinitePolicy = 'skip' | 'throw' | 'apply';
+
+const POLICIES: readonly NonFinitePolicy[] = ['skip', 'throw', 'apply'];
+
+export function checkNonFinitePolicy(policy: unknown, who: string): NonFinitePolicy {
+  if (!POLICIES.includes(policy as NonFinitePolicy)) {
+    throw new RangeError(`${who}: nonFinite must be one of 'skip', 'throw', 'apply', got ${String(policy)}`);
+  }
+  return policy as NonFinitePolicy;
+}
+
+export interface NonFiniteGuardOptions {
+  /** Default 'skip'. */
+  policy?: NonFinitePolicy;
+}
+
+export interface NonFiniteGuardState {
+  [key: string]: number;
+  /** Steps whose gradient norm was NaN or Inf. */
+  nonFiniteSteps: number;
+}
+
+/** Per-variable diagnosis, computed only on the failure path (its readbacks cost nothing normally). */
+function describeNonFinite(grads: NamedGradient[]): string {
+  const bad: string[] = [];
+  for (const g of grads) {
+    if (g.tensor == null) continue;
+    const [nan, inf, sumSquares] = tf
+      .tidy(() => {
+        const x = tf.cast(g.tensor!, 'float32');
+        const counts = [tf.sum(tf.cast(tf.isNaN(x), 'float32')), tf.sum(tf.cast(tf.isInf(x), 'float32'))];
+        return tf.stack([...counts, tf.sum(tf.square(x))]);
+      })
+      .dataSync();
+    if (nan > 0 || inf > 0) bad.push(`${g.name} (${nan} NaN, ${inf} Inf)`);
+    else if (!Number.isFinite(sumSquares))
+      bad.push(`${g.name} (finite values, but its sum of squares overflows float32)`);
+  }
+  return bad.length > 0
+    ? bad.join(', ')
+    : 'none on its own: the sum of squares over all variables overflows float32';
+}
+
+/**
+ * The non-finite guard: checks the global norm of its input (one number, read back together
+ * with every other transform's reads) and skips, rejects or lets through a broken step.
+ * A NaN or Inf anywhere makes the norm non-finite, so the norm alone decides.
+ */
+export function nonFiniteGuard(options: NonFiniteGuardOptions = {}): GradientTransform<NonFiniteGuardState> {
+  const policy = checkNonFinitePolicy(options.policy ?? 'skip', 'nonFiniteGuard');
+  return {
+    name: 'nonFiniteGuard',
+    role: 'nonFiniteGuard',
+    init: () => ({ nonFiniteSteps: 0 }),
+    update: (grads, state, _params, ctx) => ({ grads, state, reads: { norm: ctx.globalNorm(grads) } }),
+    veto(_state, reads, grads) {
+      if (Number.isFinite(reads.norm) || policy === 'apply') return null;
+      if (policy === 'skip') return `non-finite gradient norm (${reads.norm})`;
+      throw new Error(
+        `nonFiniteGuard: non-finite gradient (global norm ${reads.norm}) in ${describeNonFinite(grads)}; ` +
+          'the step was not applied',
+      );
+    },
+    observe: (state, reads) => ({
+      state: { nonFiniteSteps: state.nonFiniteSteps + (Number.isFinite(reads.norm) ? 0 : 1) },
+    }),
+    getConfig: () => ({ policy }),
+  };
+}

@@ -1,0 +1,171 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { NormType } from './global-norm.js';
+import { type GradientMap, type Gradients, type NamedGradient, presentTensors } from './gradients.js';
+import type {
+  GradientTransform,
+  ParamInfo,
+  Params,
+  PluginState,
+  ReadValues,
+  StepContext,
+} from './transform.js';
+
+/** The array `applyGradients` receives, or the map, as one named list in the same order. */
+export function toNamedList(variableGradients: unknown, who: string): NamedGradient[] {
+  if (Array.isArray(variableGradients)) {
+    return variableGradients.map((g, i) => {
+      if (g == null || g instanceof tf.Tensor || typeof g.name !== 'string') {
+        throw new TypeError(
+          `${who}: entry ${i} is not a {name, tensor} pair (got ${String(g)}); ` +
+            'expected a NamedTensorMap or the NamedTensor[] that model.fit passes',
+        );
+      }
+      return g as NamedGradient;
+    });
+  }
+  if (variableGradients == null || typeof variableGradients !== 'object') {
+    throw new TypeError(
+      `${who}: expected a NamedTensorMap or a NamedTensor[], got ${String(variableGradients)}`,
+    );
+  }
+  const map = variableGradients as GradientMap;
+  return Object.keys(map).map((name) => ({ name, tensor: map[name] }));
+}
+
+/** Back to the caller's form: built-in optimizers key their slots by position in it. */
+export function fromNamedList(list: NamedGradient[], asArray: boolean): GradientMap | NamedGradient[] {
+  if (asArray) return list;
+  const map: GradientMap = {};
+  for (const g of list) map[g.name] = g.tensor;
+  return map;
+}
+
+export function paramInfos(list: NamedGradient[], params: Params): ParamInfo[] {
+  return list.map((g) => ({ name: g.name, shape: [...(g.tensor?.shape ?? params[g.name]?.shape ?? [])] }));
+}
+
+/** Per-step memo of global norms, so every transform that asks about one list shares one norm. */
+function stepContext(iteration: number): StepContext {
+  const memo = new Map<NamedGradient[], Map<NormType, tf.Scalar>>();
+  return {
+    iteration,
+    globalNorm(grads, normType = 2) {
+      let byType = memo.get(grads);
+      if (!byType) {
+        byType = new Map();
+        memo.set(grads, byType);
+      }
+      let norm = byType.get(normType);
+      if (!norm) {
+        const parts = presentTensors(grads, 'globalNorm').map((t) =>
+          normType === 2 ? tf.sum(tf.square(t)) : tf.max(tf.abs(t)),
+        ) as tf.Scalar[];
+        if (normType === 2) norm = tf.sqrt(parts.length === 1 ? parts[0] : tf.addN(parts));
+        else norm = parts.length === 1 ? parts[0] : (tf.max(tf.stack(parts)) as tf.Scalar);
+        byType.set(normType, norm);
+      }
+      return norm;
+    },
+  };
+}
+
+/**
+ * Reads the step's scalars back in ONE transfer (stacked), the input norm first: the only
+ * readback of a step (a GPU stalls on each one).
+ */
+function readBack(
+  inputNorm: tf.Scalar,
+  reads: Record<string, tf.Scalar>,
+): { norm: number; values: ReadValues } {
+  const unique: tf.Tensor[] = [inputNorm];
+  const index: Record<string, number> = {};
+  for (const [key, t] of Object.entries(reads)) {
+    if (!(t instanceof tf.Tensor) || t.size !== 1) {
+      const got = t instanceof tf.Tensor ? `a tensor of shape [${t.shape}]` : String(t);
+      throw new TypeError(`transform read '${key}' must be a scalar tensor, got ${got}`);
+    }
+    let i = unique.indexOf(t);
+    if (i < 0) i = unique.push(t) - 1;
+    index[key] = i;
+  }
+  const asFloat = (t: tf.Tensor) => tf.reshape(t.dtype === 'float32' ? t : tf.cast(t, 'float32'), []);
+  const data = unique.length === 1 ? inputNorm.dataSync() : tf.stack(unique.map(asFloat)).dataSync();
+  const values: Record<string, number> = {};
+  for (const [key, i] of Object.entries(index)) values[key] = data[i] as number;
+  return { norm: data[0] as number, values };
+}
+
+/** What a step decided, before anything is committed. */
+export interface StepPlan {
+  /** Pre-transform global L2 norm. */
+  norm: number;
+  /** The transform's state after the step. */
+  state: PluginState;
+  clipped: boolean;
+  skipReason: string | null;
+}
+
+/**
+ * Runs `update`, the single readback, `veto` and `observe` inside one tidy scope. Returns the
+ * transformed list (empty when vetoed; it may alias input tensors) and the plan. Nothing outside
+ * is changed, so an error (a 'throw' guard) leaves everything as it was.
+ */
+export function runStep(
+  transform: GradientTransform,
+  list: NamedGradient[],
+  state: PluginState,
+  params: Params,
+  iteration: number,
+): { grads: NamedGradient[]; plan: StepPlan } {
+  let plan: StepPlan | undefined;
+  const grads = tf.tidy(() => {
+    const ctx = stepContext(iteration);
+    const r = transform.update(list, state, params, ctx);
+    const { norm, values } = readBack(ctx.globalNorm(list), r.reads ?? {});
+    const skipReason = transform.veto?.(r.state, values, list) ?? null;
+    const observed = transform.observe?.(r.state, values, { skipped: skipReason != null });
+    plan = { norm, state: observed?.state ?? r.state, clipped: observed?.clipped === true, skipReason };
+    return (skipReason == null ? r.grads : []) as unknown as tf.TensorContainer;
+  }) as unknown as NamedGradient[];
+  return { grads, plan: plan! };
+}
+
+/** What `transformGradients` returns. */
+export interface TransformedGradients<G> {
+  /** The transformed gradients in the input's form, or null when the step was vetoed. Yours to dispose. */
+  grads: G | null;
+  /** The transform's new state: pass it to the next call. */
+  state: PluginState;
+  /** Pre-transform global L2 norm. */
+  norm: number;
+  clipped: boolean;
+  skipReason: string | null;
+}
+
+/**
+ * Runs a transform (or chain) on gradients outside any optimizer, for a custom training loop.
+ * Pass `state` from the previous call (omit it the first time). Returned tensors are always new
+ * (unchanged ones are cheap clones), so dispose all of them; the input is left alone.
+ */
+export function transformGradients<G extends Exclude<Gradients, Array<tf.Tensor | null | undefined>>>(
+  transform: GradientTransform,
+  grads: G,
+  state?: PluginState,
+): TransformedGradients<G> {
+  const list = toNamedList(grads, 'transformGradients');
+  presentTensors(list, 'transformGradients');
+  const params = tf.engine().registeredVariables as Params;
+  const start = state === undefined ? transform.init(paramInfos(list, params)) : state;
+  const inputs = new Set(list.map((g) => g.tensor));
+  const { grads: out, plan } = runStep(transform, list, start, params, 0);
+  const owned = out.map((g) =>
+    g.tensor != null && inputs.has(g.tensor) ? { name: g.name, tensor: tf.clone(g.tensor) } : g,
+  );
+  return {
+    grads: plan.skipReason == null ? (fromNamedList(owned, Array.isArray(grads)) as G) : null,
+    state: plan.state,
+    norm: plan.norm,
+    clipped: plan.clipped && plan.skipReason == null,
+    skipReason: plan.skipReason,
+  };
+}

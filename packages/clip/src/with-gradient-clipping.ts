@@ -1,0 +1,40 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import { ChainedOptimizer, type StepInfo } from './chained-optimizer.js';
+import { globalNormClip } from './clipping.js';
+import type { NormType } from './global-norm.js';
+import { checkNonFinitePolicy, type NonFinitePolicy, nonFiniteGuard } from './guard.js';
+
+export interface GradientClippingOptions {
+  /** Clip threshold on the global norm (paper, Algorithm 1). Required, positive and finite. */
+  maxNorm: number;
+  /** 2 (default) or 'inf' (max-abs). */
+  normType?: NormType;
+  /** NaN/Inf gradients: 'skip' (default: nothing changes, counted), 'throw', or 'apply' (as TF). */
+  nonFinite?: NonFinitePolicy;
+  /** Called after every step with its norm and whether it was clipped or skipped. */
+  onStep?: (info: StepInfo) => void;
+}
+
+const KNOWN = new Set(['maxNorm', 'normType', 'nonFinite', 'onStep']);
+
+/**
+ * Wraps any tfjs optimizer so that it clips gradients by their global norm first:
+ * `model.compile({ optimizer: withGradientClipping(tf.train.adam(1e-3), { maxNorm: 1 }), ... })`.
+ * It is the chain `nonFiniteGuard → globalNormClip` in front of `inner`.
+ */
+export function withGradientClipping(
+  inner: tf.Optimizer,
+  options: GradientClippingOptions,
+): ChainedOptimizer {
+  if (options == null || typeof options !== 'object') {
+    throw new TypeError(`withGradientClipping: expected options { maxNorm, ... }, got ${String(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!KNOWN.has(key)) {
+      throw new TypeError(`withGradientClipping: unknown option '${key}'; expected ${[...KNOWN].join(', ')}`);
+    }
+  }
+  const policy = checkNonFinitePolicy(options.nonFinite ?? 'skip', 'withGradientClipping');
+  const clip = globalNormClip({ maxNorm: options.maxNorm, normType: options.normType });
+  return new ChainedOptimizer(inner, [nonFiniteGuard({ policy }), clip], { onStep: options.onStep });
+}
