@@ -98,7 +98,17 @@ export interface RnnImplementation {
   /** Whether this implementation can run `config` on tfjs backend `backend` ('cpu', 'wasm', ...). */
   supports(config: RnnConfig, backend: string): boolean;
   /** Inference: head outputs (probabilities for softmax/sigmoid heads, values for linear) and states. */
-  forward(params: RnnParams, config: RnnConfig, inputs: Tensor3D, h0?: Tensor2D): { outputs: Tensor; states: Tensor3D };
+  forward(
+    params: RnnParams,
+    config: RnnConfig,
+    inputs: Tensor3D,
+    h0?: Tensor2D,
+  ): { outputs: Tensor; states: Tensor3D };
   /** Training: loss, gradients, and on request Ω, δ_t and the states. */
-  lossAndGradients(params: RnnParams, config: RnnConfig, batch: Batch, request?: GradientRequest): GradientResult;
+  lossAndGradients(
+    params: RnnParams,
+    config: RnnConfig,
+    batch: Batch,
+    request?: GradientRequest,
+  ): GradientResult;
 }

@@ -1,1 +1,75 @@
-export {};
+export {
+  activationBound,
+  type GradientConditions,
+  gradientConditions,
+  temporalContributions,
+} from './diagnostics.js';
+export { HEADS, headInput, headLogits, headLoss, headOutputs, isLastStepHead } from './heads.js';
+export type {
+  Activation,
+  Batch,
+  GradientRequest,
+  GradientResult,
+  Head,
+  OmegaSpec,
+  ParamName,
+  RnnConfig,
+  RnnImplementation,
+  RnnParams,
+} from './implementation.js';
+export {
+  gaussian,
+  glorotUniform,
+  INIT_NAMES,
+  type InitName,
+  initialRnnWeights,
+  orthogonal,
+  type RnnSizes,
+  type SmartTanhOptions,
+  smartTanhRecurrent,
+  type WeightData,
+} from './init.js';
+export {
+  type CreateLstmOptions,
+  createLstm,
+  type LstmInitName,
+  type LstmModel,
+  type LstmModelConfig,
+  type LstmParamName,
+} from './lstm.js';
+export type {
+  ForwardOptions,
+  ModelGradientRequest,
+  ModelGradientResult,
+  RecurrentModel,
+  Weights,
+} from './model.js';
+export {
+  type AlphaSchedule,
+  type AlphaScheduleSpec,
+  activationDerivative,
+  alphaSchedule,
+  OMEGA_BOUND,
+  type OmegaOptions,
+  type OmegaVariant,
+  omega,
+  omegaAndGradient,
+} from './omega.js';
+export { Prng } from './prng.js';
+export { referenceImplementation, runRecurrence } from './reference.js';
+export {
+  getImplementation,
+  listImplementations,
+  registerImplementation,
+  resolveImplementation,
+} from './registry.js';
+export { type CreateRnnOptions, createRnn, type RnnModel, type RnnModelConfig } from './rnn.js';
+export { largestSingularValue, type MatrixInput, spectralRadius } from './spectral.js';
+export {
+  SAFEGUARD_NORM,
+  SAFEGUARD_SHRINK,
+  type StepOmega,
+  type StepRecord,
+  type TrainStepOptions,
+  trainStep,
+} from './train-step.js';

@@ -1,0 +1,143 @@
+/**
+ * One training update: forward, loss, BPTT gradients (+ α·∂Ω/∂W_rec, eq. 9-10), the authors'
+ * safeguard, then `optimizer.applyGradients` for any tf.Optimizer (for example the clipping
+ * wrapper of @cliffguard/clip). Every tensor lives inside one tf.tidy; the step's numbers come
+ * back in ONE batched readback.
+ */
+import { globalNorm } from '@cliffguard/clip';
+import * as tf from '@tensorflow/tfjs-core';
+import type { Batch } from './implementation.js';
+import type { RecurrentModel } from './model.js';
+import type { AlphaSchedule, OmegaVariant } from './omega.js';
+
+/** Ω in a training step: weight α (a number or a schedule of the update number) and variant. */
+export interface StepOmega {
+  alpha: number | AlphaSchedule;
+  /** 'paper' (default: sum over time, eq. 9) or 'code' (the authors' mean over (t, b)) */
+  variant?: OmegaVariant;
+}
+
+export interface TrainStepOptions {
+  /** add α·∂Ω/∂W_rec to W_rec's gradient before the optimizer sees it (SGD-CR); RNN only */
+  omega?: StepOmega | null;
+  /** the update number, needed by an α schedule */
+  step?: number;
+  /**
+   * The authors' safeguard: when the pre-clip norm is NaN/Inf or > 1e10, the step is replaced by
+   * a shrink of the recurrent matrix (g = 0.02·W_rec, every other gradient 0). Decided on the
+   * device, so it costs no extra readback.
+   */
+  safeguard?: boolean;
+}
+
+/** What one step did, as plain numbers. */
+export interface StepRecord {
+  /** the task loss (Ω not included) */
+  loss: number;
+  /** the global L2 norm of the gradients handed to the optimizer (Ω term included), before any clipping */
+  norm: number;
+  /** Ω's value (unweighted), or null when Ω was not computed */
+  omega: number | null;
+  /** the α used (0 without Ω) */
+  alpha: number;
+  /** the optimizer's `lastClipped` after the step (a clipping wrapper sets it); false otherwise */
+  clipped: boolean;
+  /** the optimizer's `lastSkipped` after the step (a non-finite guard sets it); false otherwise */
+  skipped: boolean;
+  /** whether the safeguard replaced the step */
+  safeguarded: boolean;
+}
+
+/** The norm above which the authors' code no longer trusts a float32 step. */
+export const SAFEGUARD_NORM = 1e10;
+/** The shrink factor of the safeguard step (g_W_rec = 0.02·W_rec). */
+export const SAFEGUARD_SHRINK = 0.02;
+
+function resolveAlpha(omega: StepOmega | null | undefined, step: number | undefined): number | null {
+  if (!omega) return null;
+  let alpha: number;
+  if (typeof omega.alpha === 'function') {
+    if (step === undefined) {
+      throw new RangeError('trainStep: an α schedule needs options.step (the update number)');
+    }
+    alpha = omega.alpha(step);
+  } else {
+    alpha = omega.alpha;
+  }
+  if (typeof alpha !== 'number' || !Number.isFinite(alpha) || alpha < 0) {
+    throw new RangeError(`trainStep: α must be a finite number ≥ 0, got ${String(alpha)}`);
+  }
+  return alpha;
+}
+
+function readFlag(optimizer: tf.Optimizer, key: 'lastClipped' | 'lastSkipped'): boolean {
+  const v = (optimizer as unknown as Record<string, unknown>)[key];
+  return v === true;
+}
+
+/** The recurrent matrix the safeguard shrinks: W_rec (RNN) or W_h (LSTM). */
+function recurrentKey(model: RecurrentModel): string {
+  return model.kind === 'lstm' ? 'W_h' : 'W_rec';
+}
+
+/**
+ * One update of `model` on `batch` with `optimizer`. The gradients reach the optimizer as a
+ * NamedTensorMap keyed by the variables' registered names, in the model's parameter order.
+ */
+export async function trainStep(
+  model: RecurrentModel,
+  batch: Batch,
+  optimizer: tf.Optimizer,
+  options: TrainStepOptions = {},
+): Promise<StepRecord> {
+  if (optimizer == null || typeof (optimizer as tf.Optimizer).applyGradients !== 'function') {
+    throw new TypeError(
+      `trainStep needs a tf.Optimizer (something with applyGradients), got ${String(optimizer)}`,
+    );
+  }
+  const alpha = resolveAlpha(options.omega, options.step);
+  const variant = options.omega?.variant ?? 'paper';
+  if (variant !== 'paper' && variant !== 'code') {
+    throw new RangeError(
+      `trainStep: omega.variant must be 'paper' or 'code', got ${JSON.stringify(variant)}`,
+    );
+  }
+  const safeguard = options.safeguard ?? false;
+  const packed = tf.tidy(() => {
+    const result = model.lossAndGradients(batch, alpha === null ? {} : { omega: { variant, weight: alpha } });
+    const keys = Object.keys(model.variables);
+    let grads = keys.map((k) => (result.grads as Record<string, tf.Tensor>)[k]);
+    const norm = globalNorm(grads);
+    let bad: tf.Tensor = tf.scalar(0);
+    if (safeguard) {
+      const broken = tf.logicalOr(tf.logicalNot(tf.isFinite(norm)), tf.greater(norm, SAFEGUARD_NORM));
+      const shrink = recurrentKey(model);
+      const variables = model.variables as Record<string, tf.Variable>;
+      grads = grads.map((g, i) =>
+        tf.where(
+          broken,
+          keys[i] === shrink ? tf.mul(variables[keys[i]], SAFEGUARD_SHRINK) : tf.zerosLike(g),
+          g,
+        ),
+      );
+      bad = tf.cast(broken, 'float32');
+    }
+    const named: Record<string, tf.Tensor> = {};
+    keys.forEach((k, i) => {
+      named[(model.variables as Record<string, tf.Variable>)[k].name] = grads[i];
+    });
+    optimizer.applyGradients(named);
+    return tf.stack([result.loss, norm, result.omega ?? tf.scalar(Number.NaN), bad]);
+  });
+  const [loss, norm, omega, bad] = await packed.data();
+  packed.dispose();
+  return {
+    loss,
+    norm,
+    omega: alpha === null ? null : omega,
+    alpha: alpha ?? 0,
+    clipped: readFlag(optimizer, 'lastClipped'),
+    skipped: readFlag(optimizer, 'lastSkipped'),
+    safeguarded: bad === 1,
+  };
+}
