@@ -1,0 +1,185 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { dataDir } from '@cliffguard/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { musicPickle, op } from './pickleBuilder.test-helper.js';
+import { loadPolyphonic, type MusicSetName, type Piece, type PolyphonicSet } from './polyphonic.js';
+
+// the data README's table
+const FACTS: Record<
+  MusicSetName,
+  { pieces: number[]; steps: number[]; notes: [number, number]; maxChord: number }
+> = {
+  jsb: { pieces: [229, 76, 77], steps: [13_807, 4_602, 4_725], notes: [43, 96], maxChord: 4 },
+  nottingham: { pieces: [694, 173, 170], steps: [176_561, 45_513, 44_463], notes: [31, 93], maxChord: 9 },
+  musedata: { pieces: [524, 135, 124], steps: [245_202, 82_755, 64_339], notes: [21, 105], maxChord: 15 },
+  'piano-midi': { pieces: [87, 12, 25], steps: [75_911, 8_540, 19_036], notes: [21, 108], maxChord: 12 },
+};
+const NAMES = Object.keys(FACTS) as MusicSetName[];
+
+/** Every piece, step and note in one flat array: a cheap exact fingerprint for comparisons. */
+function flatten(set: PolyphonicSet): Int32Array {
+  const out: number[] = [];
+  for (const split of [set.train, set.valid, set.test]) {
+    out.push(-1, split.length);
+    for (const piece of split) {
+      out.push(-2, piece.length);
+      for (const step of piece) out.push(-3, ...step);
+    }
+  }
+  return Int32Array.from(out);
+}
+
+describe('loadPolyphonic on the four real pickles (facts of the data README)', () => {
+  let cacheDir: string;
+  const first = {} as Record<MusicSetName, PolyphonicSet>;
+  beforeAll(async () => {
+    cacheDir = await mkdtemp(join(tmpdir(), 'music-cache-'));
+    for (const name of NAMES) first[name] = await loadPolyphonic(name, { dir: dataDir(), cacheDir });
+  });
+  afterAll(async () => {
+    await rm(cacheDir, { recursive: true, force: true });
+  });
+
+  it.each(NAMES)('%s: pieces and time steps per split, notes used, largest chord', (name) => {
+    const set = first[name];
+    const facts = FACTS[name];
+    expect(set.fromCache).toBe(false);
+    const splits: Piece[][] = [set.train, set.valid, set.test];
+    expect(splits.map((s) => s.length)).toEqual(facts.pieces);
+    expect(splits.map((s) => s.reduce((a, p) => a + p.length, 0))).toEqual(facts.steps);
+    let lo = 999;
+    let hi = -1;
+    let chord = 0;
+    let unordered = 0;
+    for (const split of splits) {
+      for (const piece of split) {
+        for (const step of piece) {
+          chord = Math.max(chord, step.length);
+          for (let i = 0; i < step.length; i++) {
+            lo = Math.min(lo, step[i]);
+            hi = Math.max(hi, step[i]);
+            if (i > 0 && step[i] <= step[i - 1]) unordered++;
+          }
+        }
+      }
+    }
+    expect([lo, hi]).toEqual(facts.notes);
+    expect(chord).toBe(facts.maxChord);
+    expect(unordered).toBe(0);
+  });
+
+  it.each(NAMES)(
+    '%s: the second load comes from the cache keyed by sha256 and is identical',
+    async (name) => {
+      const second = await loadPolyphonic(name, { dir: dataDir(), cacheDir });
+      expect(second.fromCache).toBe(true);
+      expect(second.sha256).toBe(first[name].sha256);
+      expect(existsSync(join(cacheDir, 'parsed', `${first[name].sha256}.cgpr`))).toBe(true);
+      expect(Buffer.from(flatten(second).buffer).equals(Buffer.from(flatten(first[name]).buffer))).toBe(true);
+    },
+  );
+
+  it('a damaged cache file is ignored and the pickle parsed again', async () => {
+    const path = join(cacheDir, 'parsed', `${first.jsb.sha256}.cgpr`);
+    const damaged = readFileSync(path);
+    damaged[100] ^= 0xff;
+    await writeFile(path, damaged);
+    const again = await loadPolyphonic('jsb', { dir: dataDir(), cacheDir });
+    expect(again.fromCache).toBe(false);
+    expect(Buffer.from(flatten(again).buffer).equals(Buffer.from(flatten(first.jsb).buffer))).toBe(true);
+    expect((await loadPolyphonic('jsb', { dir: dataDir(), cacheDir })).fromCache).toBe(true);
+  });
+});
+
+describe('bad music input: a clear error and nothing cached', () => {
+  let dir: string;
+  let cacheDir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'music-bad-'));
+    cacheDir = join(dir, 'cache');
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const load = async (name: string, pickle: Uint8Array) => {
+    const file = join(dir, name);
+    await writeFile(file, pickle);
+    return loadPolyphonic('jsb', { file, cacheDir });
+  };
+  const nothingCached = () =>
+    expect(existsSync(join(cacheDir, 'parsed')) ? readdirSync(join(cacheDir, 'parsed')) : []).toEqual([]);
+
+  it('a small well-formed pickle loads', async () => {
+    const set = await loadPolyphonic('jsb', {
+      file: await (async () => {
+        const file = join(dir, 'ok.pickle');
+        await writeFile(file, musicPickle({ train: [[[60, 64], []]], valid: [[[21]]], test: [[[108]]] }));
+        return file;
+      })(),
+      cache: false,
+    });
+    expect([set.train, set.valid, set.test]).toEqual([[[[60, 64], []]], [[[21]]], [[[108]]]]);
+    nothingCached();
+  });
+
+  it.each([20, 109, 0, -5])('note %i outside 21..108', async (note) => {
+    await expect(
+      load('range.pickle', musicPickle({ train: [[[60], [note]]], valid: [], test: [] })),
+    ).rejects.toThrow(
+      new RegExp(`range.pickle: train\\[0\\]\\[1\\] has note ${note}; expected MIDI notes 21..108`),
+    );
+    nothingCached();
+  });
+
+  it('notes not ascending', async () => {
+    await expect(
+      load('order.pickle', musicPickle({ train: [], valid: [[[64, 60]]], test: [] })),
+    ).rejects.toThrow(/valid\[0\]\[0\] has notes \[64, 60\]; expected them ascending/);
+    nothingCached();
+  });
+
+  it('a dict without the test split', async () => {
+    const noTest = Uint8Array.from([...op.proto2(), ...op.emptyDict(), ...op.stop()]);
+    await expect(load('empty.pickle', noTest)).rejects.toThrow(
+      /'train' should be a list of pieces, got undefined/,
+    );
+    nothingCached();
+  });
+
+  it('a truncated pickle', async () => {
+    const real = readFileSync(join(dataDir(), 'music', 'JSB_Chorales.pickle'));
+    await expect(load('cut.pickle', real.subarray(0, 1_000_000))).rejects.toThrow(
+      /cannot read pickle .*cut.pickle/,
+    );
+    nothingCached();
+  });
+
+  it('a pickle calling os.system', async () => {
+    const evil = Uint8Array.from([
+      ...op.proto2(),
+      ...op.global('os', 'system'),
+      ...op.shortBinString('echo pwned'),
+      0x85,
+      ...op.reduce(),
+      ...op.stop(),
+    ]);
+    await expect(load('evil.pickle', evil)).rejects.toThrow(/asks for the Python global 'os.system'/);
+    nothingCached();
+  });
+
+  it('unknown set names and missing files', async () => {
+    await expect(loadPolyphonic('bach' as MusicSetName, { dir })).rejects.toThrow(
+      /unknown music set 'bach'; expected one of jsb, nottingham/,
+    );
+    await expect(loadPolyphonic('nottingham', { dir })).rejects.toThrow(
+      /Nottingham.pickle \(nottingham\) not found in/,
+    );
+    await expect(loadPolyphonic('jsb', { file: join(dir, 'nope.pickle') })).rejects.toThrow(
+      /nope.pickle does not exist/,
+    );
+  });
+});
