@@ -1,0 +1,299 @@
+/**
+ * The WebAssembly SIMD sequence engine: lays out one plan (shapes and buffer addresses, see
+ * assembly/plan.ts) in the module's memory, copies the arrays in, runs the fused pass with one
+ * call, and copies the results out. The layout is kept while the shape stays the same.
+ */
+
+import {
+  isLastStepHead,
+  type SequenceEngine,
+  type SequenceGradients,
+  type SequenceOutputs,
+  type SequenceProblem,
+  type SequenceShape,
+  type TrainingProblem,
+  validateProblem,
+} from './problem.js';
+import type { FusedExports, FusedWasm } from './wasmModule.js';
+
+/** Plan field numbers: must match assembly/plan.ts. */
+const F = {
+  B: 0,
+  T: 1,
+  I: 2,
+  H: 3,
+  O: 4,
+  HP: 5,
+  IP: 6,
+  OP: 7,
+  ACT: 8,
+  HEAD: 9,
+  SPARSE: 10,
+  OMEGA: 11,
+  MASK: 12,
+  COMBINE: 13,
+  ALPHA: 14,
+  WIN: 16,
+  WREC: 17,
+  BIAS: 18,
+  WOUT: 19,
+  BOUT: 20,
+  WRECP: 21,
+  WRECTP: 22,
+  WOUTP: 23,
+  WOUTTP: 24,
+  WINP: 25,
+  RAWIN: 26,
+  U: 27,
+  IDX: 28,
+  TARGETS: 29,
+  MASKP: 30,
+  S: 31,
+  Z: 32,
+  DELTA: 33,
+  A: 34,
+  G: 35,
+  DWIN: 36,
+  DWREC: 37,
+  DB: 38,
+  DWOUT: 39,
+  DBOUT: 40,
+  DOMEGA: 41,
+  DH0: 42,
+  SCRATCH: 43,
+  RESULT: 44,
+  COLS: 45,
+  VALS: 46,
+  NNZMAX: 47,
+} as const;
+type Scalar = 'B' | 'T' | 'I' | 'H' | 'O' | 'HP' | 'IP' | 'OP' | 'ACT' | 'HEAD' | 'SPARSE' | 'OMEGA' | 'MASK';
+type Buffer = Exclude<keyof typeof F, Scalar | 'COMBINE' | 'ALPHA' | 'NNZMAX'>;
+
+const PLAN_BYTES = 64 * 4;
+const ALIGN = 64;
+const PAGE = 65536;
+const HEAD_CODE = { 'last-softmax': 0, softmax: 1, 'last-linear': 2, sigmoid: 3 } as const;
+
+const up4 = (n: number) => (n + 3) & ~3;
+const _up8 = (n: number) => (n + 7) & ~7;
+
+export interface PlanLayout {
+  key: string;
+  plan: number;
+  end: number;
+  hp: number;
+  ip: number;
+  op: number;
+  staging: number;
+  at: Record<Buffer, number>;
+}
+
+/** Non-zeros the sparse input form holds: denser inputs (over a quarter non-zero) go through a GEMM. */
+function sparseCapacity(s: SequenceShape): number {
+  return Math.ceil((s.batch * s.time * s.inputSize) / 4);
+}
+
+/** Buffer sizes in 4-byte words for a shape (see assembly/plan.ts for the layouts). */
+function bufferWords(s: SequenceShape, x: FusedExports): [Record<Buffer, number>, number] {
+  const { batch: B, time: T, inputSize: I, hiddenSize: H, outputSize: O } = s;
+  const hp = up4(H);
+  const ip = up4(I);
+  const op = up4(O);
+  const zRows = isLastStepHead(s.head) ? B : T * B;
+  const seq = T * B * hp;
+  const words: Record<Buffer, number> = {
+    WIN: ip * hp,
+    WREC: hp * hp,
+    BIAS: hp,
+    WOUT: hp * op,
+    BOUT: op,
+    WRECP: x.packedSize(hp, hp),
+    WRECTP: x.packedSize(hp, hp),
+    WOUTP: x.packedSize(hp, op),
+    WOUTTP: x.packedSize(op, hp),
+    WINP: x.packedSize(ip, hp),
+    RAWIN: B * T * I,
+    U: T * B * ip,
+    IDX: T * B + 1,
+    COLS: sparseCapacity(s),
+    VALS: sparseCapacity(s),
+    TARGETS: Math.max(B * T * O, B * T, B * O, B),
+    MASKP: B * T,
+    S: (T + 1) * B * hp,
+    Z: zRows * op,
+    DELTA: seq,
+    A: seq,
+    G: seq,
+    DWIN: ip * hp,
+    DWREC: hp * hp,
+    DB: hp,
+    DWOUT: hp * op,
+    DBOUT: op,
+    DOMEGA: hp * hp,
+    DH0: B * hp,
+    SCRATCH: x.gemmTNScratch(Math.max(hp, ip), Math.max(hp, op)),
+    RESULT: 8,
+  };
+  const staging = Math.max(I * H, H * H, H * O, B * H, B * T * H, B * T * O, B * O);
+  return [words, staging];
+}
+
+function shapeKey(s: SequenceShape): string {
+  return [s.batch, s.time, s.inputSize, s.hiddenSize, s.outputSize, s.head].join(',');
+}
+
+export class WasmSequenceEngine implements SequenceEngine {
+  readonly name: string;
+  private readonly x: FusedExports;
+  private layout: PlanLayout | null = null;
+
+  constructor(readonly wasm: FusedWasm) {
+    this.x = wasm.exports;
+    this.name = `wasm-${wasm.variant}`;
+  }
+
+  /** Bytes of module memory the current plan uses (for diagnostics). */
+  get bytesInUse(): number {
+    return this.layout ? this.layout.end - this.layout.plan : 0;
+  }
+
+  private f32(): Float32Array {
+    return new Float32Array(this.x.memory.buffer);
+  }
+
+  private i32(): Int32Array {
+    return new Int32Array(this.x.memory.buffer);
+  }
+
+  /** The plan for this shape: reused when the shape repeats, else laid out afresh and zeroed. */
+  private planFor(s: SequenceShape): PlanLayout {
+    const key = shapeKey(s);
+    if (this.layout?.key === key) return this.layout;
+    const [words, stagingWords] = bufferWords(s, this.x);
+    const align = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
+    const plan = align(this.x.heapBase());
+    let cursor = plan + PLAN_BYTES;
+    const at = {} as Record<Buffer, number>;
+    for (const name of Object.keys(words) as Buffer[]) {
+      at[name] = cursor;
+      cursor = align(cursor + words[name] * 4);
+    }
+    const staging = cursor;
+    const end = align(staging + stagingWords * 4);
+    const memory = this.x.memory;
+    if (end > memory.buffer.byteLength) memory.grow(Math.ceil((end - memory.buffer.byteLength) / PAGE));
+    this.f32().fill(0, plan / 4, end / 4);
+    const i32 = this.i32();
+    const { batch: B, time: T, inputSize: I, hiddenSize: H, outputSize: O } = s;
+    const hp = up4(H);
+    const ip = up4(I);
+    const op = up4(O);
+    const fields: [number, number][] = [
+      [F.B, B],
+      [F.T, T],
+      [F.I, I],
+      [F.H, H],
+      [F.O, O],
+      [F.HP, hp],
+      [F.IP, ip],
+      [F.OP, op],
+      [F.HEAD, HEAD_CODE[s.head]],
+      [F.NNZMAX, sparseCapacity(s)],
+    ];
+    for (const [f, v] of fields) i32[plan / 4 + f] = v;
+    for (const name of Object.keys(at) as Buffer[]) i32[plan / 4 + F[name]] = at[name];
+    this.layout = { key, plan, end, hp, ip, op, staging, at };
+    return this.layout;
+  }
+
+  /** Copies a dense [rows][cols] array into a buffer with row stride ld (padding stays 0). */
+  private putPadded(src: Float32Array, rows: number, cols: number, dst: number, ld: number): void {
+    const L = this.layout!;
+    this.f32().set(src, L.staging / 4);
+    this.x.padRows(L.staging, rows, cols, dst, ld);
+  }
+
+  private takeUnpadded(src: number, rows: number, ld: number, cols: number): Float32Array {
+    const L = this.layout!;
+    this.x.unpadRows(src, rows, ld, cols, L.staging);
+    return this.f32().slice(L.staging / 4, L.staging / 4 + rows * cols);
+  }
+
+  private takeSequence(src: number, s: SequenceShape, ld: number, cols: number): Float32Array {
+    const L = this.layout!;
+    this.x.timeToBatch(src, s.time, s.batch, ld, cols, L.staging);
+    return this.f32().slice(L.staging / 4, L.staging / 4 + s.batch * s.time * cols);
+  }
+
+  /** Writes weights, inputs and h0, detects one-hot inputs and packs the weights. */
+  private load(p: SequenceProblem): PlanLayout {
+    const L = this.planFor(p);
+    const { batch: B, inputSize: I, hiddenSize: H, outputSize: O } = p;
+    const i32 = this.i32();
+    i32[L.plan / 4 + F.ACT] = p.activation === 'tanh' ? 0 : 1;
+    const w = p.weights;
+    this.putPadded(w.W_in, I, H, L.at.WIN, L.hp);
+    this.putPadded(w.W_rec, H, H, L.at.WREC, L.hp);
+    this.putPadded(w.W_out, H, O, L.at.WOUT, L.op);
+    const f32 = this.f32();
+    f32.set(w.b, L.at.BIAS / 4);
+    f32.set(w.b_out, L.at.BOUT / 4);
+    f32.set(p.inputs, L.at.RAWIN / 4);
+    if (p.h0) this.putPadded(p.h0, B, H, L.at.S, L.hp);
+    else f32.fill(0, L.at.S / 4, L.at.S / 4 + B * L.hp);
+    this.x.prepareInputs(L.plan);
+    this.x.prepareWeights(L.plan);
+    return L;
+  }
+
+  forward(p: SequenceProblem): SequenceOutputs {
+    validateProblem(p, false);
+    const L = this.load(p);
+    this.x.forward(L.plan);
+    const { batch: B, time: T, outputSize: O, hiddenSize: H } = p;
+    const outputs = isLastStepHead(p.head)
+      ? this.takeUnpadded(L.at.Z, B, L.op, O)
+      : this.takeSequence(L.at.Z, p, L.op, O);
+    const states = this.takeSequence(L.at.S + B * L.hp * 4, p, L.hp, H);
+    void T;
+    return { outputs, states };
+  }
+
+  train(p: TrainingProblem): SequenceGradients {
+    validateProblem(p, true);
+    const L = this.load(p);
+    const { batch: B, time: T, inputSize: I, hiddenSize: H, outputSize: O } = p;
+    const i32 = this.i32();
+    i32[L.plan / 4 + F.OMEGA] = p.omega === 'paper' ? 1 : p.omega === 'code' ? 2 : 0;
+    i32[L.plan / 4 + F.MASK] = p.mask ? 1 : 0;
+    const combine = p.omega !== undefined && p.omegaWeight !== undefined;
+    i32[L.plan / 4 + F.COMBINE] = combine ? 1 : 0;
+    new Float32Array(this.x.memory.buffer, L.plan + F.ALPHA * 4, 1)[0] = p.omegaWeight ?? 0;
+    if (p.targets instanceof Int32Array) i32.set(p.targets, L.at.TARGETS / 4);
+    else this.f32().set(p.targets, L.at.TARGETS / 4);
+    if (p.mask) this.f32().set(p.mask, L.at.MASKP / 4);
+    this.x.train(L.plan);
+    const result = new Float64Array(this.x.memory.buffer, L.at.RESULT, 3);
+    const [loss, omega, omegaRows] = [result[0], p.omega ? result[1] : 0, p.omega ? result[2] : 0];
+    const out: SequenceGradients = {
+      loss,
+      omega,
+      omegaRows,
+      grads: {
+        W_in: this.takeUnpadded(L.at.DWIN, I, L.hp, H),
+        W_rec: this.takeUnpadded(L.at.DWREC, H, L.hp, H),
+        b: this.takeUnpadded(L.at.DB, 1, L.hp, H),
+        W_out: this.takeUnpadded(L.at.DWOUT, H, L.op, O),
+        b_out: this.takeUnpadded(L.at.DBOUT, 1, L.op, O),
+      },
+      omegaGrad: p.omega && !combine ? this.takeUnpadded(L.at.DOMEGA, H, L.hp, H) : new Float32Array(0),
+      h0Grad: this.takeUnpadded(L.at.DH0, B, L.hp, H),
+      lastState: this.takeUnpadded(L.at.S + T * B * L.hp * 4, B, L.hp, H),
+    };
+    if (p.keepSequences) {
+      out.states = this.takeSequence(L.at.S + B * L.hp * 4, p, L.hp, H);
+      out.deltas = this.takeSequence(L.at.DELTA, p, L.hp, H);
+    }
+    return out;
+  }
+}
