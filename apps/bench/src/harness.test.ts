@@ -1,0 +1,183 @@
+/**
+ * The whole CLI, as a user runs it: a tiny config (from a config file) on cpu and wasm, each in
+ * its own process, written to a results file that is then checked.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { builtinConfigs } from './configs.js';
+import { initialWeights, makeBatch } from './data.js';
+import type { BenchResults } from './report/results.js';
+import { plainTrainStep } from './test-helpers/plain-rnn.js';
+
+const run = promisify(execFile);
+const BIN = fileURLToPath(new URL('../bin/bench.js', import.meta.url));
+const dir = mkdtempSync(join(os.tmpdir(), 'cliffguard-bench-test-'));
+const smoke = { ...builtinConfigs.tiny, name: 'smoke', description: 'test config from a file' };
+
+async function bench(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], {
+      cwd: dir,
+      env: { ...process.env, INIT_CWD: dir },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('bench CLI on cpu and wasm', () => {
+  let results: BenchResults;
+  let outcome: Awaited<ReturnType<typeof bench>>;
+
+  beforeAll(async () => {
+    writeFileSync(join(dir, 'smoke.json'), JSON.stringify(smoke));
+    outcome = await bench([
+      '--configs',
+      'smoke',
+      '--config-file',
+      'smoke.json',
+      '--backends',
+      'cpu,wasm',
+      '--steps',
+      '3',
+      '--warmup',
+      '1',
+      '--out',
+      'r/results.json',
+    ]);
+    results = JSON.parse(readFileSync(join(dir, 'r/results.json'), 'utf8'));
+  });
+
+  it('exits 0 and prints the table and where the files are', () => {
+    expect(outcome.stderr).not.toMatch(/FAIL/);
+    expect(outcome.code).toBe(0);
+    expect(outcome.stdout).toMatch(/median ms/);
+    expect(outcome.stdout).toContain(join(dir, 'r/results.json'));
+    expect(readFileSync(join(dir, 'r/results.md'), 'utf8')).toMatch(/^# cliffguard bench/);
+  });
+
+  it('writes a well-formed results file with the machine and backend flags', () => {
+    expect(results.schema).toBe('cliffguard-bench/1');
+    expect(results.machine).toMatchObject({ cores: os.cpus().length, node: process.version });
+    expect((results.machine as { tfjs: Record<string, string> }).tfjs['@tensorflow/tfjs-core']).toBe(
+      '4.22.0',
+    );
+    expect(results.backends.map((b) => [b.backend, b.unavailable])).toEqual([
+      ['cpu', null],
+      ['wasm', null],
+    ]);
+    expect(results.backends[1].flags).toMatchObject({ simd: true, threads: false });
+    expect(results.rows.length).toBeGreaterThan(1);
+    for (const r of results.rows) {
+      expect(r).toMatchObject({ config: 'smoke', steps: 3 });
+      expect(['cpu', 'wasm']).toContain(r.backend);
+      expect(typeof r.impl).toBe('string');
+    }
+  });
+
+  it('has every figure positive and no leak', () => {
+    for (const r of results.rows) {
+      const where = `${r.backend} ${r.impl} ${r.method}`;
+      for (const k of [
+        'ms_median',
+        'ms_min',
+        'ms_max',
+        'ms_mean',
+        'ms_first',
+        'steps_per_s',
+        'gflops',
+        'flop',
+      ] as const) {
+        expect(r[k], `${where} ${k}`).toBeGreaterThan(0);
+        expect(Number.isFinite(r[k]), `${where} ${k}`).toBe(true);
+      }
+      expect(r.ok, `${where}: ${r.problems}`).toBe(true);
+      expect([r.tensors_leaked, r.tensors_growth], where).toEqual([0, 0]);
+      expect(r.tensors_after, where).toBe(r.tensors_before);
+      expect(r.losses.every(Number.isFinite), where).toBe(true);
+    }
+  });
+
+  it('gets the same losses on cpu and wasm for the same seed', () => {
+    const cpu = results.rows.filter((r) => r.backend === 'cpu');
+    for (const c of cpu) {
+      const w = results.rows.find((r) => r.backend === 'wasm' && r.impl === c.impl && r.method === c.method)!;
+      expect(w, `${c.impl} ${c.method} on wasm`).toBeDefined();
+      expect(w.losses).toHaveLength(c.losses.length);
+      c.losses.forEach((l, i) => {
+        expect(Math.abs(l - w.losses[i]) / Math.abs(l), `${c.impl} ${c.method} step ${i}`).toBeLessThan(1e-4);
+      });
+    }
+  });
+
+  it('starts every stack at the loss a plain JS step computes', () => {
+    const plain = plainTrainStep(smoke, initialWeights(smoke, 1), makeBatch(smoke, 1), { clip: true });
+    for (const r of results.rows) expect(Math.abs(r.losses[0] - plain.loss) / plain.loss).toBeLessThan(1e-5);
+    expect(results.loss_agreement[0].max_rel_diff).toBeLessThan(1e-5);
+  });
+
+  it('compares against a previous results file', async () => {
+    const again = await bench([
+      '--configs',
+      'smoke',
+      '--config-file',
+      'smoke.json',
+      '--backends',
+      'cpu',
+      '--impls',
+      'tfjs-layers',
+      '--steps',
+      '2',
+      '--out',
+      'r/again.json',
+      '--compare',
+      'r/results.json',
+    ]);
+    expect(again.code).toBe(0);
+    const second = JSON.parse(readFileSync(join(dir, 'r/again.json'), 'utf8')) as BenchResults;
+    const [c] = second.comparison!.rows;
+    const prev = results.rows.find((r) => r.backend === 'cpu' && r.impl === 'tfjs-layers')!;
+    expect(c).toMatchObject({
+      config: 'smoke',
+      backend: 'cpu',
+      impl: 'tfjs-layers',
+      previous_ms: prev.ms_median,
+    });
+    expect(c.ratio).toBeCloseTo(second.rows[0].ms_median / prev.ms_median, 10);
+    expect(again.stdout).toMatch(/against r\/results\.json/);
+  });
+});
+
+describe('bench CLI input errors', () => {
+  it.each([
+    [['--backends', 'cpu,tpu'], /unknown backend "tpu"; valid backends: cpu, wasm, webgpu/],
+    [['--configs', 'P100,Q'], /unknown config "Q"; valid names: P50, P100, P200, M, C, tiny/],
+    [
+      ['--impls', 'magic'],
+      /unknown implementation "magic"; valid implementations: reference, fused, tfjs-layers/,
+    ],
+    [['--methods', 'Adam'], /unknown method "Adam"; valid methods: SGD, SGD-C, SGD-CR/],
+    [['--peer', 'jax'], /unknown peer "jax"; valid peers: pytorch/],
+    [['--steps', '0'], /--steps must be a positive integer, got "0"/],
+    [['--config-file', 'missing.json'], /cannot read config file missing\.json/],
+    [['--compare', 'missing.json'], /cannot read --compare file missing\.json/],
+  ])('%j fails with a clear message', async (args, message) => {
+    const r = await bench(args as string[]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(message);
+  });
+
+  it('rejects a malformed config file, naming the field', async () => {
+    writeFileSync(join(dir, 'bad.json'), JSON.stringify({ ...smoke, name: 'bad', hiddenSize: -3 }));
+    const r = await bench(['--config-file', 'bad.json', '--configs', 'bad']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/bad\.json \(config "bad"\): "hiddenSize" must be a positive integer, got -3/);
+  });
+});

@@ -1,0 +1,25 @@
+import type { BenchConfig } from '../configs.js';
+import type { CoreResult, ProgressEvent } from '../core.js';
+import type { Method } from '../stacks/stack.js';
+import type { BackendStart } from './backends.js';
+
+/** What the parent asks one backend's child process to run. */
+export interface WorkerJob {
+  backend: string;
+  configs: BenchConfig[];
+  impls: string[];
+  methods: Method[];
+  steps?: number;
+  warmup: number;
+  minSteps: number;
+  maxSteps: number;
+  budgetMs: number;
+  seed: number;
+}
+
+/** Messages from the child, over the IPC channel. */
+export type WorkerMessage =
+  | { type: 'started'; start: BackendStart }
+  | { type: 'progress'; event: ProgressEvent }
+  | { type: 'done'; start: BackendStart; result: CoreResult }
+  | { type: 'error'; message: string };

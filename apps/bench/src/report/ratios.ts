@@ -1,0 +1,76 @@
+/**
+ * Ratios between rows measured side by side in one run (browser-safe). All are ratios of
+ * median step times of the same config on the same backend (PyTorch: on the same CPU).
+ */
+import type { ResultRow } from '../core.js';
+
+/** The fields a ratio needs; the rows of a results file (and of PyTorch) have them. */
+export type RowLike = Pick<ResultRow, 'config' | 'backend' | 'impl' | 'method' | 'ms_median'> & {
+  threads?: number;
+};
+
+export interface Overhead {
+  config: string;
+  backend: string;
+  impl: string;
+  /** 'clip' = SGD-C over SGD; 'omega' = SGD-CR over SGD-C */
+  what: 'clip' | 'omega';
+  /** time ratio; 1.05 means 5% slower with the feature */
+  ratio: number;
+}
+
+/** How many times faster than stock tfjs-layers on the same config and backend (>1: faster). */
+export function speedupVsLayers(row: RowLike, rows: RowLike[]): number | undefined {
+  if (row.impl === 'tfjs-layers' || row.impl === 'pytorch') return undefined;
+  const layers = rows.find(
+    (r) => r.config === row.config && r.backend === row.backend && r.impl === 'tfjs-layers',
+  );
+  return layers ? layers.ms_median / row.ms_median : undefined;
+}
+
+/**
+ * Step time as a multiple of PyTorch's SGD-C step on the same config, at `threads` threads
+ * (<1: faster than PyTorch). issue 7's targets are stated this way.
+ */
+export function timeVsPytorch(row: RowLike, rows: RowLike[], threads = 1): number | undefined {
+  if (row.impl === 'pytorch') return undefined;
+  const peer = rows.find(
+    (r) => r.config === row.config && r.impl === 'pytorch' && (r.threads ?? 1) === threads,
+  );
+  return peer ? row.ms_median / peer.ms_median : undefined;
+}
+
+/** Clip overhead (SGD-C / SGD) and Ω overhead (SGD-CR / SGD-C) per implementation. */
+export function overheads(rows: RowLike[]): Overhead[] {
+  const out: Overhead[] = [];
+  const find = (r: RowLike, method: string) =>
+    rows.find(
+      (o) => o.config === r.config && o.backend === r.backend && o.impl === r.impl && o.method === method,
+    );
+  for (const r of rows) {
+    if (r.method === 'SGD-C') {
+      const plain = find(r, 'SGD');
+      if (plain)
+        out.push({
+          config: r.config,
+          backend: r.backend,
+          impl: r.impl,
+          what: 'clip',
+          ratio: r.ms_median / plain.ms_median,
+        });
+    }
+    if (r.method === 'SGD-CR') {
+      const clipped = find(r, 'SGD-C');
+      if (clipped) {
+        out.push({
+          config: r.config,
+          backend: r.backend,
+          impl: r.impl,
+          what: 'omega',
+          ratio: r.ms_median / clipped.ms_median,
+        });
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,50 @@
+/**
+ * Which stacks a run measures: implementations × methods, plus stock tfjs-layers.
+ * Browser-safe.
+ */
+import type { Method, StackFactory } from './stack.js';
+import { METHODS } from './stack.js';
+
+/** The implementations and stacks the bench knows by name. */
+export const IMPLS = ['reference', 'fused', 'tfjs-layers'] as const;
+
+/** Checks implementation names; an unknown name is an error listing the valid ones. */
+export function checkImpls(names: string[]): string[] {
+  if (names.length === 0) throw new Error(`no implementation given; valid: ${IMPLS.join(', ')}`);
+  for (const n of names) {
+    if (!(IMPLS as readonly string[]).includes(n)) {
+      throw new Error(`unknown implementation "${n}"; valid implementations: ${IMPLS.join(', ')}`);
+    }
+  }
+  return names;
+}
+
+/** Checks method names; an unknown name is an error listing the valid ones. */
+export function checkMethods(names: string[]): Method[] {
+  if (names.length === 0) throw new Error(`no method given; valid: ${METHODS.join(', ')}`);
+  for (const n of names) {
+    if (!(METHODS as string[]).includes(n)) {
+      throw new Error(`unknown method "${n}"; valid methods: ${METHODS.join(', ')}`);
+    }
+  }
+  return names as Method[];
+}
+
+/**
+ * The stack factories for `impls` × `methods`. tfjs-layers has no clipping or Ω, so it
+ * contributes one 'SGD' stack whatever the methods.
+ */
+export async function selectStacks(impls: string[], methods: Method[]): Promise<StackFactory[]> {
+  const stacks: StackFactory[] = [];
+  for (const impl of impls) {
+    if (impl === 'tfjs-layers') {
+      // imported on use: checking a request should not load tfjs
+      const { tfjsLayersStack } = await import('./layers.js');
+      stacks.push(tfjsLayersStack);
+      continue;
+    }
+    const { cliffguardStack } = await import('./cliffguard.js');
+    for (const method of methods) stacks.push(cliffguardStack(impl, method));
+  }
+  return stacks;
+}
