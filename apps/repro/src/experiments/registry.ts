@@ -1,8 +1,9 @@
 import { cliff } from './cliff.js';
+import { temporalOrder } from './temporal-order.js';
 import type { ExperimentDef } from './types.js';
 
 /** Every experiment, in the order `all` runs them. */
-export const EXPERIMENTS: ExperimentDef[] = [cliff];
+export const EXPERIMENTS: ExperimentDef[] = [cliff, temporalOrder];
 
 export function experimentNames(): string[] {
   return EXPERIMENTS.map((e) => e.name);

@@ -1,0 +1,143 @@
+/**
+ * Each experiment's quick path on a tiny budget, end to end through the CLI: the results file,
+ * resuming after a crash (killed after one finished run: no run repeated or lost), the report.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { getExperiment } from './experiments/registry.js';
+import { planRuns } from './runner/plan.js';
+import { cli, cliKilledWhen, comparable, freshDir, rawLines, results } from './test-helpers.js';
+
+interface Tiny {
+  name: string;
+  args: string[];
+  flags: Record<string, string>;
+  /** checks on one result line's `result` */
+  check(result: Record<string, unknown>): void;
+}
+
+const TINY: Tiny[] = [
+  {
+    name: 'temporal-order',
+    args: [],
+    flags: { lengths: '10', updates: '30', inits: 'smart-tanh', 'eval-size': '500' },
+    check: (r) => {
+      expect(r.updates).toBe(30);
+      expect(typeof r.success).toBe('boolean');
+      expect(r.finalError as number).toBeGreaterThanOrEqual(0);
+      expect(r.finalError as number).toBeLessThanOrEqual(1);
+      const trace = r.trace as { step: number; contributions: number[]; rho: number; normMax: number }[];
+      expect(trace.length).toBeGreaterThan(3);
+      expect(trace[trace.length - 1].step).toBe(30);
+      for (const p of trace) {
+        expect(p.contributions).toHaveLength(10); // one per time step at L = 10
+        expect(p.rho).toBeGreaterThan(0);
+        expect(Number.isFinite(p.normMax)).toBe(true);
+      }
+    },
+  },
+];
+
+function flagArgs(flags: Record<string, string>): string[] {
+  return Object.entries(flags).flatMap(([k, v]) => [`--${k}`, v]);
+}
+
+for (const tiny of TINY) {
+  describe(`${tiny.name}, quick path on a tiny budget`, () => {
+    it('writes its results, resumes after a crash without repeating or losing a run, renders the report', async () => {
+      const def = await getExperiment(tiny.name);
+      const planned = planRuns(def, { profile: 'quick', flags: tiny.flags })
+        .runs.map((r) => r.id)
+        .sort();
+      const out = freshDir();
+      const file = join(out, tiny.name, 'quick', 'results.jsonl');
+      const args = [tiny.name, ...flagArgs(tiny.flags), ...tiny.args, '--out', out, '--backend', 'wasm'];
+      const crashed = cli([...args, '--workers', '1'], { CLIFFGUARD_REPRO_KILL_AFTER_RUNS: '1' });
+      expect(crashed.signal, crashed.stderr).toBe('SIGKILL');
+      const first = rawLines(file);
+      expect(first).toHaveLength(1);
+      const resumed = cli([...args, '--workers', '2']);
+      expect(resumed.status, resumed.stderr + resumed.stdout).toBe(0);
+      expect(resumed.stdout).toMatch(new RegExp(`1 already done, ${planned.length - 1} to run`));
+      const lines = rawLines(file);
+      expect(lines[0]).toBe(first[0]);
+      const ids = lines.map((l) => JSON.parse(l).runId).sort();
+      expect(ids).toEqual(planned);
+      for (const l of results(file)) tiny.check(l.result);
+      const reportDir = join(out, tiny.name, 'quick', 'report');
+      const md = readFileSync(join(reportDir, 'report.md'), 'utf8');
+      const html = readFileSync(join(reportDir, 'report.html'), 'utf8');
+      const figures = [...md.matchAll(/\]\(([^)]+\.svg)\)/g)].map((m) => m[1]);
+      expect(figures.length).toBeGreaterThan(0);
+      for (const f of figures) {
+        const svg = readFileSync(join(reportDir, f), 'utf8');
+        expect(svg.startsWith('<svg') && svg.trimEnd().endsWith('</svg>')).toBe(true);
+        expect(svg).not.toMatch(/NaN/);
+      }
+      expect((html.match(/<svg/g) ?? []).length).toBe(figures.length);
+      expect(md).toContain(`pnpm repro ${tiny.name} --profile quick`);
+    });
+  });
+}
+
+describe('temporal-order checkpoints', () => {
+  it('continues a killed run from its checkpoint and ends exactly where an uninterrupted run ends', async () => {
+    const flags = [
+      '--lengths',
+      '10',
+      '--updates',
+      '40',
+      '--inits',
+      'smart-tanh',
+      '--methods',
+      'SGD-CR',
+      '--eval-size',
+      '500',
+    ];
+    const out = freshDir();
+    const ckDir = join(out, 'temporal-order', 'quick', 'checkpoints');
+    const checkpointStep = () => {
+      if (!existsSync(ckDir)) return 0;
+      const files = readdirSync(ckDir).filter((f) => f.endsWith('.json'));
+      if (files.length === 0) return 0;
+      try {
+        return JSON.parse(readFileSync(join(ckDir, files[0]), 'utf8')).step as number;
+      } catch {
+        return 0; // mid-rename
+      }
+    };
+    const args = [
+      'temporal-order',
+      ...flags,
+      '--out',
+      out,
+      '--backend',
+      'cpu',
+      '--workers',
+      '1',
+      '--checkpoint-every',
+      '0',
+    ];
+    const killed = await cliKilledWhen(args, () => checkpointStep() >= 15);
+    expect(killed.signal).toBe('SIGKILL');
+    const file = join(out, 'temporal-order', 'quick', 'results.jsonl');
+    expect(existsSync(file) ? rawLines(file) : []).toHaveLength(0);
+    const at = checkpointStep();
+    expect(at).toBeGreaterThanOrEqual(15);
+    expect(at).toBeLessThan(40);
+    const resumed = cli(args);
+    expect(resumed.status, resumed.stderr).toBe(0);
+    expect(resumed.stdout).toMatch(/1 resume from a checkpoint/);
+    const [line] = results(file);
+    expect(line.timing.resumedFromStep).toBe(at);
+    expect(readdirSync(ckDir).filter((f) => f.endsWith('.json'))).toHaveLength(0); // dropped once the line is written
+
+    const clean = freshDir();
+    const straight = cli(['temporal-order', ...flags, '--out', clean, '--backend', 'cpu', '--workers', '1']);
+    expect(straight.status, straight.stderr).toBe(0);
+    expect(comparable(results(file))).toEqual(
+      comparable(results(join(clean, 'temporal-order', 'quick', 'results.jsonl'))),
+    );
+  });
+});

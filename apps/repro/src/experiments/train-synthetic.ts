@@ -1,0 +1,252 @@
+/**
+ * One training run on a synthetic task (paper section 5-6): the paper's RNN, plain SGD, SGD with
+ * norm clipping (SGD-C) or clipping plus Ω (SGD-CR); periodic checks on fresh sequences; success
+ * when the error on 10,000 fresh sequences is under 1%. Checkpoints everything a resume needs:
+ * weights, the data stream's RNG state, the clipping plugins' state, the step, the trace.
+ */
+import type { TaskName } from '@cliffguard/datasets';
+import { pickImplementation } from './implementations.js';
+import {
+  addStep,
+  binContributions,
+  closeWindow,
+  emptyWindow,
+  type TracePoint,
+  thin,
+  type WindowStats,
+} from './trace.js';
+import { Interrupted, type RunContext } from './types.js';
+import { loadWeights, type SavedWeights, saveWeights } from './weights.js';
+
+export type Method = 'SGD' | 'SGD-C' | 'SGD-CR';
+export const METHODS: readonly Method[] = ['SGD', 'SGD-C', 'SGD-CR'];
+export type PaperInit = 'sigmoid' | 'basic-tanh' | 'smart-tanh';
+export const INITS: readonly PaperInit[] = ['sigmoid', 'basic-tanh', 'smart-tanh'];
+
+export interface SyntheticRunConfig extends Record<string, unknown> {
+  task: TaskName;
+  method: Method;
+  init: PaperInit;
+  hidden: number;
+  batch: number;
+  lr: number;
+  /** clipping threshold (SGD-C, SGD-CR) */
+  clip: number;
+  /** Ω weight (SGD-CR) */
+  alpha: number;
+  /** Ω as in the ICML text ('paper') or the authors' code ('code') */
+  omega: 'paper' | 'code';
+  minLength: number;
+  maxLength: number;
+  maxUpdates: number;
+  /** updates between checks on `checkSize` fresh sequences */
+  checkEvery: number;
+  checkSize: number;
+  /** the success test: this many fresh sequences (paper: 10,000) in chunks of 1,000 */
+  evalSize: number;
+  /** updates per trace window (the trace keeps at most 120 windows, merging as it grows) */
+  traceEvery: number;
+  /** lengths at which the final model is also tested (generalize) */
+  testLengths?: number[];
+  /** sequences per test length (paper: 10,000) */
+  testSize?: number;
+}
+
+export interface SyntheticRunResult extends Record<string, unknown> {
+  success: boolean;
+  /** updates done (at success, or all of them) */
+  updates: number;
+  /** error rate on the evalSize fresh sequences at the end */
+  finalError: number;
+  diverged: boolean;
+  clippedFraction: number;
+  /** error at each test length, when asked */
+  testErrors?: { length: number; error: number; wrong: number; total: number }[];
+  implementation: string;
+  trace: TracePoint[];
+}
+
+interface SyntheticState {
+  weights: SavedWeights;
+  task: unknown;
+  optimizer: unknown;
+  window: WindowStats;
+  trace: TracePoint[];
+  traceEvery: number;
+  clippedTotal: number;
+  lastCheck: number | null;
+}
+
+const TRACE_LIMIT = 120;
+
+export async function runSynthetic(
+  config: SyntheticRunConfig,
+  seed: number,
+  ctx: RunContext,
+): Promise<SyntheticRunResult> {
+  const tf = await import('@tensorflow/tfjs-core');
+  const rnn = await import('@cliffguard/rnn');
+  const data = await import('@cliffguard/datasets');
+  const clip = await import('@cliffguard/clip');
+
+  const task = data.createTask(config.task, {
+    seed: seed * 1000 + 7,
+    minLength: config.minLength,
+    maxLength: config.maxLength,
+  });
+  const activation = config.init === 'sigmoid' ? 'sigmoid' : 'tanh';
+  const rnnConfig = {
+    inputSize: task.inputSize,
+    hiddenSize: config.hidden,
+    outputSize: task.outputSize,
+    activation,
+    head: task.head,
+  } as const;
+  const implementation = await pickImplementation(rnnConfig, ctx.backend);
+  const model = rnn.createRnn({ ...rnnConfig, init: config.init, seed, implementation });
+  const inner = tf.train.sgd(config.lr);
+  const optimizer =
+    config.method === 'SGD' ? inner : clip.withGradientClipping(inner, { maxNorm: config.clip });
+  const omega = config.method === 'SGD-CR' ? { alpha: config.alpha, variant: config.omega } : null;
+  // fixed probes, independent of the training stream: checks and the temporal-contribution batch
+  const checkSet = data.buildEvalSet(task, {
+    size: config.checkSize,
+    chunkSize: Math.min(1000, config.checkSize),
+    seed: seed * 1000 + 11,
+  });
+  const probe = task.withSeed(seed * 1000 + 13).generate(config.batch, config.maxLength);
+
+  let step = 0;
+  let window = emptyWindow();
+  let trace: TracePoint[] = [];
+  let traceEvery = config.traceEvery;
+  let clippedTotal = 0;
+  let lastCheck: number | null = null;
+  const resumed = ctx.resume<SyntheticState>();
+  if (resumed) {
+    const s = resumed.state;
+    model.setWeights(loadWeights(s.weights));
+    task.setState(s.task as Parameters<typeof task.setState>[0]);
+    if (s.optimizer && 'setState' in optimizer) {
+      (optimizer as { setState(x: unknown): void }).setState(s.optimizer);
+    }
+    step = resumed.step;
+    window = s.window;
+    trace = s.trace;
+    traceEvery = s.traceEvery;
+    clippedTotal = s.clippedTotal;
+    lastCheck = s.lastCheck;
+  }
+
+  const predict = (inputs: import('@tensorflow/tfjs-core').Tensor3D) => {
+    const r = model.forward(inputs);
+    r.states.dispose();
+    return r.outputs;
+  };
+  const saveState = async (): Promise<SyntheticState> => ({
+    weights: saveWeights(await model.getWeights()),
+    task: task.getState(),
+    optimizer: 'getState' in optimizer ? (optimizer as { getState(): unknown }).getState() : null,
+    window,
+    trace,
+    traceEvery,
+    clippedTotal,
+    lastCheck,
+  });
+
+  let success = false;
+  let diverged = false;
+  let final: { rate: number } | undefined;
+  try {
+    while (step < config.maxUpdates && !success && !diverged) {
+      const batch = task.nextBatch(config.batch);
+      let record: Awaited<ReturnType<typeof rnn.trainStep>>;
+      try {
+        record = await rnn.trainStep(model, batch, optimizer, { omega, step });
+      } finally {
+        tf.dispose([batch.inputs, batch.targets]);
+      }
+      step += 1;
+      addStep(window, record);
+      if (record.clipped) clippedTotal += 1;
+      if (!Number.isFinite(record.loss)) diverged = true;
+
+      let checked = false;
+      if (step % config.checkEvery === 0 || step === config.maxUpdates || diverged) {
+        lastCheck = (await checkSet.evaluate(predict)).rate;
+        checked = true;
+        if (lastCheck < 0.01) {
+          // a candidate: the paper's test on evalSize fresh sequences decides
+          const full = await data
+            .buildEvalSet(task, { size: config.evalSize, seed: seed * 1000 + 17 })
+            .evaluate(predict);
+          if (full.rate < 0.01) {
+            success = true;
+            final = full;
+          }
+        }
+      }
+      if (step % traceEvery === 0 || success || diverged || step === config.maxUpdates) {
+        const rho = rnn.spectralRadius(model.variables.W_rec);
+        const contributions = binContributions(await rnn.temporalContributions(model, probe));
+        trace.push(closeWindow(window, step, rho, contributions, checked ? lastCheck : null));
+        window = emptyWindow();
+        if (trace.length > TRACE_LIMIT) {
+          trace = thin(trace);
+          traceEvery *= 2;
+        }
+      }
+      ctx.progress({
+        step,
+        total: config.maxUpdates,
+        loss: record.loss,
+        accuracy: lastCheck === null ? undefined : 1 - lastCheck,
+        gradNorm: record.norm,
+      });
+      if (ctx.checkpointDue() && !success && !diverged && step < config.maxUpdates) {
+        ctx.checkpoint(step, await saveState());
+        if (ctx.stopRequested()) throw new Interrupted();
+      }
+    }
+    final ??= await data
+      .buildEvalSet(task, { size: config.evalSize, seed: seed * 1000 + 17 })
+      .evaluate(predict);
+    let testErrors: SyntheticRunResult['testErrors'];
+    if (config.testLengths) {
+      testErrors = [];
+      for (const length of config.testLengths) {
+        const size = config.testSize ?? config.evalSize;
+        // chunks of at most ~200k time steps keep the states of one forward pass small
+        const chunk = Math.max(1, Math.min(1000, Math.floor(200_000 / length)));
+        const e = await data
+          .buildEvalSet(task, {
+            size,
+            chunkSize: Math.min(size, chunk),
+            length,
+            seed: seed * 1000 + 19 + length,
+          })
+          .evaluate(predict);
+        testErrors.push({ length, error: e.rate, wrong: e.wrong, total: e.total });
+        ctx.progress({
+          step,
+          total: config.maxUpdates,
+          note: `tested L=${length}: ${e.wrong}/${e.total} wrong`,
+        });
+      }
+    }
+    return {
+      success: final.rate < 0.01,
+      updates: step,
+      finalError: final.rate,
+      diverged,
+      clippedFraction: step ? clippedTotal / step : 0,
+      testErrors,
+      implementation,
+      trace,
+    };
+  } finally {
+    tf.dispose([probe.inputs, probe.targets]);
+    model.dispose();
+    optimizer.dispose();
+  }
+}
