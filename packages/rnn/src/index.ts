@@ -55,6 +55,13 @@ export {
   omega,
   omegaAndGradient,
 } from './omega.js';
+export {
+  PAPER_METHODS,
+  type PaperMethod,
+  type PaperMethodName,
+  type PaperMethodOptions,
+  paperMethod,
+} from './paper-method.js';
 export { Prng } from './prng.js';
 export { referenceImplementation, runRecurrence } from './reference.js';
 export {

@@ -101,6 +101,34 @@ function lstmRecurrence(
   return { hs, c };
 }
 
+/** Kernels whose tfjs gradients the LSTM's autodiff needs. */
+const NEEDED_GRADIENTS = [
+  'BatchMatMul',
+  'Sigmoid',
+  'Tanh',
+  'Multiply',
+  'Add',
+  'Sum',
+  'SplitV',
+  'Softplus',
+  'Pack',
+  'Unpack',
+];
+
+/**
+ * tfjs-core alone registers no gradients (the `@tensorflow/tfjs` and `@tensorflow/tfjs-layers`
+ * bundles do); without them tf.grads fails deep inside with "gradient function not found".
+ */
+function assertGradientsRegistered(): void {
+  const missing = NEEDED_GRADIENTS.filter((k) => tf.getGradient(k) === undefined);
+  if (missing.length > 0) {
+    throw new Error(
+      `the LSTM baseline trains with tfjs autodiff, but no gradient is registered for ${missing.join(', ')}: ` +
+        "import '@tensorflow/tfjs' or '@tensorflow/tfjs-layers' once (they register tfjs-core's gradients)",
+    );
+  }
+}
+
 class Lstm extends BaseRecurrentModel<LstmParamName> implements LstmModel {
   readonly kind = 'lstm' as const;
 
@@ -147,6 +175,7 @@ class Lstm extends BaseRecurrentModel<LstmParamName> implements LstmModel {
       );
     }
     validateBatch(batch, this.config);
+    assertGradientsRegistered();
     const result = tf.tidy(() => {
       const [B, T] = batch.inputs.shape;
       const H = this.config.hiddenSize;
@@ -177,7 +206,10 @@ class Lstm extends BaseRecurrentModel<LstmParamName> implements LstmModel {
       const args: tf.Tensor[] = names.map((n) => this.variables[n]);
       if (probe) args.push(probe);
       const { value, grads } = tf.valueAndGrads(lossFn)(args);
-      const run = last as unknown as { h: tf.Tensor2D; c: tf.Tensor2D; states: tf.Tensor3D | null };
+      const kept = last as unknown as { h: tf.Tensor2D; c: tf.Tensor2D; states: tf.Tensor3D | null };
+      // Kept tensors escape every enclosing tidy (a caller's too): hand out ordinary clones instead.
+      const run = { h: kept.h.clone(), c: kept.c.clone(), states: kept.states?.clone() ?? null };
+      tf.dispose([kept.h, kept.c, ...(kept.states ? [kept.states] : [])]);
       const out: ModelGradientResult<LstmParamName> = {
         loss: value,
         grads: Object.fromEntries(names.map((n, i) => [n, grads[i]])) as Record<LstmParamName, tf.Tensor>,

@@ -1,0 +1,258 @@
+import { describeBackends, expectNoLeak } from '@cliffguard/testing';
+import * as tf from '@tensorflow/tfjs-core';
+import { describe, expect, it } from 'vitest';
+import type { Batch } from './implementation.js';
+import { alphaSchedule } from './omega.js';
+import { paperMethod } from './paper-method.js';
+import { expectClose, lcg, randomSeq } from './plain.test-helper.js';
+import { createRnn, type RnnModel } from './rnn.js';
+import { trainStep } from './train-step.js';
+
+const SIZES = { inputSize: 3, hiddenSize: 6, outputSize: 4 };
+
+function classBatch(seed: number, B = 4, T = 5): Batch {
+  const rand = lcg(seed);
+  return {
+    inputs: tf.tensor3d(randomSeq(rand, B, T, 3)),
+    targets: tf.tensor1d(
+      Array.from({ length: B }, () => Math.floor(rand() * 4)),
+      'int32',
+    ),
+  };
+}
+
+const disposeBatch = (b: Batch) => tf.dispose([b.inputs, b.targets, ...(b.mask ? [b.mask] : [])]);
+
+async function snapshot(model: RnnModel): Promise<Record<string, Float32Array>> {
+  const w = await model.getWeights();
+  return Object.fromEntries(Object.entries(w).map(([k, v]) => [k, v.values]));
+}
+
+/** The gradients the model would compute now, as plain arrays. */
+async function gradientsNow(
+  model: RnnModel,
+  batch: Batch,
+  omega?: { variant: 'paper' | 'code'; weight: number },
+) {
+  const r = model.lossAndGradients(batch, omega ? { omega } : {});
+  const grads: Record<string, Float32Array> = {};
+  for (const [k, g] of Object.entries(r.grads)) grads[k] = (await g.data()) as Float32Array;
+  const loss = (await r.loss.data())[0];
+  const om = r.omega ? (await r.omega.data())[0] : null;
+  tf.dispose(r as unknown as tf.TensorContainer);
+  return { grads, loss, omega: om };
+}
+
+const normOf = (grads: Record<string, Float32Array>) =>
+  Math.sqrt(Object.values(grads).reduce((s, g) => s + g.reduce((a, v) => a + v * v, 0), 0));
+
+describe('paperMethod', () => {
+  it('rejects bad names and options', () => {
+    expect(() => paperMethod('SGD-X' as never, { learningRate: 0.1 })).toThrow(/unknown method "SGD-X"/);
+    expect(() => paperMethod('SGD', { learningRate: 0 })).toThrow(
+      /learningRate must be a positive finite number, got 0/,
+    );
+    expect(() => paperMethod('SGD-C', { learningRate: 1, threshold: -1 })).toThrow(/threshold/);
+    expect(() => paperMethod('SGD-CR', { learningRate: 1, alpha: Number.NaN })).toThrow(/alpha/);
+  });
+});
+
+describeBackends('trainStep', () => {
+  it('SGD: w ← w − lr·∂E/∂w, and the record holds the loss and the gradient norm', async () => {
+    await expectNoLeak(async () => {
+      const model = createRnn({ ...SIZES, init: 'basic-tanh', seed: 1 });
+      const batch = classBatch(1);
+      const before = await snapshot(model);
+      const { grads, loss } = await gradientsNow(model, batch);
+      const m = paperMethod('SGD', { learningRate: 0.3 });
+      const r = await trainStep(model, batch, m.optimizer, m);
+      expect(r.loss).toBe(loss);
+      expect(r.norm).toBeCloseTo(normOf(grads), 5);
+      expect([r.omega, r.alpha, r.clipped, r.skipped, r.safeguarded]).toEqual([null, 0, false, false, false]);
+      const after = await snapshot(model);
+      for (const k of Object.keys(before)) {
+        expectClose(
+          after[k],
+          before[k].map((w, i) => w - 0.3 * grads[k][i]),
+          1e-6,
+          k,
+        );
+      }
+      m.optimizer.dispose();
+      disposeBatch(batch);
+      model.dispose();
+    });
+  });
+
+  it('SGD-C: clips at the threshold (Algorithm 1) and says so', async () => {
+    await expectNoLeak(async () => {
+      const model = createRnn({ ...SIZES, init: 'basic-tanh', seed: 2 });
+      const batch = classBatch(2);
+      const before = await snapshot(model);
+      const { grads } = await gradientsNow(model, batch);
+      const norm = normOf(grads);
+      const threshold = norm / 4;
+      const m = paperMethod('SGD-C', { learningRate: 0.5, threshold });
+      const r = await trainStep(model, batch, m.optimizer, m);
+      expect(r.norm).toBeCloseTo(norm, 5);
+      expect(r.clipped).toBe(true);
+      const after = await snapshot(model);
+      for (const k of Object.keys(before)) {
+        expectClose(
+          after[k],
+          before[k].map((w, i) => w - 0.5 * (threshold / norm) * grads[k][i]),
+          1e-5,
+          k,
+        );
+      }
+      // Under the threshold nothing is clipped.
+      const loose = paperMethod('SGD-C', { learningRate: 0.5, threshold: 1e6 });
+      expect((await trainStep(model, batch, loose.optimizer, loose)).clipped).toBe(false);
+      m.optimizer.dispose();
+      loose.optimizer.dispose();
+      disposeBatch(batch);
+      model.dispose();
+    });
+  });
+
+  it('SGD-CR: α·∂Ω/∂W_rec is in the gradient and in the pre-clip norm; Ω is reported', async () => {
+    await expectNoLeak(async () => {
+      for (const variant of ['paper', 'code'] as const) {
+        const model = createRnn({ ...SIZES, init: 'basic-tanh', seed: 3 });
+        const batch = classBatch(3);
+        const before = await snapshot(model);
+        const withOmega = await gradientsNow(model, batch, { variant, weight: 2 });
+        const without = await gradientsNow(model, batch);
+        const m = paperMethod('SGD-CR', {
+          learningRate: 0.1,
+          threshold: 1e6,
+          alpha: 2,
+          omegaVariant: variant,
+        });
+        const r = await trainStep(model, batch, m.optimizer, m);
+        expect(r.alpha).toBe(2);
+        expect(r.omega).toBeCloseTo(withOmega.omega!, 5);
+        expect(r.norm).toBeCloseTo(normOf(withOmega.grads), 5);
+        expect(Math.abs(r.norm - normOf(without.grads))).toBeGreaterThan(1e-4);
+        const after = await snapshot(model);
+        expectClose(
+          after.W_rec,
+          before.W_rec.map((w, i) => w - 0.1 * withOmega.grads.W_rec[i]),
+          1e-6,
+          'W_rec',
+        );
+        m.optimizer.dispose();
+        disposeBatch(batch);
+        model.dispose();
+      }
+    });
+  });
+
+  it('α schedules need the step number, and use it', async () => {
+    await expectNoLeak(async () => {
+      const model = createRnn({ ...SIZES, seed: 4 });
+      const batch = classBatch(4);
+      const opt = tf.train.sgd(0.01);
+      const omega = { alpha: alphaSchedule({ kind: 'inverse-time', alpha0: 0.5 }) };
+      await expect(trainStep(model, batch, opt, { omega })).rejects.toThrow(/α schedule needs options.step/);
+      expect((await trainStep(model, batch, opt, { omega, step: 3 })).alpha).toBe(0.125);
+      await expect(trainStep(model, batch, opt, { omega: { alpha: -1 } })).rejects.toThrow(
+        /α must be a finite number ≥ 0, got -1/,
+      );
+      await expect(trainStep(model, batch, {} as tf.Optimizer)).rejects.toThrow(/needs a tf.Optimizer/);
+      opt.dispose();
+      disposeBatch(batch);
+      model.dispose();
+    });
+  });
+
+  it('safeguard: a huge or non-finite norm becomes the shrink step g_W_rec = 0.02·W_rec', async () => {
+    await expectNoLeak(async () => {
+      const model = createRnn({ ...SIZES, head: 'last-linear', init: 'basic-tanh', seed: 5 });
+      const rand = lcg(5);
+      const x = tf.tensor3d(randomSeq(rand, 4, 5, 3));
+      // Targets of 1e12 make ∂E/∂W_out ~ 1e12: the norm passes 1e10 while staying finite.
+      const huge: Batch = { inputs: x, targets: tf.fill([4, 4], 1e12) };
+      const nanInputs = tf.fill([4, 5, 3], Number.NaN) as tf.Tensor3D;
+      const broken: Batch = { inputs: nanInputs, targets: tf.zeros([4, 4]) };
+      const lr = 0.5;
+      for (const [batch, finite] of [
+        [huge, true],
+        [broken, false],
+      ] as const) {
+        const before = await snapshot(model);
+        const sgd = tf.train.sgd(lr);
+        const r = await trainStep(model, batch, sgd, { safeguard: true });
+        expect(r.safeguarded).toBe(true);
+        expect(Number.isFinite(r.norm)).toBe(finite);
+        if (finite) expect(r.norm).toBeGreaterThan(1e10);
+        const after = await snapshot(model);
+        expectClose(
+          after.W_rec,
+          before.W_rec.map((w) => w - lr * 0.02 * w),
+          1e-6,
+          'W_rec shrunk',
+        );
+        for (const k of ['W_in', 'b', 'W_out', 'b_out']) expect(after[k]).toEqual(before[k]);
+        sgd.dispose();
+      }
+      // Without the safeguard, the clipping wrapper's own guard skips the NaN step instead.
+      const before = await snapshot(model);
+      const m = paperMethod('SGD-C', { learningRate: lr, safeguard: false });
+      const r = await trainStep(model, broken, m.optimizer, m);
+      expect([r.safeguarded, r.skipped, Number.isNaN(r.norm)]).toEqual([false, true, true]);
+      const after = await snapshot(model);
+      for (const k of Object.keys(before)) expect(after[k]).toEqual(before[k]);
+      m.optimizer.dispose();
+      tf.dispose([x, huge.targets, nanInputs, broken.targets]);
+      model.dispose();
+    });
+  });
+
+  it('leaks nothing over many steps (SGD-CR, carried state)', async () => {
+    await expectNoLeak(async () => {
+      const model = createRnn({ ...SIZES, seed: 6, carryState: true });
+      const m = paperMethod('SGD-CR', { learningRate: 0.01, alpha: 1 });
+      const batch = classBatch(6);
+      await trainStep(model, batch, m.optimizer, { ...m, step: 0 });
+      const count = tf.memory().numTensors;
+      for (let step = 1; step < 60; step++) {
+        const r = await trainStep(model, batch, m.optimizer, { ...m, step });
+        expect(Number.isFinite(r.loss)).toBe(true);
+      }
+      expect(tf.memory().numTensors).toBe(count);
+      m.optimizer.dispose();
+      disposeBatch(batch);
+      model.dispose();
+    });
+  });
+
+  it('seeded runs reproduce bit for bit', async () => {
+    await expectNoLeak(async () => {
+      const run = async () => {
+        const model = createRnn({ ...SIZES, init: 'smart-tanh', seed: 7 });
+        const m = paperMethod('SGD-CR', {
+          learningRate: 0.1,
+          threshold: 0.5,
+          alpha: 2,
+          omegaVariant: 'code',
+        });
+        const records = [];
+        for (let step = 0; step < 8; step++) {
+          const batch = classBatch(100 + step);
+          records.push(await trainStep(model, batch, m.optimizer, { ...m, step }));
+          disposeBatch(batch);
+        }
+        const weights = await snapshot(model);
+        m.optimizer.dispose();
+        model.dispose();
+        return { records, weights };
+      };
+      const a = await run();
+      const b = await run();
+      expect(b.records).toEqual(a.records);
+      for (const k of Object.keys(a.weights)) expect(b.weights[k]).toEqual(a.weights[k]);
+      expect(a.records.some((r) => r.clipped)).toBe(true);
+    });
+  });
+});
