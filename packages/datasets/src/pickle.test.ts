@@ -22,10 +22,21 @@ describe('readPickle: only the two numpy globals', () => {
 
   it('decodes negative and large int64 values exactly (they are checked later, not mangled)', () => {
     const parsed = readPickle(
-      musicPickle({ train: [[[-3, 2 ** 40 + 5, 200]]], valid: [], test: [] }),
+      musicPickle({
+        train: [[[-3, 2 ** 40 + 5, 200, 128, 157, 2 ** 53 - 1, -(2 ** 53) + 1]]],
+        valid: [],
+        test: [],
+      }),
       'x',
     ) as Map<string, number[][][]>;
-    expect(parsed.get('train')).toEqual([[[-3, 2 ** 40 + 5, 200]]]);
+    expect(parsed.get('train')).toEqual([[[-3, 2 ** 40 + 5, 200, 128, 157, 2 ** 53 - 1, -(2 ** 53) + 1]]]);
+  });
+
+  it('refuses int64 values beyond the safe integer range', () => {
+    const huge = musicPickle({ train: [[[2 ** 60]]], valid: [], test: [] });
+    expect(() => readPickle(huge, 'p')).toThrow(
+      /numpy int64 scalar 1152921504606846976 is outside the safe integer range/,
+    );
   });
 
   it('refuses os.system (GLOBAL + REDUCE) before anything runs', () => {

@@ -46,6 +46,17 @@ function numpyScalar(dtype: unknown, payload: unknown): number {
   if (typeof payload !== 'string' || payload.length !== 8) {
     throw new Error(`numpy int64 scalar payload must be 8 bytes, got ${JSON.stringify(payload)}`);
   }
+  // fast path (every note): little-endian, non-negative, below 2^48, all bytes ASCII
+  if (dtype.littleEndian && payload.charCodeAt(7) === 0 && payload.charCodeAt(6) === 0) {
+    let value = 0;
+    let ascii = true;
+    for (let i = 5; i >= 0; i--) {
+      const c = payload.charCodeAt(i);
+      if (c > 0x7f) ascii = false;
+      value = value * 256 + c;
+    }
+    if (ascii) return value;
+  }
   const bytes = new Uint8Array(8);
   for (let i = 0; i < 8; i++) {
     const b = BYTE_OF_CHAR.get(payload.charCodeAt(i));

@@ -171,34 +171,39 @@ export function decodeMusicCache(bytes: Uint8Array): Record<MusicSplit, Piece[]>
   if (view.getUint32(0) !== MAGIC || view.getUint32(4, true) !== 1) return null;
   let at = 8;
   const out = {} as Record<MusicSplit, Piece[]>;
-  try {
-    for (const split of SPLITS) {
-      const count = view.getUint32(at, true);
-      at += 4;
-      const lengths: number[] = [];
-      for (let i = 0; i < count; i++, at += 4) lengths.push(view.getUint32(at, true));
-      const stepSizes: number[][] = lengths.map((len) => {
-        const sizes = Array.from(bytes.subarray(at, at + len));
-        at += len;
-        return sizes;
-      });
-      out[split] = stepSizes.map((sizes) =>
-        sizes.map((n) => {
-          const step = Array.from(bytes.subarray(at, at + n));
-          at += n;
-          return step;
-        }),
-      );
+  for (const split of SPLITS) {
+    if (at + 4 > size) return null;
+    const count = view.getUint32(at, true);
+    at += 4;
+    if (at + 4 * count > size) return null;
+    const lengths = Array.from({ length: count }, (_, i) => view.getUint32(at + 4 * i, true));
+    at += 4 * count;
+    let sizeAt = at;
+    let stepCount = 0;
+    for (const len of lengths) stepCount += len;
+    let noteAt = at + stepCount;
+    if (noteAt > size) return null;
+    const pieces: Piece[] = new Array(count);
+    for (let p = 0; p < count; p++) {
+      const piece: number[][] = new Array(lengths[p]);
+      for (let t = 0; t < lengths[p]; t++) {
+        const n = bytes[sizeAt++];
+        if (noteAt + n > size) return null;
+        const step: number[] = new Array(n);
+        let previous = 0;
+        for (let k = 0; k < n; k++) {
+          const note = bytes[noteAt++];
+          if (note < LOWEST_NOTE || note > HIGHEST_NOTE || note <= previous) return null;
+          step[k] = previous = note;
+        }
+        piece[t] = step;
+      }
+      pieces[p] = piece;
     }
-  } catch {
-    return null;
+    out[split] = pieces;
+    at = noteAt;
   }
-  if (at !== size) return null;
-  try {
-    return validateMusic(new Map(Object.entries(out)), 'cache');
-  } catch {
-    return null;
-  }
+  return at === size ? out : null;
 }
 
 /**
