@@ -1,1 +1,35 @@
-export {};
+import './register.js';
+
+export { isRelaxedSimd, wasmVariant } from './engines.js';
+export { fusedImplementation } from './fusedImplementation.js';
+export { type KernelInfo, kernelInfo } from './info.js';
+export { jsSequenceEngine } from './jsEngine.js';
+export { LOSS_OUTPUTS, RNN_FORWARD, RNN_LOSS } from './kernels.js';
+export {
+  type FusedParams,
+  rnnSequenceForward,
+  rnnSequenceLoss,
+  type SequenceLoss,
+  type SequenceLossOptions,
+  type SequenceOptions,
+} from './ops.js';
+export type {
+  Activation,
+  Head,
+  OmegaVariant,
+  SequenceEngine,
+  SequenceGradients,
+  SequenceOutputs,
+  SequenceProblem,
+  SequenceShape,
+  SequenceWeights,
+  TrainingProblem,
+} from './problem.js';
+export { WasmSequenceEngine } from './wasmEngine.js';
+export {
+  type FusedWasm,
+  instantiateFusedWasm,
+  loadBestFusedWasm,
+  runtimeAccepts,
+  type WasmVariant,
+} from './wasmModule.js';

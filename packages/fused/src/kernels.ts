@@ -1,0 +1,265 @@
+/**
+ * The fused sequence as tfjs kernels, so one training pass is one kernel call on a backend:
+ *   CliffguardRnnForward: inference, outputs [head outputs, states]
+ *   CliffguardRnnLoss:    training, outputs [loss, Ω, h_T, ∂W_in, ∂W_rec, ∂b, ∂W_out, ∂b_out,
+ *                         ∂Ω/∂W_rec, ∂h_0, states, δ] (states and δ empty unless kept)
+ * CliffguardRnnLoss's registered gradient scales the saved ∂θ by the incoming dy of the loss (and
+ * ∂Ω/∂W_rec by the dy of Ω), so tf.grad / optimizer.minimize through the fused op compose with
+ * other tfjs ops. States, δ and h_T are outputs without a gradient (treated as constants).
+ */
+import {
+  add,
+  type DataType,
+  engine,
+  type GradConfig,
+  getGradient,
+  getKernel,
+  type KernelConfig,
+  type KernelFunc,
+  matMul,
+  mul,
+  type NamedAttrMap,
+  registerGradient,
+  registerKernel,
+  reshape,
+  square,
+  sub,
+  type Tensor,
+  type Tensor2D,
+  type TensorInfo,
+  tidy,
+} from '@tensorflow/tfjs-core';
+import {
+  type Activation,
+  type Head,
+  isClassHead,
+  type OmegaVariant,
+  type SequenceEngine,
+  type SequenceProblem,
+  type TrainingProblem,
+} from './problem.js';
+
+export const RNN_FORWARD = 'CliffguardRnnForward';
+export const RNN_LOSS = 'CliffguardRnnLoss';
+
+/** Names of CliffguardRnnLoss's outputs, in order. */
+export const LOSS_OUTPUTS = [
+  'loss',
+  'omega',
+  'lastState',
+  'W_in',
+  'W_rec',
+  'b',
+  'W_out',
+  'b_out',
+  'omegaGrad',
+  'h0',
+  'states',
+  'deltas',
+] as const;
+
+export interface ForwardAttrs {
+  activation: Activation;
+  head: Head;
+}
+
+export interface LossAttrs extends ForwardAttrs {
+  /** 'none' or the Ω variant */
+  omega: 'none' | OmegaVariant;
+  /** α: with `combine`, ∂W_rec output = ∂loss/∂W_rec + α ∂Ω/∂W_rec (one product) and ∂Ω/∂W_rec is empty */
+  omegaWeight: number;
+  combine: boolean;
+  keepSequences: boolean;
+}
+
+/** The backend calls a kernel needs: read an input synchronously, write an output. */
+interface ArrayBackend {
+  readSync(dataId: object): ArrayLike<number>;
+  write(values: Float32Array, shape: number[], dtype: DataType): object;
+  /** wasm backend: a view of the tensor in its heap (no copy) */
+  typedArrayFromHeap?(t: TensorInfo): ArrayLike<number>;
+}
+
+function floats(backend: ArrayBackend, t: TensorInfo): Float32Array {
+  const values = backend.typedArrayFromHeap ? backend.typedArrayFromHeap(t) : backend.readSync(t.dataId);
+  return values instanceof Float32Array ? values : Float32Array.from(values);
+}
+
+/** Class targets as Int32Array; float32 targets must hold integers. */
+function classes(backend: ArrayBackend, t: TensorInfo): Int32Array {
+  const values = backend.typedArrayFromHeap ? backend.typedArrayFromHeap(t) : backend.readSync(t.dataId);
+  if (values instanceof Int32Array) return values;
+  const out = new Int32Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isInteger(values[i]))
+      throw new RangeError(`class targets must be integers, got ${values[i]} at ${i}`);
+    out[i] = values[i];
+  }
+  return out;
+}
+
+/**
+ * The kernels' inputs by name (targets for CliffguardRnnLoss only). mask and h0 are always
+ * present (so the gradient can save them); an empty tensor (size 0) means "none".
+ */
+export const LOSS_INPUTS = [
+  'W_in',
+  'W_rec',
+  'b',
+  'W_out',
+  'b_out',
+  'inputs',
+  'targets',
+  'mask',
+  'h0',
+] as const;
+type SequenceInputs = Record<(typeof LOSS_INPUTS)[number], TensorInfo>;
+
+const given = (t: TensorInfo | undefined): t is TensorInfo =>
+  t !== undefined && t.shape.length > 0 && t.shape.every((d) => d > 0);
+
+function readProblem(backend: ArrayBackend, inputs: SequenceInputs, attrs: ForwardAttrs): SequenceProblem {
+  const u = inputs.inputs;
+  const [batch, time, inputSize] = u.shape;
+  const [hiddenSize, outputSize] = inputs.W_out.shape;
+  return {
+    batch,
+    time,
+    inputSize,
+    hiddenSize,
+    outputSize,
+    activation: attrs.activation,
+    head: attrs.head,
+    weights: {
+      W_in: floats(backend, inputs.W_in),
+      W_rec: floats(backend, inputs.W_rec),
+      b: floats(backend, inputs.b),
+      W_out: floats(backend, inputs.W_out),
+      b_out: floats(backend, inputs.b_out),
+    },
+    inputs: floats(backend, u),
+    h0: given(inputs.h0) ? floats(backend, inputs.h0) : undefined,
+  };
+}
+
+function output(backend: ArrayBackend, values: Float32Array, shape: number[]): TensorInfo {
+  return { dataId: backend.write(values, shape, 'float32'), shape, dtype: 'float32' };
+}
+
+/** CliffguardRnnForward's kernel function over an engine. */
+export function forwardKernel(engine: () => SequenceEngine): KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const b = backend as unknown as ArrayBackend;
+    const p = readProblem(b, inputs as unknown as SequenceInputs, attrs as unknown as ForwardAttrs);
+    const r = engine().forward(p);
+    const { batch: B, time: T, hiddenSize: H, outputSize: O } = p;
+    const outShape = p.head === 'last-softmax' || p.head === 'last-linear' ? [B, O] : [B, T, O];
+    return [output(b, r.outputs, outShape), output(b, r.states, [B, T, H])];
+  };
+}
+
+/** CliffguardRnnLoss's kernel function over an engine. */
+export function lossKernel(engine: () => SequenceEngine): KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const b = backend as unknown as ArrayBackend;
+    const a = attrs as unknown as LossAttrs;
+    const named = inputs as unknown as SequenceInputs;
+    const p: TrainingProblem = {
+      ...readProblem(b, named, a),
+      targets: isClassHead(a.head) ? classes(b, named.targets) : floats(b, named.targets),
+      mask: given(named.mask) ? floats(b, named.mask) : undefined,
+      omega: a.omega === 'none' ? undefined : a.omega,
+      omegaWeight: a.combine ? a.omegaWeight : undefined,
+      keepSequences: a.keepSequences,
+    };
+    const r = engine().train(p);
+    const { batch: B, time: T, inputSize: I, hiddenSize: H, outputSize: O } = p;
+    const seq = (x: Float32Array | undefined) =>
+      x ? output(b, x, [B, T, H]) : output(b, new Float32Array(0), [0]);
+    return [
+      output(b, Float32Array.of(r.loss), []),
+      output(b, Float32Array.of(r.omega), []),
+      output(b, r.lastState, [B, H]),
+      output(b, r.grads.W_in, [I, H]),
+      output(b, r.grads.W_rec, [H, H]),
+      output(b, r.grads.b, [H]),
+      output(b, r.grads.W_out, [H, O]),
+      output(b, r.grads.b_out, [O]),
+      r.omegaGrad.length ? output(b, r.omegaGrad, [H, H]) : output(b, new Float32Array(0), [0]),
+      output(b, r.h0Grad, [B, H]),
+      seq(r.states),
+      seq(r.deltas),
+    ];
+  };
+}
+
+const noGradient = (name: string) => () => {
+  throw new Error(
+    `${RNN_LOSS} has no gradient with respect to '${name}' (only the parameters, h0 and the inputs); ` +
+      `compute '${name}' outside the function being differentiated`,
+  );
+};
+
+/**
+ * ∂loss/∂u_t = a_t W_inᵀ with a_t = δ_t ⊙ σ'(h_t): recomputed (one more fused pass keeping δ_t
+ * and h_t) only when a gradient with respect to the inputs is asked for, e.g. an embedding.
+ */
+function inputGradient(saved: Tensor[], attrs: LossAttrs): Tensor {
+  return tidy(() => {
+    const named = Object.fromEntries(LOSS_INPUTS.map((n, i) => [n, saved[i]]));
+    const again: LossAttrs = { ...attrs, omega: 'none', combine: false, keepSequences: true };
+    const outs = engine().runKernel(RNN_LOSS, named, again as unknown as NamedAttrMap) as Tensor[];
+    const states = outs[LOSS_OUTPUTS.indexOf('states')];
+    const deltas = outs[LOSS_OUTPUTS.indexOf('deltas')];
+    const slope = attrs.activation === 'tanh' ? sub(1, square(states)) : mul(states, sub(1, states));
+    const [B, T, I] = named.inputs.shape as [number, number, number];
+    const H = states.shape[2] as number;
+    const a = reshape(mul(deltas, slope), [B * T, H]);
+    return reshape(matMul(a, named.W_in as Tensor2D, false, true), [B, T, I]);
+  });
+}
+
+/**
+ * ∂θ = dy_loss · (saved ∂loss/∂θ), plus dy_Ω · ∂Ω/∂W_rec for W_rec (first order: δ_t and h_t
+ * are constants of Ω, eq. 9-10, so Ω has no gradient with respect to the inputs either).
+ */
+export const lossGradient: GradConfig = {
+  kernelName: RNN_LOSS,
+  inputsToSave: [...LOSS_INPUTS],
+  outputsToSave: LOSS_OUTPUTS.map((n) =>
+    ['W_in', 'W_rec', 'b', 'W_out', 'b_out', 'omegaGrad', 'h0'].includes(n),
+  ),
+  gradFunc: (dy: Tensor | Tensor[], saved: Tensor[], attrs?: NamedAttrMap) => {
+    const [dyLoss, dyOmega] = dy as Tensor[];
+    const [gWin, gWrec, gb, gWout, gbout, gOmega, gh0] = saved.slice(LOSS_INPUTS.length);
+    const a = attrs as unknown as LossAttrs;
+    return {
+      W_in: () => mul(dyLoss, gWin),
+      W_rec: () => {
+        const g = mul(dyLoss, gWrec);
+        return a.omega !== 'none' && !a.combine ? add(g, mul(dyOmega, gOmega)) : g;
+      },
+      b: () => mul(dyLoss, gb),
+      W_out: () => mul(dyLoss, gWout),
+      b_out: () => mul(dyLoss, gbout),
+      h0: () => mul(dyLoss, gh0),
+      inputs: () => mul(dyLoss, inputGradient(saved, a)),
+      targets: noGradient('targets'),
+      mask: noGradient('mask'),
+    };
+  },
+};
+
+/** Kernel configs for a backend whose data can be read synchronously (cpu, wasm). */
+export function arrayKernels(backendName: string, engine: () => SequenceEngine): KernelConfig[] {
+  return [
+    { kernelName: RNN_FORWARD, backendName, kernelFunc: forwardKernel(engine) },
+    { kernelName: RNN_LOSS, backendName, kernelFunc: lossKernel(engine) },
+  ];
+}
+
+/** Registers kernels not yet registered for their backend, and the gradient once. */
+export function registerFusedKernels(configs: KernelConfig[]): void {
+  for (const c of configs) if (!getKernel(c.kernelName, c.backendName)) registerKernel(c);
+  if (!getGradient(RNN_LOSS)) registerGradient(lossGradient);
+}

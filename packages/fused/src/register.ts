@@ -1,0 +1,12 @@
+/**
+ * Side effects of importing @cliffguard/fused: the fused kernels are registered for the 'cpu' and
+ * 'wasm' backends (and 'webgpu'), with their gradient, and `fusedImplementation` is registered in
+ * @cliffguard/rnn under the name 'fused'.
+ */
+import { registerImplementation } from '@cliffguard/rnn';
+import { cpuBackendEngine, wasmBackendEngine } from './engines.js';
+import { fusedImplementation } from './fusedImplementation.js';
+import { arrayKernels, registerFusedKernels } from './kernels.js';
+
+registerFusedKernels([...arrayKernels('cpu', cpuBackendEngine), ...arrayKernels('wasm', wasmBackendEngine)]);
+registerImplementation(fusedImplementation);
