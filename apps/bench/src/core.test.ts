@@ -126,3 +126,40 @@ describeBackends(
   },
   { only: ['cpu', 'wasm'] },
 );
+
+describeBackends(
+  'benchmark core, a stack that throws',
+  (backend) => {
+    it('reports the stack as failed and goes on with the others', async () => {
+      let n = 0;
+      const throwing: StackFactory = {
+        impl: 'throwing',
+        method: 'SGD-C',
+        unavailable: () => null,
+        async create() {
+          return {
+            async step() {
+              if (++n === 2) throw new Error('boom at step 2');
+              return 1;
+            },
+            dispose() {},
+          };
+        },
+      };
+      const result = await expectNoLeak(() =>
+        runCore({
+          configs: [tiny],
+          backend: backend.name,
+          stacks: [throwing, tfjsLayersStack],
+          steps: 2,
+          warmup: 1,
+        }),
+      );
+      expect(result.failed).toEqual([
+        { config: 'tiny', backend: backend.name, impl: 'throwing', method: 'SGD-C', error: 'boom at step 2' },
+      ]);
+      expect(result.rows.map((r) => [r.impl, r.steps, r.ok])).toEqual([['tfjs-layers', 2, true]]);
+    });
+  },
+  { only: ['cpu'] },
+);

@@ -28,6 +28,8 @@ export interface ResultRow extends TimeSummary {
   gflops: number;
   /** loss of every step run, first step first (read back each step) */
   losses: number[];
+  /** every timed step's milliseconds, in round order (round i of every stack ran back to back) */
+  ms_steps: number[];
   /** tf.memory() around the whole config: before any stack was built, after all were freed */
   tensors_before: number;
   tensors_after: number;
@@ -53,6 +55,15 @@ export interface SkippedRow {
   impl: string;
   method: Method;
   reason: string;
+}
+
+/** A stack that threw while being built or stepped; the others go on. */
+export interface FailedRow {
+  config: string;
+  backend: string;
+  impl: string;
+  method: Method;
+  error: string;
 }
 
 export interface ProgressEvent {
@@ -82,6 +93,7 @@ export interface CoreOptions {
 export interface CoreResult {
   rows: ResultRow[];
   skipped: SkippedRow[];
+  failed: FailedRow[];
 }
 
 interface Tracked {
@@ -100,14 +112,14 @@ const now = () => performance.now();
 
 /** Runs every config on the current backend. */
 export async function runCore(options: CoreOptions): Promise<CoreResult> {
-  const rows: ResultRow[] = [];
-  const skipped: SkippedRow[] = [];
+  const out: CoreResult = { rows: [], skipped: [], failed: [] };
   for (const config of options.configs) {
     const result = await runConfig(config, options);
-    rows.push(...result.rows);
-    skipped.push(...result.skipped);
+    out.rows.push(...result.rows);
+    out.skipped.push(...result.skipped);
+    out.failed.push(...result.failed);
   }
-  return { rows, skipped };
+  return out;
 }
 
 async function runConfig(config: BenchConfig, options: CoreOptions): Promise<CoreResult> {
@@ -121,7 +133,16 @@ async function runConfig(config: BenchConfig, options: CoreOptions): Promise<Cor
       skipped.push({ config: config.name, backend, impl: f.impl, method: f.method, reason });
     return reason === null;
   });
-  if (runnable.length === 0) return { rows: [], skipped };
+  const failed: FailedRow[] = [];
+  const fail = (f: StackFactory, err: unknown) =>
+    failed.push({
+      config: config.name,
+      backend,
+      impl: f.impl,
+      method: f.method,
+      error: (err as Error)?.message ?? String(err),
+    });
+  if (runnable.length === 0) return { rows: [], skipped, failed };
 
   const data = makeBatch(config, seed);
   const weights = initialWeights(config, seed);
@@ -129,7 +150,13 @@ async function runConfig(config: BenchConfig, options: CoreOptions): Promise<Cor
   const tracked: Tracked[] = [];
   for (const factory of runnable) {
     const m0 = tf.memory();
-    const stack = await factory.create(config, data, weights);
+    let stack: RunningStack;
+    try {
+      stack = await factory.create(config, data, weights);
+    } catch (err) {
+      fail(factory, err);
+      continue;
+    }
     const m1 = tf.memory();
     tracked.push({
       factory,
@@ -144,6 +171,7 @@ async function runConfig(config: BenchConfig, options: CoreOptions): Promise<Cor
     });
   }
 
+  let active = [...tracked];
   let done = 0;
   let total = runnable.length * (1 + warmup + (options.steps ?? options.minSteps ?? 5));
   const progress = () => options.onProgress?.({ config: config.name, backend, done, total });
@@ -151,7 +179,15 @@ async function runConfig(config: BenchConfig, options: CoreOptions): Promise<Cor
   const stepOnce = async (t: Tracked, timed: boolean) => {
     const m0 = tf.memory();
     const t0 = now();
-    const loss = await t.stack.step();
+    let loss: number;
+    try {
+      loss = await t.stack.step();
+    } catch (err) {
+      // this stack is out; the others go on
+      fail(t.factory, err);
+      active = active.filter((a) => a !== t);
+      return 0;
+    }
     const ms = now() - t0;
     const m1 = tf.memory();
     t.losses.push(loss);
@@ -169,8 +205,8 @@ async function runConfig(config: BenchConfig, options: CoreOptions): Promise<Cor
   };
 
   try {
-    for (const t of tracked) t.msFirst = await stepOnce(t, false);
-    for (let i = 0; i < warmup; i++) for (const t of tracked) await stepOnce(t, false);
+    for (const t of [...active]) t.msFirst = await stepOnce(t, false);
+    for (let i = 0; i < warmup; i++) for (const t of [...active]) await stepOnce(t, false);
     const timedStart = now();
     for (let round = 0; ; round++) {
       if (
@@ -180,7 +216,8 @@ async function runConfig(config: BenchConfig, options: CoreOptions): Promise<Cor
       ) {
         break;
       }
-      for (const t of tracked) await stepOnce(t, true);
+      if (active.length === 0) break;
+      for (const t of [...active]) await stepOnce(t, true);
       if (options.steps === undefined && round === 0) {
         total = done + runnable.length * (estimateRounds(now() - timedStart, options) - 1);
       }
@@ -195,8 +232,8 @@ async function runConfig(config: BenchConfig, options: CoreOptions): Promise<Cor
     }
   }
   const after = tf.memory();
-  const rows = tracked.map((t) => toRow(config, backend, warmup, t, before, after));
-  return { rows, skipped };
+  const rows = active.map((t) => toRow(config, backend, warmup, t, before, after));
+  return { rows, skipped, failed };
 }
 
 function adaptiveDone(round: number, elapsedMs: number, o: CoreOptions): boolean {
@@ -239,6 +276,7 @@ function toRow(
     flop,
     gflops: gflopsPerSecond(flop, summary.ms_median),
     losses: t.losses,
+    ms_steps: t.times,
     tensors_before: before.numTensors,
     tensors_after: after.numTensors,
     bytes_before: before.numBytes,

@@ -11,13 +11,35 @@ import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { builtinConfigs } from './configs.js';
 import { initialWeights, makeBatch } from './data.js';
+import { type BenchOptions, checkRequest } from './node/bench.js';
 import type { BenchResults } from './report/results.js';
 import { plainTrainStep } from './test-helpers/plain-rnn.js';
 
 const run = promisify(execFile);
 const BIN = fileURLToPath(new URL('../bin/bench.js', import.meta.url));
 const dir = mkdtempSync(join(os.tmpdir(), 'cliffguard-bench-test-'));
-const smoke = { ...builtinConfigs.tiny, name: 'smoke', description: 'test config from a file' };
+// a small clipping threshold, so that SGD-C really clips (checked below)
+const smoke = {
+  ...builtinConfigs.tiny,
+  name: 'smoke',
+  description: 'test config from a file',
+  clipNorm: 0.05,
+};
+
+/** Losses of `steps` plain-JS steps (SGD, or SGD-C with clip) from the bench's initial weights. */
+function plainLosses(steps: number, clip: boolean): { losses: number[]; norms: number[] } {
+  const data = makeBatch(smoke, 1);
+  let w = initialWeights(smoke, 1);
+  const losses: number[] = [];
+  const norms: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    const s = plainTrainStep(smoke, w, data, { clip });
+    losses.push(s.loss);
+    norms.push(s.gradNorm);
+    w = s.next;
+  }
+  return { losses, norms };
+}
 
 async function bench(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
@@ -123,6 +145,65 @@ describe('bench CLI on cpu and wasm', () => {
     expect(results.loss_agreement[0].max_rel_diff).toBeLessThan(1e-5);
   });
 
+  it('runs the reference and fused implementations with every method', () => {
+    for (const backend of ['cpu', 'wasm']) {
+      const names = results.rows.filter((r) => r.backend === backend).map((r) => `${r.impl} ${r.method}`);
+      expect(names.sort()).toEqual([
+        'fused SGD',
+        'fused SGD-C',
+        'fused SGD-CR',
+        'reference SGD',
+        'reference SGD-C',
+        'reference SGD-CR',
+        'tfjs-layers SGD',
+      ]);
+    }
+    expect(results.overheads.map((o) => `${o.backend} ${o.impl} ${o.what}`).sort()).toEqual([
+      'cpu fused clip',
+      'cpu fused omega',
+      'cpu reference clip',
+      'cpu reference omega',
+      'wasm fused clip',
+      'wasm fused omega',
+      'wasm reference clip',
+      'wasm reference omega',
+    ]);
+    for (const r of results.rows.filter((x) => x.impl !== 'tfjs-layers')) {
+      expect(r.speedup_vs_layers, `${r.backend} ${r.impl} ${r.method}`).toBeGreaterThan(0);
+    }
+  });
+
+  it('trains as a plain JS run does: SGD, and SGD-C that really clips', () => {
+    const sgd = plainLosses(5, false);
+    const sgdc = plainLosses(5, true);
+    expect(Math.min(...sgdc.norms)).toBeGreaterThan(smoke.clipNorm);
+    for (const r of results.rows.filter((x) => x.method !== 'SGD-CR')) {
+      const plain = r.method === 'SGD-C' ? sgdc.losses : sgd.losses;
+      r.losses.forEach((l, i) => {
+        expect(
+          Math.abs(l - plain[i]) / plain[i],
+          `${r.backend} ${r.impl} ${r.method} step ${i}`,
+        ).toBeLessThan(1e-4);
+      });
+    }
+    // clipping changed the trajectory (else the check above could not tell SGD-C from SGD)
+    expect(Math.abs(sgd.losses[4] - sgdc.losses[4])).toBeGreaterThan(1e-3);
+  });
+
+  it('gets the same SGD-CR losses from the fused and reference implementations', () => {
+    for (const backend of ['cpu', 'wasm']) {
+      const ref = results.rows.find(
+        (r) => r.backend === backend && r.impl === 'reference' && r.method === 'SGD-CR',
+      )!;
+      const fused = results.rows.find(
+        (r) => r.backend === backend && r.impl === 'fused' && r.method === 'SGD-CR',
+      )!;
+      ref.losses.forEach((l, i) => {
+        expect(Math.abs(l - fused.losses[i]) / l, `${backend} step ${i}`).toBeLessThan(1e-4);
+      });
+    }
+  });
+
   it('compares against a previous results file', async () => {
     const again = await bench([
       '--configs',
@@ -156,19 +237,41 @@ describe('bench CLI on cpu and wasm', () => {
 });
 
 describe('bench CLI input errors', () => {
+  const request = (over: Partial<BenchOptions>): BenchOptions => ({
+    configs: ['P100'],
+    configFile: [],
+    backends: ['cpu'],
+    impls: ['reference'],
+    methods: ['SGD'],
+    warmup: 1,
+    budget: 1,
+    seed: 1,
+    out: 'x.json',
+    peerThreads: ['1'],
+    progress: false,
+    ...over,
+  });
+
   it.each([
-    [['--backends', 'cpu,tpu'], /unknown backend "tpu"; valid backends: cpu, wasm, webgpu/],
-    [['--configs', 'P100,Q'], /unknown config "Q"; valid names: P50, P100, P200, M, C, tiny/],
+    [{ configs: ['P100', 'Q'] }, /unknown config "Q"; valid names: P50, P100, P200, M, C, tiny/],
     [
-      ['--impls', 'magic'],
+      { impls: ['magic'] },
       /unknown implementation "magic"; valid implementations: reference, fused, tfjs-layers/,
     ],
-    [['--methods', 'Adam'], /unknown method "Adam"; valid methods: SGD, SGD-C, SGD-CR/],
-    [['--peer', 'jax'], /unknown peer "jax"; valid peers: pytorch/],
+    [{ methods: ['Adam'] }, /unknown method "Adam"; valid methods: SGD, SGD-C, SGD-CR/],
+    [{ peer: 'jax' }, /unknown peer "jax"; valid peers: pytorch/],
+    [{ peerThreads: ['two'] }, /--peer-threads must list positive integers, got "two"/],
+    [{ configFile: ['missing.json'] }, /cannot read config file missing\.json/],
+    [{ compare: 'missing.json' }, /cannot read --compare file missing\.json/],
+  ])('%j is refused with a clear message', (over, message) => {
+    process.env.INIT_CWD = dir;
+    expect(() => checkRequest(request(over as Partial<BenchOptions>))).toThrow(message);
+  });
+
+  it.each([
+    [['--backends', 'cpu,tpu'], /unknown backend "tpu"; valid backends: cpu, wasm, webgpu/],
     [['--steps', '0'], /--steps must be a positive integer, got "0"/],
-    [['--config-file', 'missing.json'], /cannot read config file missing\.json/],
-    [['--compare', 'missing.json'], /cannot read --compare file missing\.json/],
-  ])('%j fails with a clear message', async (args, message) => {
+  ])('the CLI exits non-zero on %j with a clear message', async (args, message) => {
     const r = await bench(args as string[]);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(message);

@@ -7,7 +7,7 @@ import os from 'node:os';
 import { dirname, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import { type BenchConfig, configRegistry, parseConfigFile, selectConfigs } from '../configs.js';
-import type { ProgressEvent } from '../core.js';
+import type { FailedRow, ProgressEvent, SkippedRow } from '../core.js';
 import { compareRuns, rowsOfResultsFile } from '../report/compare.js';
 import { markdownSummary } from '../report/markdown.js';
 import {
@@ -131,7 +131,8 @@ export async function runBench(o: BenchOptions): Promise<number> {
   const machine = machineInfo();
   const rows: Row[] = [];
   const backends: BackendReport[] = [];
-  const skipped = [];
+  const skipped: SkippedRow[] = [];
+  const failed: FailedRow[] = [];
   for (const backend of request.backends) {
     const bar = progressBar(o.progress);
     try {
@@ -139,6 +140,7 @@ export async function runBench(o: BenchOptions): Promise<number> {
       backends.push({ backend, unavailable: run.start.unavailable, flags: run.start.flags });
       rows.push(...run.result.rows);
       skipped.push(...run.result.skipped);
+      failed.push(...run.result.failed);
     } finally {
       bar.stop();
     }
@@ -169,6 +171,7 @@ export async function runBench(o: BenchOptions): Promise<number> {
     ...(peer ? { peer } : {}),
     rows,
     skipped,
+    failed,
   });
   if (request.previous) {
     results.comparison = {
@@ -187,11 +190,9 @@ export async function runBench(o: BenchOptions): Promise<number> {
   for (const s of skipped)
     console.log(`not run: ${s.config} ${s.backend} ${s.impl} ${s.method}: ${s.reason}`);
   console.log(`results: ${out}\nsummary: ${md}`);
-  const failed = failures(results);
-  for (const f of failed) {
-    console.error(`FAIL ${f.config} ${f.backend} ${f.impl} ${f.method}: ${(f.problems ?? []).join('; ')}`);
-  }
-  return failed.length > 0 ? 1 : 0;
+  const problems = failures(results);
+  for (const p of problems) console.error(`FAIL ${p}`);
+  return problems.length > 0 ? 1 : 0;
 }
 
 function printComparison(results: BenchResults): void {

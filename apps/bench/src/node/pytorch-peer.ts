@@ -107,6 +107,7 @@ export async function runPytorchPeer(configs: BenchConfig[], options: PeerOption
         flop,
         gflops: gflopsPerSecond(flop, summary.ms_median),
         losses: r.losses,
+        ms_steps: r.times,
         tensors_before: 0,
         tensors_after: 0,
         bytes_before: 0,

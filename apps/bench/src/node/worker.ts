@@ -4,7 +4,7 @@
  * the same process slowed the next one 2-3x (toolchain.md).
  */
 import { runCore } from '../core.js';
-import { selectStacks } from '../stacks/index.js';
+import { selectStacks, stackFlags } from '../stacks/index.js';
 import { type BackendName, startBackend } from './backends.js';
 import type { WorkerJob, WorkerMessage } from './protocol.js';
 
@@ -19,10 +19,11 @@ async function run(job: WorkerJob): Promise<void> {
   const start = await startBackend(job.backend as BackendName);
   await send({ type: 'started', start });
   if (start.unavailable !== null) {
-    await send({ type: 'done', start, result: { rows: [], skipped: [] } });
+    await send({ type: 'done', start, result: { rows: [], skipped: [], failed: [] } });
     return;
   }
   const stacks = await selectStacks(job.impls, job.methods);
+  Object.assign(start.flags, await stackFlags(job.impls, job.backend));
   const result = await runCore({
     ...job,
     stacks,

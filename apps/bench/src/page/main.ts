@@ -3,7 +3,7 @@
  * results as a table and a chart, and offers them as JSON. `?autorun=1` starts at once.
  */
 import { builtinConfigs, selectConfigs } from '../configs.js';
-import type { ResultRow, SkippedRow } from '../core.js';
+import type { FailedRow, ResultRow, SkippedRow } from '../core.js';
 import { barChartSvg } from '../report/chart.js';
 import { rowCells, TABLE_HEADER } from '../report/markdown.js';
 import { assembleResults, type BackendReport, type BenchResults } from '../report/results.js';
@@ -70,6 +70,7 @@ function render(results: BenchResults): void {
             .join(', ')
         }`,
     ),
+    ...results.failed.map((f) => `FAILED: ${f.config} ${f.backend} ${f.impl} ${f.method}: ${f.error}`),
     ...results.skipped.map((s) => `not run: ${s.config} ${s.backend} ${s.impl} ${s.method}: ${s.reason}`),
   ];
   $('env').textContent = notes.join('\n');
@@ -81,6 +82,7 @@ async function run(request: PageRequest): Promise<void> {
   document.body.dataset.state = 'running';
   const rows: ResultRow[] = [];
   const skipped: SkippedRow[] = [];
+  const failed: FailedRow[] = [];
   const backends: BackendReport[] = [];
   try {
     const configs = selectConfigs(request.configs, { ...builtinConfigs });
@@ -89,6 +91,7 @@ async function run(request: PageRequest): Promise<void> {
       backends.push(done.start);
       rows.push(...done.result.rows);
       skipped.push(...done.result.skipped);
+      failed.push(...done.result.failed);
     }
     const results = assembleResults({
       date: new Date().toISOString(),
@@ -102,6 +105,7 @@ async function run(request: PageRequest): Promise<void> {
       backends,
       rows,
       skipped,
+      failed,
     });
     window.benchResults = results;
     render(results);

@@ -41,7 +41,7 @@ describe.skipIf(missing)(
       });
       const page = await context.newPage();
       await page.goto(
-        `${server.url}?autorun=1&configs=tiny&backends=webgpu,wasm,cpu&steps=2&warmup=0&methods=SGD-C`,
+        `${server.url}?autorun=1&configs=tiny&backends=webgpu,wasm,cpu&steps=1&warmup=0&methods=SGD`,
       );
       await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state ?? ''), null, {
         timeout: 100_000,

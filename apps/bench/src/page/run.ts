@@ -9,7 +9,7 @@ import '@tensorflow/tfjs-backend-webgpu';
 import { builtinConfigs, selectConfigs } from '../configs.js';
 import { runCore } from '../core.js';
 import type { BackendReport } from '../report/results.js';
-import { checkImpls, checkMethods, selectStacks } from '../stacks/index.js';
+import { checkImpls, checkMethods, selectStacks, stackFlags } from '../stacks/index.js';
 import { type FrameMessage, parseRequest } from './protocol.js';
 
 // the server serves tfjs-backend-wasm's .wasm files here; with COOP/COEP the threaded SIMD build loads
@@ -62,9 +62,10 @@ async function main(): Promise<void> {
     const stacks = await selectStacks(checkImpls(request.impls), checkMethods(request.methods));
     const start = await startBackend(backend);
     if (start.unavailable !== null) {
-      post({ type: 'done', start, result: { rows: [], skipped: [] } });
+      post({ type: 'done', start, result: { rows: [], skipped: [], failed: [] } });
       return;
     }
+    Object.assign(start.flags, await stackFlags(request.impls, backend));
     const result = await runCore({
       configs,
       backend,

@@ -92,6 +92,10 @@ export function markdownSummary(results: BenchResults): string {
       );
     }
   }
+  if (results.failed.length > 0) {
+    out.push('', '## FAILED (threw; the run went on without them)', '');
+    for (const f of results.failed) out.push(`- ${f.config} ${f.backend} ${f.impl} ${f.method}: ${f.error}`);
+  }
   if (results.skipped.length > 0) {
     out.push('', '## Not run', '');
     for (const s of results.skipped)

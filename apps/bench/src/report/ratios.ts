@@ -3,11 +3,27 @@
  * median step times of the same config on the same backend (PyTorch: on the same CPU).
  */
 import type { ResultRow } from '../core.js';
+import { median } from '../stats.js';
 
 /** The fields a ratio needs; the rows of a results file (and of PyTorch) have them. */
 export type RowLike = Pick<ResultRow, 'config' | 'backend' | 'impl' | 'method' | 'ms_median'> & {
   threads?: number;
+  ms_steps?: number[];
 };
+
+/**
+ * a's time over b's. Rows timed round-robin in one process have one step per round each: then
+ * the median over rounds of the per-round ratio, which cancels drift that hits both alike (a
+ * shared machine's load changes from second to second); otherwise the ratio of the medians.
+ */
+export function timeRatio(a: RowLike, b: RowLike): number {
+  const sa = a.ms_steps;
+  const sb = b.ms_steps;
+  if (sa && sb && sa.length === sb.length && sa.length > 0 && a.backend === b.backend) {
+    return median(sa.map((t, i) => t / sb[i]));
+  }
+  return a.ms_median / b.ms_median;
+}
 
 export interface Overhead {
   config: string;
@@ -25,7 +41,7 @@ export function speedupVsLayers(row: RowLike, rows: RowLike[]): number | undefin
   const layers = rows.find(
     (r) => r.config === row.config && r.backend === row.backend && r.impl === 'tfjs-layers',
   );
-  return layers ? layers.ms_median / row.ms_median : undefined;
+  return layers ? timeRatio(layers, row) : undefined;
 }
 
 /**
@@ -56,7 +72,7 @@ export function overheads(rows: RowLike[]): Overhead[] {
           backend: r.backend,
           impl: r.impl,
           what: 'clip',
-          ratio: r.ms_median / plain.ms_median,
+          ratio: timeRatio(r, plain),
         });
     }
     if (r.method === 'SGD-CR') {
@@ -67,7 +83,7 @@ export function overheads(rows: RowLike[]): Overhead[] {
           backend: r.backend,
           impl: r.impl,
           what: 'omega',
-          ratio: r.ms_median / clipped.ms_median,
+          ratio: timeRatio(r, clipped),
         });
       }
     }

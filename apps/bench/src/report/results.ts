@@ -1,6 +1,6 @@
 /** The results file: every row, the ratios between them, and how far their losses agree. Browser-safe. */
 import type { BenchConfig } from '../configs.js';
-import type { ResultRow, SkippedRow } from '../core.js';
+import type { FailedRow, ResultRow, SkippedRow } from '../core.js';
 import type { Comparison } from './compare.js';
 import { type Overhead, overheads, speedupVsLayers, timeVsPytorch } from './ratios.js';
 
@@ -45,6 +45,8 @@ export interface BenchResults {
   peer?: { name: string; unavailable: string | null; info: Record<string, string> };
   rows: Row[];
   skipped: SkippedRow[];
+  /** stacks that threw; the run went on without them */
+  failed: FailedRow[];
   overheads: Overhead[];
   loss_agreement: LossAgreement[];
   comparison?: { file: string; rows: Comparison[] };
@@ -94,7 +96,12 @@ export function assembleResults(
   };
 }
 
-/** Rows that failed (a leak, a non-finite loss). */
-export function failures(results: BenchResults): Row[] {
-  return results.rows.filter((r) => !r.ok);
+/** What failed: rows with a leak or a non-finite loss, and stacks that threw. */
+export function failures(results: BenchResults): string[] {
+  return [
+    ...results.rows
+      .filter((r) => !r.ok)
+      .map((r) => `${r.config} ${r.backend} ${r.impl} ${r.method}: ${(r.problems ?? []).join('; ')}`),
+    ...results.failed.map((f) => `${f.config} ${f.backend} ${f.impl} ${f.method} threw: ${f.error}`),
+  ];
 }

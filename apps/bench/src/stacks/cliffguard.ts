@@ -1,13 +1,102 @@
-import type { Method, StackFactory } from './stack.js';
+/**
+ * cliffguard's training step: `createRnn` + `trainStep` of @cliffguard/rnn with one of its
+ * implementations ('reference' op by op, 'fused' from @cliffguard/fused), and the paper's
+ * methods: SGD (tf.train.sgd), SGD-C (the same inside @cliffguard/clip's
+ * `withGradientClipping`), SGD-CR (SGD-C plus Ω, eq. 9-10). The authors' safeguard is off in
+ * every method, so SGD-C / SGD measures the clipping wrapper alone.
+ */
+import { withGradientClipping } from '@cliffguard/clip';
+import { type Batch, createRnn, getImplementation, listImplementations, trainStep } from '@cliffguard/rnn';
+import * as tf from '@tensorflow/tfjs-core';
+import type { BenchConfig } from '../configs.js';
+import type { BatchData, InitialWeights } from '../data.js';
+import type { Method, RunningStack, StackFactory } from './stack.js';
 
-/** Placeholder until @cliffguard/rnn lands: reports itself unavailable. */
-export function cliffguardStack(impl: string, method: Method): StackFactory {
+/**
+ * Imports @cliffguard/fused (which registers 'fused'); null when it imports, else why not.
+ * Kept as a promise: the import compiles its WebAssembly module once.
+ */
+let fusedImport: Promise<string | null> | undefined;
+export function loadFused(): Promise<string | null> {
+  fusedImport ??= import('@cliffguard/fused').then(
+    () => null,
+    (err: Error) => `@cliffguard/fused did not import: ${err.message}`,
+  );
+  return fusedImport;
+}
+
+/** Which engine runs the fused kernels on `backend` (e.g. 'wasm-relaxed-simd'), for the flags. */
+export async function fusedEngine(backend: string): Promise<string | undefined> {
+  if ((await loadFused()) !== null) return undefined;
+  const { kernelInfo } = await import('@cliffguard/fused');
+  return kernelInfo().engines[backend];
+}
+
+function rnnConfig(config: BenchConfig) {
+  return {
+    inputSize: config.inputSize,
+    hiddenSize: config.hiddenSize,
+    outputSize: config.outputSize,
+    activation: config.activation,
+    head: config.head,
+  };
+}
+
+function batchTensors(data: BatchData): Batch {
+  const inputs = tf.tensor3d(data.inputs, data.inputShape);
+  const targets =
+    data.targets instanceof Int32Array
+      ? tf.tensor(data.targets, data.targetShape, 'int32')
+      : tf.tensor(data.targets, data.targetShape, 'float32');
+  return { inputs, targets };
+}
+
+function optimizerFor(method: Method, config: BenchConfig): tf.Optimizer {
+  const sgd = tf.train.sgd(config.learningRate);
+  return method === 'SGD' ? sgd : withGradientClipping(sgd, { maxNorm: config.clipNorm });
+}
+
+/** The stack factory for implementation `impl` ('reference', 'fused', ...) and `method`. */
+export function cliffguardStack(
+  impl: string,
+  method: Method,
+  fusedProblem: string | null = null,
+): StackFactory {
   return {
     impl,
     method,
-    unavailable: () => '@cliffguard/rnn has no training step yet',
-    create: async () => {
-      throw new Error('unavailable');
+    unavailable(config: BenchConfig, backend: string): string | null {
+      if (impl === 'fused' && fusedProblem !== null) return fusedProblem;
+      if (!listImplementations().includes(impl)) {
+        return `no RNN implementation '${impl}' is registered (registered: ${listImplementations().join(', ')})`;
+      }
+      const supported = getImplementation(impl).supports(rnnConfig(config), backend);
+      return supported ? null : `'${impl}' does not support ${config.name} on ${backend}`;
+    },
+    async create(config: BenchConfig, data: BatchData, w: InitialWeights): Promise<RunningStack> {
+      const { inputSize: I, hiddenSize: H, outputSize: O } = config;
+      const model = createRnn({ ...rnnConfig(config), implementation: impl });
+      model.setWeights({
+        W_in: { shape: [I, H], values: w.W_in },
+        W_rec: { shape: [H, H], values: w.W_rec },
+        b: { shape: [H], values: w.b },
+        W_out: { shape: [H, O], values: w.W_out },
+        b_out: { shape: [O], values: w.b_out },
+      });
+      const optimizer = optimizerFor(method, config);
+      const batch = batchTensors(data);
+      const options = method === 'SGD-CR' ? { omega: { alpha: config.omegaWeight } } : {};
+      return {
+        async step() {
+          const record = await trainStep(model, batch, optimizer, { ...options, safeguard: false });
+          return record.loss;
+        },
+        dispose() {
+          model.dispose();
+          optimizer.dispose();
+          tf.dispose([batch.inputs, batch.targets]);
+        },
+      };
     },
   };
 }

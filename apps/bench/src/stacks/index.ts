@@ -43,8 +43,17 @@ export async function selectStacks(impls: string[], methods: Method[]): Promise<
       stacks.push(tfjsLayersStack);
       continue;
     }
-    const { cliffguardStack } = await import('./cliffguard.js');
-    for (const method of methods) stacks.push(cliffguardStack(impl, method));
+    const { cliffguardStack, loadFused } = await import('./cliffguard.js');
+    const problem = impl === 'fused' ? await loadFused() : null;
+    for (const method of methods) stacks.push(cliffguardStack(impl, method, problem));
   }
   return stacks;
+}
+
+/** Flags of the stacks on `backend` (the fused kernels' engine), when the run uses them. */
+export async function stackFlags(impls: string[], backend: string): Promise<Record<string, string>> {
+  if (!impls.includes('fused')) return {};
+  const { fusedEngine } = await import('./cliffguard.js');
+  const engine = await fusedEngine(backend);
+  return engine ? { fused_engine: engine } : {};
 }
