@@ -145,6 +145,22 @@ program
   });
 
 program
+  .command('time-step', { hidden: true })
+  .description('time one training step (used by the tour, one process per backend)')
+  .addOption(new Option('--backend <backend>').choices(BACKENDS).default('wasm'))
+  .option('--implementation <name>', 'reference or fused', 'reference')
+  .option('--length <n>', 'sequence length', positiveInt('--length'), 50)
+  .option('--reps <n>', 'timed steps', positiveInt('--reps'), 20)
+  .action(async (opts: { backend: string; implementation: string; length: number; reps: number }) => {
+    const { measureStep } = await import('./timing.js');
+    console.log(
+      JSON.stringify(
+        await measureStep(parseBackend(opts.backend), opts.implementation, opts.length, opts.reps),
+      ),
+    );
+  });
+
+program
   .command('merge')
   .description('combine shard result files into one (refuses duplicate runs and mismatched protocols)')
   .argument('[files...]', 'results*.jsonl files to merge')

@@ -13,6 +13,7 @@ interface Tiny {
   name: string;
   args: string[];
   flags: Record<string, string>;
+  seeds?: number;
   /** checks on one result line's `result` */
   check(result: Record<string, unknown>): void;
 }
@@ -37,6 +38,54 @@ const TINY: Tiny[] = [
       }
     },
   },
+  {
+    name: 'generalize',
+    args: ['--seeds', '2'],
+    seeds: 2,
+    flags: { updates: '20', 'eval-size': '200' },
+    check: (r) => {
+      const tests = r.testErrors as { length: number; error: number; total: number }[];
+      expect(tests.map((t) => t.length)).toEqual([10, 20, 50, 100, 200]);
+      for (const t of tests) {
+        expect(t.total).toBe(200);
+        expect(t.error).toBeGreaterThanOrEqual(0);
+      }
+    },
+  },
+  {
+    name: 'synthetic',
+    args: [],
+    flags: { updates: '10', 'eval-size': '100' },
+    check: (r) => {
+      expect(r.updates).toBe(10);
+      expect(r.finalError as number).toBeGreaterThanOrEqual(0);
+      expect(r.finalError as number).toBeLessThanOrEqual(1);
+    },
+  },
+  {
+    name: 'ptb',
+    args: [],
+    flags: { epochs: '1', 'train-limit': '20000', 'eval-limit': '4000' },
+    check: (r) => {
+      expect(r.metric).toBe('bits/char');
+      // a barely trained model: between a perfect predictor and far worse than uniform over 50 symbols
+      for (const k of ['train', 'valid', 'test']) {
+        expect(r[k] as number).toBeGreaterThan(0);
+        expect(r[k] as number).toBeLessThan(12);
+      }
+      expect(r.updates).toBe(12); // 20,000 symbols / (32 lanes × 50 steps)
+    },
+  },
+  {
+    name: 'music',
+    args: [],
+    flags: { sets: 'jsb', epochs: '1', 'train-limit': '8', 'eval-limit': '4' },
+    check: (r) => {
+      expect(r.metric).toBe('NLL/step');
+      for (const k of ['train', 'valid', 'test']) expect(r[k] as number).toBeGreaterThan(0);
+      expect((r.perEpoch as unknown[]).length).toBe(1);
+    },
+  },
 ];
 
 function flagArgs(flags: Record<string, string>): string[] {
@@ -47,7 +96,7 @@ for (const tiny of TINY) {
   describe(`${tiny.name}, quick path on a tiny budget`, () => {
     it('writes its results, resumes after a crash without repeating or losing a run, renders the report', async () => {
       const def = await getExperiment(tiny.name);
-      const planned = planRuns(def, { profile: 'quick', flags: tiny.flags })
+      const planned = planRuns(def, { profile: 'quick', seeds: tiny.seeds, flags: tiny.flags })
         .runs.map((r) => r.id)
         .sort();
       const out = freshDir();

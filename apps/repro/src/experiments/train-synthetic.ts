@@ -87,7 +87,6 @@ export async function runSynthetic(
   const tf = await import('@tensorflow/tfjs-core');
   const rnn = await import('@cliffguard/rnn');
   const data = await import('@cliffguard/datasets');
-  const clip = await import('@cliffguard/clip');
 
   const task = data.createTask(config.task, {
     seed: seed * 1000 + 7,
@@ -104,10 +103,14 @@ export async function runSynthetic(
   } as const;
   const implementation = await pickImplementation(rnnConfig, ctx.backend);
   const model = rnn.createRnn({ ...rnnConfig, init: config.init, seed, implementation });
-  const inner = tf.train.sgd(config.lr);
-  const optimizer =
-    config.method === 'SGD' ? inner : clip.withGradientClipping(inner, { maxNorm: config.clip });
-  const omega = config.method === 'SGD-CR' ? { alpha: config.alpha, variant: config.omega } : null;
+  // SGD, SGD-C (withGradientClipping over sgd) or SGD-CR (+ Ω), with the authors' safeguard when clipping
+  const method = rnn.paperMethod(config.method, {
+    learningRate: config.lr,
+    threshold: config.clip,
+    alpha: config.alpha,
+    omegaVariant: config.omega,
+  });
+  const optimizer = method.optimizer;
   // fixed probes, independent of the training stream: checks and the temporal-contribution batch
   const checkSet = data.buildEvalSet(task, {
     size: config.checkSize,
@@ -162,7 +165,11 @@ export async function runSynthetic(
       const batch = task.nextBatch(config.batch);
       let record: Awaited<ReturnType<typeof rnn.trainStep>>;
       try {
-        record = await rnn.trainStep(model, batch, optimizer, { omega, step });
+        record = await rnn.trainStep(model, batch, optimizer, {
+          omega: method.omega,
+          safeguard: method.safeguard,
+          step,
+        });
       } finally {
         tf.dispose([batch.inputs, batch.targets]);
       }

@@ -82,6 +82,7 @@ export function trainingFigures(id: string, title: string, runs: TracedRun[]): B
   for (const [i, r] of runs.entries()) {
     if (r.trace.length === 0) continue;
     const bins = r.trace[0].contributions.length;
+    if (bins === 0) continue; // runs without the temporal-contribution probe (natural tasks)
     // rows: time bins (t = 1 at the bottom); columns: trace windows
     const values = Array.from({ length: bins }, (_, t) =>
       r.trace.map((p) => p.contributions[t] ?? Number.NaN),

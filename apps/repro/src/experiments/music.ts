@@ -1,0 +1,144 @@
+/**
+ * `music` (paper Table 1): the polyphonic music sets (Piano-midi.de, Nottingham, MuseData; JSB
+ * Chorales as a bonus), SGD / SGD-C / SGD-CR, negative log-likelihood per time step.
+ */
+import type { ReportDoc } from '../report/doc.js';
+import { epochFigure, naturalTraces, table1Blocks } from './natural-report.js';
+import { listFlag, numberFlag } from './temporal-order.js';
+import { type NaturalRunConfig, type NaturalRunResult, runNatural } from './train-natural.js';
+import type { ExperimentDef, Plan, PlanOptions, Profile, ReportInput, ResultLine } from './types.js';
+
+export const MUSIC_SETS = ['piano-midi', 'nottingham', 'musedata', 'jsb'] as const;
+const LABEL: Record<string, string> = {
+  'piano-midi': 'Piano-midi.de',
+  nottingham: 'Nottingham',
+  musedata: 'MuseData',
+  jsb: 'JSB Chorales (bonus)',
+};
+
+const PAPER_SETUP =
+  'sigmoid RNN, 300 hidden (400 MuseData), 200-step sequences, clip 8 on the mean-over-time gradient, lr 1.0 (0.5 MuseData) halved when the epoch error rises, α from 0.5 with a 1/t schedule';
+
+interface Settings {
+  hidden: number;
+  steps: number;
+  batch: number;
+  epochs: number;
+  trainLimit: number;
+  evalLimit: number;
+  seeds: number;
+}
+
+const SETTINGS: Record<Profile, Settings> = {
+  quick: { hidden: 32, steps: 50, batch: 8, epochs: 3, trainLimit: 60, evalLimit: 20, seeds: 1 },
+  paper: { hidden: 300, steps: 200, batch: 16, epochs: 50, trainLimit: 0, evalLimit: 0, seeds: 1 },
+};
+
+function plan(options: PlanOptions): Plan {
+  const s = SETTINGS[options.profile];
+  const epochs =
+    numberFlag(options.flags.epochs, 'epochs', (n) => Number.isInteger(n) && n >= 1, 'a whole number >= 1') ??
+    s.epochs;
+  const sets = listFlag(options.flags.sets, MUSIC_SETS, 'sets') ?? [...MUSIC_SETS];
+  const seeds = options.seeds ?? s.seeds;
+  const limit = (name: string, fallback: number) =>
+    numberFlag(
+      options.flags[name],
+      name,
+      (n) => Number.isInteger(n) && n >= 0,
+      'a whole number >= 0 (0 = all)',
+    ) ?? fallback;
+  const trainLimit = limit('train-limit', s.trainLimit);
+  const evalLimit = limit('eval-limit', s.evalLimit);
+  const runs = [];
+  for (const set of sets) {
+    for (const method of ['SGD', 'SGD-C', 'SGD-CR'] as const) {
+      const config: NaturalRunConfig = {
+        data: 'music',
+        set,
+        method,
+        hidden: set === 'musedata' && options.profile === 'paper' ? 400 : s.hidden,
+        batch: s.batch,
+        steps: s.steps,
+        lr: set === 'musedata' ? 0.5 : 1.0,
+        clip: 8,
+        alpha: 0.5,
+        alphaDecay: true,
+        halveOnRise: true,
+        epochs,
+        trainLimit,
+        evalLimit,
+        paperSetup: PAPER_SETUP,
+      };
+      for (let seed = 0; seed < seeds; seed++) runs.push({ key: `${set}/${method}`, seed, config });
+    }
+  }
+  return { protocol: { ...s, trainLimit, evalLimit, epochs, sets, seeds }, runs };
+}
+
+const cfg = (l: ResultLine) => l.config as NaturalRunConfig;
+
+function report(input: ReportInput): ReportDoc {
+  const lines = input.lines;
+  return {
+    title: 'music: polyphonic music, NLL per time step (Table 1)',
+    blocks: [
+      {
+        kind: 'text',
+        markdown:
+          'Negative log-likelihood per time step (88 Bernoulli notes, summed over notes, mean over steps) of a sigmoid RNN ' +
+          'predicting the next step of piano rolls, trained with SGD, SGD-C and SGD-CR.',
+      },
+      ...table1Blocks(
+        lines,
+        MUSIC_SETS.map((set) => ({
+          key: set,
+          label: LABEL[set],
+          match: (l: ResultLine) => cfg(l).set === set,
+        })),
+        input.profile,
+      ),
+      epochFigure(
+        'music-epochs',
+        'music: training loss per epoch',
+        lines,
+        (l) => `${cfg(l).set}, ${cfg(l).method}`,
+      ),
+      ...naturalTraces(
+        'music-nottingham',
+        'Nottingham',
+        lines.filter((l) => cfg(l).set === 'nottingham' && l.seed === 0),
+      ),
+    ],
+  };
+}
+
+export const music: ExperimentDef = {
+  name: 'music',
+  title: 'Polyphonic music',
+  summary:
+    'paper Table 1: Piano-midi.de, Nottingham, MuseData (+ JSB Chorales), SGD / SGD-C / SGD-CR, NLL per step',
+  paperRef: 'Table 1 (music)',
+  budgets: {
+    quick:
+      '12 runs: 32 sigmoid units, 50-step windows, batch 8, 3 epochs over 60 pieces, evaluated on 20 pieces per split: a few minutes',
+    paper: '12 runs: 300 (400) sigmoid units, 200-step windows, 50 epochs over whole sets: days on 2 cores',
+  },
+  options: [
+    { name: 'epochs', value: '<n>', description: "training epochs (default: the profile's)" },
+    { name: 'sets', value: '<list>', description: `comma-separated sets: ${MUSIC_SETS.join(', ')}` },
+    { name: 'train-limit', value: '<n>', description: 'train on the first n pieces only (0 = all)' },
+    {
+      name: 'eval-limit',
+      value: '<n>',
+      description: 'evaluate on the first n pieces of each split (0 = all)',
+    },
+  ],
+  plan,
+  execute: (run, ctx) => runNatural(run.config as NaturalRunConfig, run.seed, ctx),
+  report,
+  summarizeResult: (r) => {
+    const s = r as NaturalRunResult;
+    return `train ${s.train} / test ${s.test} ${s.metric} after ${s.updates} updates`;
+  },
+};

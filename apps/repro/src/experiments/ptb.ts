@@ -1,0 +1,139 @@
+/**
+ * `ptb` (paper Table 1): character-level Penn Treebank, next character and 5th character ahead,
+ * SGD / SGD-C / SGD-CR, bits per character on train and test.
+ */
+import type { ReportDoc } from '../report/doc.js';
+import { epochFigure, naturalTraces, table1Blocks } from './natural-report.js';
+import { numberFlag } from './temporal-order.js';
+import { type NaturalRunConfig, type NaturalRunResult, runNatural } from './train-natural.js';
+import type { ExperimentDef, Plan, PlanOptions, Profile, ReportInput, ResultLine } from './types.js';
+
+const PAPER_SETUP =
+  '500 sigmoid units, 200-step segments with the state carried, clip 45 on the summed cost, lr 0.01 (SGD-C) / 0.05 (SGD-CR), α ≈ 0.01';
+
+interface Settings {
+  hidden: number;
+  steps: number;
+  batch: number;
+  epochs: number;
+  trainLimit: number;
+  evalLimit: number;
+  seeds: number;
+}
+
+const SETTINGS: Record<Profile, Settings> = {
+  quick: { hidden: 64, steps: 50, batch: 32, epochs: 2, trainLimit: 100_000, evalLimit: 50_000, seeds: 1 },
+  paper: { hidden: 500, steps: 200, batch: 32, epochs: 10, trainLimit: 0, evalLimit: 0, seeds: 1 },
+};
+
+function plan(options: PlanOptions): Plan {
+  const s = SETTINGS[options.profile];
+  const epochs =
+    numberFlag(options.flags.epochs, 'epochs', (n) => Number.isInteger(n) && n >= 1, 'a whole number >= 1') ??
+    s.epochs;
+  const seeds = options.seeds ?? s.seeds;
+  const limit = (name: string, fallback: number) =>
+    numberFlag(
+      options.flags[name],
+      name,
+      (n) => Number.isInteger(n) && n >= 0,
+      'a whole number >= 0 (0 = all)',
+    ) ?? fallback;
+  const trainLimit = limit('train-limit', s.trainLimit);
+  const evalLimit = limit('eval-limit', s.evalLimit);
+  // The paper's lr and threshold apply to the cost summed over the T steps of a segment; our loss
+  // is the mean over (batch, time), so lr × T, threshold / T and α / T give the same updates.
+  const T = s.steps;
+  const runs = [];
+  for (const ahead of [1, 5]) {
+    for (const method of ahead === 1
+      ? (['SGD', 'SGD-C', 'SGD-CR'] as const)
+      : (['SGD-C', 'SGD-CR'] as const)) {
+      const config: NaturalRunConfig = {
+        data: 'ptb',
+        ahead,
+        method,
+        hidden: s.hidden,
+        batch: s.batch,
+        steps: T,
+        lr: (method === 'SGD-CR' ? 0.05 : 0.01) * T,
+        clip: 45 / T,
+        alpha: 0.01 / T,
+        alphaDecay: false,
+        halveOnRise: false,
+        epochs,
+        trainLimit,
+        evalLimit,
+        paperSetup: PAPER_SETUP,
+      };
+      for (let seed = 0; seed < seeds; seed++) runs.push({ key: `ahead${ahead}/${method}`, seed, config });
+    }
+  }
+  return { protocol: { ...s, trainLimit, evalLimit, epochs, seeds }, runs };
+}
+
+const cfg = (l: ResultLine) => l.config as NaturalRunConfig;
+
+function report(input: ReportInput): ReportDoc {
+  const lines = input.lines;
+  return {
+    title: 'ptb: character-level Penn Treebank (Table 1)',
+    blocks: [
+      {
+        kind: 'text',
+        markdown:
+          'Bits per character of a sigmoid RNN predicting the next character, and the 5th character ahead, of character-level PTB, ' +
+          "trained with SGD, SGD-C and SGD-CR. The paper's lr and clip threshold apply to the cost summed over a segment's steps; " +
+          'ours is the mean over (batch, time), so we use lr × T, threshold / T and α / T (the same updates if "summed" means over time).',
+      },
+      ...table1Blocks(
+        lines,
+        [
+          { key: 'ptb-1', label: 'PTB, next char', match: (l) => cfg(l).ahead === 1 },
+          { key: 'ptb-5', label: 'PTB, 5th char ahead', match: (l) => cfg(l).ahead === 5 },
+        ],
+        input.profile,
+      ),
+      epochFigure(
+        'ptb-epochs',
+        'PTB: training loss per epoch',
+        lines,
+        (l) => `ahead ${cfg(l).ahead}, ${cfg(l).method}`,
+      ),
+      ...naturalTraces(
+        'ptb-next',
+        'PTB next char',
+        lines.filter((l) => cfg(l).ahead === 1 && l.seed === 0),
+      ),
+    ],
+  };
+}
+
+export const ptb: ExperimentDef = {
+  name: 'ptb',
+  title: 'Character-level Penn Treebank',
+  summary:
+    'paper Table 1: char-level PTB (next char, 5th char ahead), SGD / SGD-C / SGD-CR, bits per character',
+  paperRef: 'Table 1 (PTB)',
+  budgets: {
+    quick:
+      '5 runs: 64 sigmoid units, 2 epochs over the first 100k symbols, evaluated on 50k per split: a few minutes',
+    paper: '5 runs: 500 sigmoid units, 200-step segments, 10 epochs over 5M symbols: days on 2 cores',
+  },
+  options: [
+    { name: 'epochs', value: '<n>', description: "training epochs (default: the profile's)" },
+    { name: 'train-limit', value: '<n>', description: 'train on the first n symbols only (0 = all)' },
+    {
+      name: 'eval-limit',
+      value: '<n>',
+      description: 'evaluate on the first n symbols of each split (0 = all)',
+    },
+  ],
+  plan,
+  execute: (run, ctx) => runNatural(run.config as NaturalRunConfig, run.seed, ctx),
+  report,
+  summarizeResult: (r) => {
+    const s = r as NaturalRunResult;
+    return `train ${s.train} / test ${s.test} ${s.metric} after ${s.updates} updates`;
+  },
+};

@@ -1,0 +1,364 @@
+/**
+ * Training runs on the natural tasks (paper Table 1): character-level PTB (truncated BPTT over
+ * consecutive segments, hidden state carried) and polyphonic music (piano-roll windows). Both
+ * checkpoint at minibatch boundaries: weights, optimizer and clipping state, position in the
+ * epoch, learning rate, and for PTB the carried hidden state.
+ */
+
+import type { RnnModel } from '@cliffguard/rnn';
+import type * as TF from '@tensorflow/tfjs-core';
+import { decodeFloat32, encodeFloat32 } from '../runner/checkpoint.js';
+import { requireDataDir } from '../runner/paths.js';
+import { pickImplementation } from './implementations.js';
+import { addStep, closeWindow, emptyWindow, type TracePoint, thin, type WindowStats } from './trace.js';
+import type { Method } from './train-synthetic.js';
+import { Interrupted, type RunContext } from './types.js';
+import { loadWeights, type SavedWeights, saveWeights } from './weights.js';
+
+export interface NaturalRunConfig extends Record<string, unknown> {
+  data: 'ptb' | 'music';
+  /** ptb: 1 (next character) or 5 (5th character ahead); music: the set's name */
+  ahead?: number;
+  set?: string;
+  method: Method;
+  hidden: number;
+  batch: number;
+  /** steps per segment / window */
+  steps: number;
+  /** learning rate and clip threshold on our mean-over-(batch, time) loss */
+  lr: number;
+  clip: number;
+  /** Ω weight at the first update (music: decays as 1/(1 + epoch)) */
+  alpha: number;
+  alphaDecay: boolean;
+  /** halve the learning rate when an epoch's training loss rises (music) */
+  halveOnRise: boolean;
+  epochs: number;
+  /** 0 = the whole split; else this many symbols (ptb) or pieces (music) */
+  trainLimit: number;
+  evalLimit: number;
+  /** what the paper's numbers were made with, for the report */
+  paperSetup: string;
+}
+
+export interface NaturalRunResult extends Record<string, unknown> {
+  /** bits per character (ptb) or NLL per time step (music) */
+  metric: 'bits/char' | 'NLL/step';
+  train: number;
+  test: number;
+  valid: number;
+  updates: number;
+  epochs: number;
+  clippedFraction: number;
+  implementation: string;
+  trace: TracePoint[];
+  perEpoch: { epoch: number; trainLoss: number; lr: number }[];
+}
+
+interface NaturalState {
+  weights: SavedWeights;
+  optimizer: unknown;
+  epoch: number;
+  batchIndex: number;
+  lr: number;
+  epochLossSum: number;
+  epochLossN: number;
+  prevEpochLoss: number | null;
+  carried: { shape: number[]; data: string } | null;
+  window: WindowStats;
+  trace: TracePoint[];
+  traceEvery: number;
+  clippedTotal: number;
+  perEpoch: NaturalRunResult['perEpoch'];
+}
+
+/**
+ * rnn has no setter for the carried state; resuming truncated BPTT mid-epoch needs one, so the
+ * checkpointed state is put back into the model's private slot (checked to exist).
+ */
+function restoreCarried(tf: typeof TF, model: RnnModel, saved: NaturalState['carried']): void {
+  const slot = model as unknown as { carried?: TF.Tensor2D[] | null };
+  if (!saved || !('carried' in slot)) return;
+  model.resetState();
+  slot.carried = [tf.keep(tf.tensor2d(decodeFloat32(saved.data), saved.shape as [number, number]))];
+}
+
+interface Source {
+  /** minibatches of one epoch, each a batch and the number of scored symbols/steps */
+  epochBatches(epoch: number): {
+    count: number;
+    get(i: number): { inputs: TF.Tensor3D; targets: TF.Tensor; mask?: TF.Tensor2D };
+  };
+  /** evaluation metric on a split (model in the right carry mode) */
+  evaluate(split: 'train' | 'valid' | 'test'): Promise<number>;
+  inputSize: number;
+  outputSize: number;
+  head: 'softmax' | 'sigmoid';
+  carry: boolean;
+  metric: NaturalRunResult['metric'];
+}
+
+async function ptbSource(config: NaturalRunConfig, ctx: RunContext, model: () => RnnModel): Promise<Source> {
+  const tf = await import('@tensorflow/tfjs-core');
+  const data = await import('@cliffguard/datasets');
+  const ptb = await data.loadPtbChars({ dir: requireDataDir(ctx.dataDir, 'ptb'), unseen: 'unk' });
+  const cut = (s: Int32Array, n: number) => (n > 0 ? s.subarray(0, Math.min(n, s.length)) : s);
+  const vocabSize = ptb.vocab.length;
+  const train = data.createCharBatches(cut(ptb.train, config.trainLimit), {
+    batchSize: config.batch,
+    steps: config.steps,
+    ahead: config.ahead,
+    vocabSize,
+  });
+  const evaluate = async (split: 'train' | 'valid' | 'test') => {
+    const m = model();
+    const batches = data.createCharBatches(cut(ptb[split], config.evalLimit), {
+      batchSize: config.batch,
+      steps: config.steps,
+      ahead: config.ahead,
+      vocabSize,
+      keepPartial: true,
+    });
+    m.resetState();
+    let sum = 0;
+    let count = 0;
+    for (let s = 0; s < batches.numSegments; s++) {
+      const seg = batches.segment(s);
+      const { outputs, states } = m.forward(seg.inputs);
+      const probs = (await outputs.data()) as Float32Array;
+      const targets = (await seg.targets.data()) as Int32Array;
+      tf.dispose([outputs, states, seg.inputs, seg.targets]);
+      for (let i = 0; i < targets.length; i++)
+        sum -= Math.log(Math.max(1e-12, probs[i * vocabSize + targets[i]]));
+      count += targets.length;
+    }
+    m.resetState();
+    return data.bitsPerChar(sum, count);
+  };
+  return {
+    epochBatches: () => ({ count: train.numSegments, get: (i) => train.segment(i) }),
+    evaluate,
+    inputSize: vocabSize,
+    outputSize: vocabSize,
+    head: 'softmax',
+    carry: true,
+    metric: 'bits/char',
+  };
+}
+
+async function musicSource(
+  config: NaturalRunConfig,
+  ctx: RunContext,
+  model: () => RnnModel,
+  seed: number,
+): Promise<Source> {
+  const tf = await import('@tensorflow/tfjs-core');
+  const data = await import('@cliffguard/datasets');
+  const set = await data.loadPolyphonic(config.set as Parameters<typeof data.loadPolyphonic>[0], {
+    dir: requireDataDir(ctx.dataDir, 'music'),
+  });
+  const cut = <T>(xs: T[], n: number) => (n > 0 ? xs.slice(0, n) : xs);
+  const train = data.createPianoRoll(cut(set.train, config.trainLimit), config.steps);
+  const evaluate = async (split: 'train' | 'valid' | 'test') => {
+    const m = model();
+    const roll = data.createPianoRoll(cut(set[split], config.evalLimit), config.steps);
+    let weighted = 0;
+    let steps = 0;
+    for (const idx of roll.epoch(config.batch)) {
+      const a = roll.batchArrays(idx);
+      const inputs = tf.tensor3d(a.inputs, [a.batchSize, a.steps, data.PIANO_KEYS]);
+      const { outputs, states } = m.forward(inputs);
+      const probs = (await outputs.data()) as Float32Array;
+      tf.dispose([inputs, outputs, states]);
+      const n = a.mask.reduce((s, v) => s + v, 0);
+      weighted += data.nllPerStep(probs, a.targets, a.mask) * n;
+      steps += n;
+    }
+    return weighted / steps;
+  };
+  return {
+    epochBatches: (epoch) => {
+      const order = train.epoch(config.batch, seed * 1000 + epoch);
+      return { count: order.length, get: (i) => train.batch(order[i]) };
+    },
+    evaluate,
+    inputSize: data.PIANO_KEYS,
+    outputSize: data.PIANO_KEYS,
+    head: 'sigmoid',
+    carry: false,
+    metric: 'NLL/step',
+  };
+}
+
+const TRACE_LIMIT = 120;
+
+export async function runNatural(
+  config: NaturalRunConfig,
+  seed: number,
+  ctx: RunContext,
+): Promise<NaturalRunResult> {
+  const tf = await import('@tensorflow/tfjs-core');
+  const rnn = await import('@cliffguard/rnn');
+  const clip = await import('@cliffguard/clip');
+  let model: RnnModel | undefined;
+  const getModel = () => model!;
+  const source =
+    config.data === 'ptb'
+      ? await ptbSource(config, ctx, getModel)
+      : await musicSource(config, ctx, getModel, seed);
+  const rnnConfig = {
+    inputSize: source.inputSize,
+    hiddenSize: config.hidden,
+    outputSize: source.outputSize,
+    activation: 'sigmoid',
+    head: source.head,
+  } as const;
+  const implementation = await pickImplementation(rnnConfig, ctx.backend);
+  model = rnn.createRnn({ ...rnnConfig, init: 'sigmoid', seed, implementation, carryState: source.carry });
+  const sgd = tf.train.sgd(config.lr);
+  const optimizer = config.method === 'SGD' ? sgd : clip.withGradientClipping(sgd, { maxNorm: config.clip });
+
+  let epoch = 0;
+  let batchIndex = 0;
+  let step = 0;
+  let lr = config.lr;
+  let epochLossSum = 0;
+  let epochLossN = 0;
+  let prevEpochLoss: number | null = null;
+  let window = emptyWindow();
+  let trace: TracePoint[] = [];
+  let traceEvery = 10;
+  let clippedTotal = 0;
+  let perEpoch: NaturalRunResult['perEpoch'] = [];
+  const resumed = ctx.resume<NaturalState>();
+  if (resumed) {
+    const s = resumed.state;
+    model.setWeights(loadWeights(s.weights));
+    if (s.optimizer && 'setState' in optimizer)
+      (optimizer as { setState(x: unknown): void }).setState(s.optimizer);
+    ({
+      epoch,
+      batchIndex,
+      lr,
+      epochLossSum,
+      epochLossN,
+      prevEpochLoss,
+      window,
+      trace,
+      traceEvery,
+      clippedTotal,
+      perEpoch,
+    } = s);
+    step = resumed.step;
+    sgd.setLearningRate(lr);
+    restoreCarried(tf, model, s.carried);
+  }
+  const saveState = async (): Promise<NaturalState> => {
+    const carried = model!.carriedState?.[0];
+    return {
+      weights: saveWeights(await model!.getWeights()),
+      optimizer: 'getState' in optimizer ? (optimizer as { getState(): unknown }).getState() : null,
+      epoch,
+      batchIndex,
+      lr,
+      epochLossSum,
+      epochLossN,
+      prevEpochLoss,
+      carried: carried
+        ? { shape: [...carried.shape], data: encodeFloat32((await carried.data()) as Float32Array) }
+        : null,
+      window,
+      trace,
+      traceEvery,
+      clippedTotal,
+      perEpoch,
+    };
+  };
+  // the paper's music setup: α decays as 1/t (here t = epochs done), a fixed α harms natural tasks
+  const omega =
+    config.method === 'SGD-CR'
+      ? {
+          alpha: () => (config.alphaDecay ? config.alpha / (1 + epoch) : config.alpha),
+          variant: 'paper' as const,
+        }
+      : null;
+  const safeguard = config.method !== 'SGD';
+  const first = source.epochBatches(0);
+  const total = config.epochs * first.count;
+  try {
+    while (epoch < config.epochs) {
+      const batches = batchIndex === 0 && epoch === 0 ? first : source.epochBatches(epoch);
+      if (batchIndex === 0 && source.carry) model.resetState();
+      while (batchIndex < batches.count) {
+        const b = batches.get(batchIndex);
+        let record: Awaited<ReturnType<typeof rnn.trainStep>>;
+        try {
+          record = await rnn.trainStep(model, b, optimizer, { omega, safeguard, step });
+        } finally {
+          tf.dispose([b.inputs, b.targets, ...(b.mask ? [b.mask] : [])]);
+        }
+        step += 1;
+        batchIndex += 1;
+        addStep(window, record);
+        if (record.clipped) clippedTotal += 1;
+        if (Number.isFinite(record.loss)) {
+          epochLossSum += record.loss;
+          epochLossN += 1;
+        }
+        if (step % traceEvery === 0) {
+          trace.push(closeWindow(window, step, rnn.spectralRadius(model.variables.W_rec), [], null));
+          window = emptyWindow();
+          if (trace.length > TRACE_LIMIT) {
+            trace = thin(trace);
+            traceEvery *= 2;
+          }
+        }
+        ctx.progress({
+          step,
+          total,
+          loss: record.loss,
+          gradNorm: record.norm,
+          note: `epoch ${epoch + 1}/${config.epochs}`,
+        });
+        if (ctx.checkpointDue()) {
+          ctx.checkpoint(step, await saveState());
+          if (ctx.stopRequested()) throw new Interrupted();
+        }
+      }
+      const epochLoss = epochLossN ? epochLossSum / epochLossN : Number.NaN;
+      perEpoch.push({ epoch: epoch + 1, trainLoss: Number(epochLoss.toPrecision(6)), lr });
+      if (config.halveOnRise && prevEpochLoss !== null && epochLoss > prevEpochLoss) {
+        lr /= 2;
+        sgd.setLearningRate(lr);
+      }
+      prevEpochLoss = epochLoss;
+      epoch += 1;
+      batchIndex = 0;
+      epochLossSum = 0;
+      epochLossN = 0;
+    }
+    if (window.n > 0)
+      trace.push(closeWindow(window, step, rnn.spectralRadius(model.variables.W_rec), [], null));
+    const carrying = model.carryState;
+    const evalTrain = await source.evaluate('train');
+    const evalValid = await source.evaluate('valid');
+    const evalTest = await source.evaluate('test');
+    model.carryState = carrying;
+    const r = (v: number) => Number(v.toPrecision(5));
+    return {
+      metric: source.metric,
+      train: r(evalTrain),
+      valid: r(evalValid),
+      test: r(evalTest),
+      updates: step,
+      epochs: config.epochs,
+      clippedFraction: step ? clippedTotal / step : 0,
+      implementation,
+      trace,
+      perEpoch,
+    };
+  } finally {
+    model.dispose();
+    optimizer.dispose();
+  }
+}
