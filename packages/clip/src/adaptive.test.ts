@@ -2,9 +2,10 @@ import { describeBackends, expectNoLeak } from '@cliffguard/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { agc, autoClip, averageNormClip, type HistoryState } from './adaptive.js';
-import { expectClose, refNorm, refPercentile, values } from './reference.helpers.js';
+import { normMonitor } from './monitor.js';
+import { expectClose, refNorm, refPercentile, syncIt, values } from './reference.helpers.js';
 import { transformGradients } from './step.js';
-import type { GradientTransform, PluginState } from './transform.js';
+import { chain, type GradientTransform, type PluginState } from './transform.js';
 
 /** A fixed direction (unit norm) times each norm: the transform sees exactly these norms. */
 const direction = (() => {
@@ -30,8 +31,9 @@ async function runNorms(transform: GradientTransform, norms: number[]) {
 
 const norms = [1, 3, 2, 10, 0.5, 8, 4, 40, 2, 3];
 
-describeBackends('averageNormClip (the paper’s heuristic)', () => {
-  it('clips at factor × the mean of the last `window` norms, after `warmup` steps', async () => {
+describeBackends('averageNormClip (the paper’s heuristic)', (backend) => {
+  const sit = syncIt(backend);
+  sit('clips at factor × the mean of the last `window` norms, after `warmup` steps', async () => {
     await expectNoLeak(async () => {
       const factor = 1.5;
       const window = 4;
@@ -51,7 +53,7 @@ describeBackends('averageNormClip (the paper’s heuristic)', () => {
     });
   });
 
-  it('uses initialMaxNorm during warmup', async () => {
+  sit('uses initialMaxNorm during warmup', async () => {
     await expectNoLeak(async () => {
       const { out } = await runNorms(
         averageNormClip({ window: 5, warmup: 3, initialMaxNorm: 2 }),
@@ -66,8 +68,9 @@ describeBackends('averageNormClip (the paper’s heuristic)', () => {
   });
 });
 
-describeBackends('autoClip (Seetharaman et al. 2020)', () => {
-  it('clips at the p-th percentile of all norms so far, the current one included', async () => {
+describeBackends('autoClip (Seetharaman et al. 2020)', (backend) => {
+  const sit = syncIt(backend);
+  sit('clips at the p-th percentile of all norms so far, the current one included', async () => {
     await expectNoLeak(async () => {
       for (const p of [10, 37.5, 100]) {
         const { out } = await runNorms(autoClip({ percentile: p }), norms);
@@ -82,7 +85,7 @@ describeBackends('autoClip (Seetharaman et al. 2020)', () => {
     });
   });
 
-  it('forgets norms older than `window`', async () => {
+  sit('forgets norms older than `window`', async () => {
     await expectNoLeak(async () => {
       const { out, state } = await runNorms(autoClip({ percentile: 50, window: 3 }), norms);
       const seen: number[] = [];
@@ -95,7 +98,7 @@ describeBackends('autoClip (Seetharaman et al. 2020)', () => {
     });
   });
 
-  it('a zero gradient is not divided by zero', async () => {
+  sit('a zero gradient is not divided by zero', async () => {
     await expectNoLeak(async () => {
       const { out } = await runNorms(autoClip({ percentile: 50 }), [0, 0, 1, 0]);
       expectClose(
@@ -106,8 +109,34 @@ describeBackends('autoClip (Seetharaman et al. 2020)', () => {
   });
 });
 
-describeBackends('agc (Brock et al. 2021)', () => {
-  it('clips each unit where ‖G‖ > λ·max(‖W‖, eps), unit = all axes but the last', async () => {
+describeBackends('adaptive clips inside a chain', (backend) => {
+  const sit = syncIt(backend);
+  sit(
+    'clip on the tensor (followed by a monitor) exactly as when deferred to the readback (last)',
+    async () => {
+      await expectNoLeak(async () => {
+        for (const make of [
+          () => autoClip({ percentile: 30 }),
+          () => averageNormClip({ window: 3, warmup: 1 }),
+        ]) {
+          const last = await runNorms(make(), norms);
+          const inGraph = await runNorms(chain(make(), normMonitor()), norms);
+          expectClose(
+            inGraph.out.map((o) => o.norm),
+            last.out.map((o) => o.norm),
+            1e-5,
+          );
+          expect(inGraph.out.map((o) => o.clipped)).toEqual(last.out.map((o) => o.clipped));
+          expect(last.out.some((o) => o.clipped)).toBe(true);
+        }
+      });
+    },
+  );
+});
+
+describeBackends('agc (Brock et al. 2021)', (backend) => {
+  const sit = syncIt(backend);
+  sit('clips each unit where ‖G‖ > λ·max(‖W‖, eps), unit = all axes but the last', async () => {
     await expectNoLeak(async () => {
       const wv = values(6, 41, 1); // W is [3, 3] with a zero last column (the eps floor)
       const wValues = [wv[0], wv[1], 0, wv[2], wv[3], 0, wv[4], wv[5], 0];

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { scaleGradients } from './clipping.js';
-import { assertPositiveFinite, clipScale } from './global-norm.js';
-import type { GradientTransform } from './transform.js';
+import { assertPositiveFinite, clipScale, clipScaleValue } from './global-norm.js';
+import type { GradientTransform, ReadValues } from './transform.js';
 
 /** Throws unless `value` is a positive integer (or Infinity when allowed). */
 function assertWindow(value: unknown, what: string, allowInfinity: boolean): asserts value is number {
@@ -74,8 +74,9 @@ export function averageNormClip(options: AverageNormClipOptions = {}): GradientT
     update(grads, state, _params, ctx) {
       const norm = ctx.globalNorm(grads);
       const t = threshold(state);
-      const out = t == null ? grads : scaleGradients(grads, clipScale(norm, t));
-      return { grads: out, state, reads: { norm } };
+      if (t == null) return { grads, state, reads: { norm } };
+      if (ctx.deferrable) return { grads, state, reads: { norm }, rescale: (r) => clipScaleValue(r.norm, t) };
+      return { grads: scaleGradients(grads, clipScale(norm, t)), state, reads: { norm } };
     },
     observe(state, reads, outcome) {
       const t = threshold(state);
@@ -191,7 +192,13 @@ export function autoClip(options: AutoClipOptions = {}): GradientTransform<Histo
     init: () => ({ history: [] }),
     update(grads, state, _params, ctx) {
       const norm = ctx.globalNorm(grads);
-      const threshold = percentileWithCurrent(sortedHistory(state.history), norm, percentile, tensorOps);
+      const sorted = sortedHistory(state.history);
+      if (ctx.deferrable) {
+        const rescale = (r: ReadValues) =>
+          clipScaleValue(r.norm, percentileWithCurrent(sorted, r.norm, percentile, numberOps));
+        return { grads, state, reads: { norm }, rescale };
+      }
+      const threshold = percentileWithCurrent(sorted, norm, percentile, tensorOps);
       return { grads: scaleGradients(grads, clipScale(norm, threshold)), state, reads: { norm } };
     },
     observe(state, reads, outcome) {

@@ -7,7 +7,7 @@ import { ChainedOptimizer } from './chained-optimizer.js';
 import { valueClip } from './clipping.js';
 import { nonFiniteGuard } from './guard.js';
 import { normMonitor } from './monitor.js';
-import { expectClose, smallModel, snapshot, toyData } from './reference.helpers.js';
+import { expectClose, smallModel, snapshot, syncIt, toyData, variableNames } from './reference.helpers.js';
 import { registerTransform } from './registry.js';
 import type { GradientTransform } from './transform.js';
 import { withGradientClipping } from './with-gradient-clipping.js';
@@ -62,93 +62,110 @@ async function resumeTwice(
   };
 }
 
-describeBackends('ChainedOptimizer serialization', () => {
-  it('model.save with includeOptimizer, then loadLayersModel, resumes exactly like not stopping', async () => {
-    await expectNoLeak(async () => {
-      const r = await resumeTwice(() => withGradientClipping(tf.train.adam(0.02), { maxNorm: 0.5 }));
-      expect(r.restored).toBeInstanceOf(ChainedOptimizer);
-      expect(r.restored.inner.getClassName()).toBe('Adam');
-      for (let i = 0; i < r.continued.length; i++) expectClose(r.resumed[i], r.continued[i], 1e-6, 1e-7);
-      expect(r.restored.iterations).toBe(16);
-      expect(r.restored.stats).toEqual(r.original.stats);
-      expect(r.original.stats.clipCount).toBeGreaterThan(0);
-      r.dispose();
-    });
-  });
+describeBackends('ChainedOptimizer serialization', (backend) => {
+  const sit = syncIt(backend);
+  sit(
+    'model.save with includeOptimizer, then loadLayersModel, resumes exactly like not stopping',
+    async () => {
+      await expectNoLeak(async () => {
+        const r = await resumeTwice(() => withGradientClipping(tf.train.adam(0.02), { maxNorm: 0.5 }));
+        expect(r.restored).toBeInstanceOf(ChainedOptimizer);
+        expect(r.restored.inner.getClassName()).toBe('Adam');
+        for (let i = 0; i < r.continued.length; i++) expectClose(r.resumed[i], r.continued[i], 1e-6, 1e-7);
+        expect(r.restored.iterations).toBe(16);
+        expect(r.restored.stats).toEqual(r.original.stats);
+        expect(r.original.stats.clipCount).toBeGreaterThan(0);
+        r.dispose();
+      });
+    },
+    { heavy: true },
+  );
 
-  it('restores the plugin state too: an adaptive threshold resumes from its saved history', async () => {
-    await expectNoLeak(async () => {
-      const make = () =>
-        new ChainedOptimizer(tf.train.adam(0.02), [
-          nonFiniteGuard(),
-          averageNormClip({ factor: 0.8, window: 6, warmup: 2 }),
-          normMonitor({ window: 3 }),
+  sit(
+    'restores the plugin state too: an adaptive threshold resumes from its saved history',
+    async () => {
+      await expectNoLeak(async () => {
+        const make = () =>
+          new ChainedOptimizer(tf.train.adam(0.02), [
+            nonFiniteGuard(),
+            averageNormClip({ factor: 0.8, window: 6, warmup: 2 }),
+            normMonitor({ window: 3 }),
+          ]);
+        const r = await resumeTwice(make);
+        expect(r.restored.getConfig()).toEqual(r.original.getConfig());
+        for (let i = 0; i < r.continued.length; i++) expectClose(r.resumed[i], r.continued[i], 1e-6, 1e-7);
+        expect(r.restored.getState()).toEqual(r.original.getState());
+        expect((r.stateAtSave.transform as Array<{ history: number[] }>)[1].history.length).toBe(6);
+        r.dispose();
+
+        // Control: the same load with the plugin state reset trains differently, so the state mattered.
+        const reset = await resumeTwice(make, (loaded) =>
+          loaded.setState({ ...loaded.getState(), transform: null }),
+        );
+        const differs = reset.continued.some((w, i) =>
+          w.some((v, j) => Math.abs(v - reset.resumed[i][j]) > 1e-5),
+        );
+        expect(differs).toBe(true);
+        reset.dispose();
+      });
+    },
+    { heavy: true },
+  );
+
+  sit(
+    'round-trips every built-in plugin’s config through a saved model (underscored names included)',
+    async () => {
+      await expectNoLeak(async () => {
+        const model = smallModel(2);
+        const kernel = variableNames(model)[2]; // e.g. dense_Dense2/kernel
+        expect(kernel).toContain('_');
+        const opt = new ChainedOptimizer(tf.train.sgd(0.1), [
+          nonFiniteGuard({ policy: 'throw' }),
+          valueClip({ maxValue: 10 }),
+          agc({ clipping: 0.05, exclude: [kernel] }),
+          autoClip({ percentile: 25, window: Number.POSITIVE_INFINITY }),
+          normMonitor({ window: 4, normType: 'inf' }),
         ]);
-      const r = await resumeTwice(make);
-      expect(r.restored.getConfig()).toEqual(r.original.getConfig());
-      for (let i = 0; i < r.continued.length; i++) expectClose(r.resumed[i], r.continued[i], 1e-6, 1e-7);
-      expect(r.restored.getState()).toEqual(r.original.getState());
-      expect((r.stateAtSave.transform as Array<{ history: number[] }>)[1].history.length).toBe(6);
-      r.dispose();
+        model.compile({ optimizer: opt, loss: 'meanSquaredError' });
+        const { x, y } = toyData(8);
+        await model.fit(x, y, { epochs: 1, batchSize: 8, verbose: 0 });
+        const loaded = await tfl.loadLayersModel(tf.io.fromMemory(await saveToMemory(model)));
+        const restored = loaded.optimizer as ChainedOptimizer;
+        expect(restored.getConfig()).toEqual(opt.getConfig());
+        expect(restored.getState()).toEqual(opt.getState());
+        opt.dispose();
+        restored.dispose();
+        model.dispose();
+        loaded.dispose();
+        tf.dispose([x, y]);
+      });
+    },
+    { heavy: true },
+  );
 
-      // Control: the same load with the plugin state reset trains differently, so the state mattered.
-      const reset = await resumeTwice(make, (loaded) =>
-        loaded.setState({ ...loaded.getState(), transform: null }),
-      );
-      const differs = reset.continued.some((w, i) =>
-        w.some((v, j) => Math.abs(v - reset.resumed[i][j]) > 1e-5),
-      );
-      expect(differs).toBe(true);
-      reset.dispose();
-    });
-  });
-
-  it('round-trips every built-in plugin’s config through a saved model (underscored names included)', async () => {
-    await expectNoLeak(async () => {
-      const model = smallModel(2);
-      const kernel = model.trainableWeights[2].read().name; // e.g. dense_Dense2/kernel
-      expect(kernel).toContain('_');
-      const opt = new ChainedOptimizer(tf.train.sgd(0.1), [
-        nonFiniteGuard({ policy: 'throw' }),
-        valueClip({ maxValue: 10 }),
-        agc({ clipping: 0.05, exclude: [kernel] }),
-        autoClip({ percentile: 25, window: Number.POSITIVE_INFINITY }),
-        normMonitor({ window: 4, normType: 'inf' }),
-      ]);
-      model.compile({ optimizer: opt, loss: 'meanSquaredError' });
-      const { x, y } = toyData(8);
-      await model.fit(x, y, { epochs: 1, batchSize: 8, verbose: 0 });
-      const loaded = await tfl.loadLayersModel(tf.io.fromMemory(await saveToMemory(model)));
-      const restored = loaded.optimizer as ChainedOptimizer;
-      expect(restored.getConfig()).toEqual(opt.getConfig());
-      expect(restored.getState()).toEqual(opt.getState());
-      opt.dispose();
-      restored.dispose();
-      model.dispose();
-      loaded.dispose();
-      tf.dispose([x, y]);
-    });
-  });
-
-  it('a registered custom plugin survives save and load', async () => {
-    await expectNoLeak(async () => {
-      const opt = new ChainedOptimizer(tf.train.sgd(0.1), [countSteps()]);
-      const model = smallModel(4);
-      model.compile({ optimizer: opt, loss: 'meanSquaredError' });
-      const { x, y } = toyData(16);
-      await model.fit(x, y, { epochs: 1, batchSize: 8, verbose: 0 });
-      const loaded = await tfl.loadLayersModel(tf.io.fromMemory(await saveToMemory(model)));
-      const restored = loaded.optimizer as ChainedOptimizer;
-      expect(restored.getState().transform).toEqual([{ steps: 2 }]);
-      await loaded.fit(x, y, { epochs: 1, batchSize: 8, verbose: 0 });
-      expect(restored.getState().transform).toEqual([{ steps: 4 }]);
-      opt.dispose();
-      restored.dispose();
-      model.dispose();
-      loaded.dispose();
-      tf.dispose([x, y]);
-    });
-  });
+  sit(
+    'a registered custom plugin survives save and load',
+    async () => {
+      await expectNoLeak(async () => {
+        const opt = new ChainedOptimizer(tf.train.sgd(0.1), [countSteps()]);
+        const model = smallModel(4);
+        model.compile({ optimizer: opt, loss: 'meanSquaredError' });
+        const { x, y } = toyData(16);
+        await model.fit(x, y, { epochs: 1, batchSize: 8, verbose: 0 });
+        const loaded = await tfl.loadLayersModel(tf.io.fromMemory(await saveToMemory(model)));
+        const restored = loaded.optimizer as ChainedOptimizer;
+        expect(restored.getState().transform).toEqual([{ steps: 2 }]);
+        await loaded.fit(x, y, { epochs: 1, batchSize: 8, verbose: 0 });
+        expect(restored.getState().transform).toEqual([{ steps: 4 }]);
+        opt.dispose();
+        restored.dispose();
+        model.dispose();
+        loaded.dispose();
+        tf.dispose([x, y]);
+      });
+    },
+    { heavy: true },
+  );
 });
 
 /** A tiny custom plugin: passes gradients through, counts applied steps in its state. */

@@ -2,11 +2,12 @@ import { describeBackends, expectNoLeak } from '@cliffguard/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { globalNormClip, perTensorNormClip, valueClip } from './clipping.js';
-import { expectClose, refNorm, values } from './reference.helpers.js';
+import { expectClose, refNorm, syncIt, values } from './reference.helpers.js';
 import { transformGradients } from './step.js';
 
-describeBackends('clipping plugins', () => {
-  it('globalNormClip with normType inf rescales by maxNorm / max|g|', async () => {
+describeBackends('clipping plugins', (backend) => {
+  const sit = syncIt(backend);
+  sit('globalNormClip with normType inf rescales by maxNorm / max|g|', async () => {
     await expectNoLeak(async () => {
       const a = tf.tensor1d(values(10, 1, 3));
       const b = tf.tensor1d(values(4, 2, 3));
@@ -29,7 +30,7 @@ describeBackends('clipping plugins', () => {
     });
   });
 
-  it('perTensorNormClip clips each tensor on its own (Keras clipnorm)', async () => {
+  sit('perTensorNormClip clips each tensor on its own (Keras clipnorm)', async () => {
     await expectNoLeak(async () => {
       const big = tf.tensor2d(values(6, 3, 4), [2, 3]);
       const small = tf.tensor1d(values(3, 4, 0.01));
@@ -50,7 +51,7 @@ describeBackends('clipping plugins', () => {
     });
   });
 
-  it('valueClip clamps every element to [-maxValue, maxValue] (Keras clipvalue)', async () => {
+  sit('valueClip clamps every element to [-maxValue, maxValue] (Keras clipvalue)', async () => {
     await expectNoLeak(async () => {
       const g = tf.tensor1d(values(12, 5, 2));
       const gv = await g.data();
@@ -65,7 +66,7 @@ describeBackends('clipping plugins', () => {
     });
   });
 
-  it('zero gradients stay zero (no 0/0) in every clip', async () => {
+  sit('zero gradients stay zero (no 0/0) in every clip', async () => {
     await expectNoLeak(async () => {
       for (const t of [
         globalNormClip({ maxNorm: 1 }),

@@ -1,5 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { assertPositiveFinite, checkNormType, clipScale, type NormType } from './global-norm.js';
+import {
+  assertPositiveFinite,
+  checkNormType,
+  clipScale,
+  clipScaleValue,
+  type NormType,
+} from './global-norm.js';
 import type { NamedGradient } from './gradients.js';
 import type { GradientTransform } from './transform.js';
 
@@ -26,6 +32,8 @@ export function globalNormClip(options: GlobalNormClipOptions): GradientTransfor
     init: () => null,
     update(grads, state, _params, ctx) {
       const norm = ctx.globalNorm(grads, normType);
+      if (ctx.deferrable)
+        return { grads, state, reads: { norm }, rescale: (r) => clipScaleValue(r.norm, maxNorm) };
       return { grads: scaleGradients(grads, clipScale(norm, maxNorm)), state, reads: { norm } };
     },
     observe: (state, reads) => ({ state, clipped: reads.norm > maxNorm }),

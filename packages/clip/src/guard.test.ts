@@ -2,10 +2,12 @@ import { describeBackends, expectNoLeak } from '@cliffguard/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { nonFiniteGuard } from './guard.js';
+import { syncIt } from './reference.helpers.js';
 import { transformGradients } from './step.js';
 
-describeBackends('nonFiniteGuard', () => {
-  it("'skip' vetoes a NaN or Inf step and counts it; a finite step passes untouched", async () => {
+describeBackends('nonFiniteGuard', (backend) => {
+  const sit = syncIt(backend);
+  sit("'skip' vetoes a NaN or Inf step and counts it; a finite step passes untouched", async () => {
     await expectNoLeak(async () => {
       const guard = nonFiniteGuard();
       const ok = tf.tensor1d([1, -2]);
@@ -21,7 +23,7 @@ describeBackends('nonFiniteGuard', () => {
     });
   });
 
-  it('treats a norm that overflows float32 as non-finite, and says so', async () => {
+  sit('treats a norm that overflows float32 as non-finite, and says so', async () => {
     await expectNoLeak(async () => {
       const huge = tf.tensor1d([3e19, 1]); // finite, but its square is not
       const r = transformGradients(nonFiniteGuard(), { huge });
@@ -38,7 +40,7 @@ describeBackends('nonFiniteGuard', () => {
     });
   });
 
-  it("'apply' lets the step through and still counts it", async () => {
+  sit("'apply' lets the step through and still counts it", async () => {
     await expectNoLeak(async () => {
       const inf = tf.tensor1d([Number.NEGATIVE_INFINITY]);
       const r = transformGradients(nonFiniteGuard({ policy: 'apply' }), { inf });

@@ -3,12 +3,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { globalNormClip } from './clipping.js';
 import { monitorSummary, type NormMonitorState, normMonitor } from './monitor.js';
-import { expectClose, refNorm, values } from './reference.helpers.js';
+import { expectClose, refNorm, syncIt, values } from './reference.helpers.js';
 import { transformGradients } from './step.js';
 import { chain, type PluginState } from './transform.js';
 
-describeBackends('normMonitor', () => {
-  it('records count, mean, max and the recent norms where it sits in a chain', async () => {
+describeBackends('normMonitor', (backend) => {
+  const sit = syncIt(backend);
+  sit('records count, mean, max and the recent norms where it sits in a chain', async () => {
     await expectNoLeak(async () => {
       // Before the clip it sees the raw norms; after it, the clipped ones.
       const t = chain(normMonitor({ window: 2 }), globalNormClip({ maxNorm: 1 }), normMonitor());
@@ -32,7 +33,7 @@ describeBackends('normMonitor', () => {
     });
   });
 
-  it('counts a non-finite step without letting it into the mean', async () => {
+  sit('counts a non-finite step without letting it into the mean', async () => {
     await expectNoLeak(async () => {
       const g = tf.tensor1d([Number.NaN]);
       const r = transformGradients(normMonitor(), { g });

@@ -1,7 +1,10 @@
 // Test helpers: independent plain-JS references and small fixtures (not built, not shipped).
+
+import type { BackendInfo } from '@cliffguard/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { expect } from 'vitest';
+import { expect, it } from 'vitest';
+import { canReadSync } from './step.js';
 
 /** Deterministic values in [-scale, scale) from a small LCG, so references do not depend on tfjs. */
 export function values(n: number, seed: number, scale = 1): number[] {
@@ -81,4 +84,26 @@ export function toyData(n: number, seed = 7): { x: tf.Tensor2D; y: tf.Tensor2D }
     (_, i) => 3 * (xs[4 * i] + xs[4 * i + 1] - xs[4 * i + 2] + 0.5 * xs[4 * i + 3]),
   );
   return { x: tf.tensor2d(xs, [n, 4]), y: tf.tensor2d(ys, [n, 1]) };
+}
+
+/** The tfjs variable names of a model's trainable weights, in the order model.fit passes them. */
+export function variableNames(model: tfl.LayersModel): string[] {
+  return model.trainableWeights.map((w) => (w.read() as tf.Variable).name);
+}
+
+/**
+ * `it` for tests that run an optimizer step (one synchronous readback): skipped, with the
+ * reason in its title, where the backend cannot read synchronously (webgpu outside a browser),
+ * and with `heavy`, also on a software GPU adapter (correct but seconds per kernel).
+ */
+export function syncIt(backend: BackendInfo) {
+  return (title: string, fn: () => Promise<void>, options: { heavy?: boolean } = {}) => {
+    if (!canReadSync(backend.name)) {
+      it.skip(`${title} (skipped: webgpu outside a browser cannot read synchronously)`, fn);
+    } else if (options.heavy && backend.software) {
+      it.skip(`${title} (skipped: software GPU adapter, too slow)`, fn);
+    } else {
+      it(title, fn);
+    }
+  };
 }

@@ -6,11 +6,13 @@ import { ChainedOptimizer } from './chained-optimizer.js';
 import { valueClip } from './clipping.js';
 import { nonFiniteGuard } from './guard.js';
 import { normMonitor } from './monitor.js';
+import { syncIt } from './reference.helpers.js';
 import { transformGradients } from './step.js';
 import { withGradientClipping } from './with-gradient-clipping.js';
 
-describeBackends('one readback per step', () => {
-  it('reads the norm, the finiteness and every plugin’s numbers back in a single transfer', async () => {
+describeBackends('one readback per step', (backend) => {
+  const sit = syncIt(backend);
+  sit('reads the norm, the finiteness and every plugin’s numbers back in a single transfer', async () => {
     await expectNoLeak(async () => {
       const a = tf.tidy(() => tf.variable(tf.ones([3, 3]), true, 'rb_a'));
       const b = tf.tidy(() => tf.variable(tf.ones([3]), true, 'rb_b'));
@@ -56,8 +58,9 @@ describeBackends('one readback per step', () => {
   });
 });
 
-describeBackends('transformGradients', () => {
-  it('returns new tensors in the input’s form and leaves the input alone', async () => {
+describeBackends('transformGradients', (backend) => {
+  const sit = syncIt(backend);
+  sit('returns new tensors in the input’s form and leaves the input alone', async () => {
     await expectNoLeak(async () => {
       const g = tf.tensor1d([0.1, 0.2]);
       const r = transformGradients(normMonitor(), { g });

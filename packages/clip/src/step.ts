@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { NormType } from './global-norm.js';
+import { type NormType, normOfTensors } from './global-norm.js';
 import { type GradientMap, type Gradients, type NamedGradient, presentTensors } from './gradients.js';
 import type {
   GradientTransform,
@@ -49,6 +49,7 @@ function stepContext(iteration: number): StepContext {
   const memo = new Map<NamedGradient[], Map<NormType, tf.Scalar>>();
   return {
     iteration,
+    deferrable: true,
     globalNorm(grads, normType = 2) {
       let byType = memo.get(grads);
       if (!byType) {
@@ -57,16 +58,31 @@ function stepContext(iteration: number): StepContext {
       }
       let norm = byType.get(normType);
       if (!norm) {
-        const parts = presentTensors(grads, 'globalNorm').map((t) =>
-          normType === 2 ? tf.sum(tf.square(t)) : tf.max(tf.abs(t)),
-        ) as tf.Scalar[];
-        if (normType === 2) norm = tf.sqrt(parts.length === 1 ? parts[0] : tf.addN(parts));
-        else norm = parts.length === 1 ? parts[0] : (tf.max(tf.stack(parts)) as tf.Scalar);
+        norm = normOfTensors(presentTensors(grads, 'globalNorm'), normType);
         byType.set(normType, norm);
       }
       return norm;
     },
   };
+}
+
+/** Whether the current backend can read a tensor synchronously (`dataSync`). */
+export function canReadSync(backend = tf.getBackend()): boolean {
+  // tfjs's WebGPU backend reads synchronously through an OffscreenCanvas: browsers only.
+  return (
+    backend !== 'webgpu' ||
+    typeof (globalThis as { OffscreenCanvas?: unknown }).OffscreenCanvas !== 'undefined'
+  );
+}
+
+function assertSyncReadback(): void {
+  if (!canReadSync()) {
+    throw new Error(
+      'a step needs one synchronous readback (applyGradients is synchronous in tfjs), but the webgpu ' +
+        'backend outside a browser cannot read synchronously (no OffscreenCanvas); use it in a browser, ' +
+        'or cpu/wasm in Node',
+    );
+  }
 }
 
 /**
@@ -88,6 +104,7 @@ function readBack(
     if (i < 0) i = unique.push(t) - 1;
     index[key] = i;
   }
+  assertSyncReadback();
   const asFloat = (t: tf.Tensor) => tf.reshape(t.dtype === 'float32' ? t : tf.cast(t, 'float32'), []);
   const data = unique.length === 1 ? inputNorm.dataSync() : tf.stack(unique.map(asFloat)).dataSync();
   const values: Record<string, number> = {};
@@ -125,7 +142,14 @@ export function runStep(
     const skipReason = transform.veto?.(r.state, values, list) ?? null;
     const observed = transform.observe?.(r.state, values, { skipped: skipReason != null });
     plan = { norm, state: observed?.state ?? r.state, clipped: observed?.clipped === true, skipReason };
-    return (skipReason == null ? r.grads : []) as unknown as tf.TensorContainer;
+    if (skipReason != null) return [];
+    // A deferred global factor (see TransformResult.rescale): nothing to do when it is 1.
+    const factor = r.rescale ? r.rescale(values) : 1;
+    const out =
+      factor === 1
+        ? r.grads
+        : r.grads.map((g) => (g.tensor == null ? g : { name: g.name, tensor: tf.mul(g.tensor, factor) }));
+    return out as unknown as tf.TensorContainer;
   }) as unknown as NamedGradient[];
   return { grads, plan: plan! };
 }

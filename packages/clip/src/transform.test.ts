@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { autoClip, averageNormClip } from './adaptive.js';
 import { globalNormClip, perTensorNormClip, valueClip } from './clipping.js';
 import { nonFiniteGuard } from './guard.js';
-import { expectClose, refNorm, values } from './reference.helpers.js';
+import { expectClose, refNorm, syncIt, values } from './reference.helpers.js';
 import { transformFromConfig } from './registry.js';
 import { transformGradients } from './step.js';
 import { chain, type GradientTransform, type ParamInfo, transformToConfig } from './transform.js';
@@ -27,8 +27,9 @@ function skipAbove(limit: number): GradientTransform<{ shapes: number[][]; vetoe
   };
 }
 
-describeBackends('chain', () => {
-  it('applies transforms left to right (value clip, then global-norm clip)', async () => {
+describeBackends('chain', (backend) => {
+  const sit = syncIt(backend);
+  sit('applies transforms left to right (value clip, then global-norm clip)', async () => {
     await expectNoLeak(async () => {
       const a = tf.tensor1d(values(8, 61, 2));
       const b = tf.tensor2d(values(4, 62, 2), [2, 2]);
@@ -52,7 +53,7 @@ describeBackends('chain', () => {
     });
   });
 
-  it('runs a custom plugin’s init, reads, veto and observe', async () => {
+  sit('runs a custom plugin’s init, reads, veto and observe', async () => {
     await expectNoLeak(async () => {
       const t = chain(skipAbove(5), globalNormClip({ maxNorm: 1 }));
       const small = tf.tensor2d([1, 2, 3, 4], [2, 2]);

@@ -19,6 +19,11 @@ export interface StepContext {
   /** The inner optimizer's iteration count before this step. */
   readonly iteration: number;
   /**
+   * True when nothing after this transform looks at its output before the readback (it is the
+   * last of the chain): it may then return its input with a `rescale` instead of multiplying.
+   */
+  readonly deferrable: boolean;
+  /**
    * The global norm of a gradient list, computed once per list object and norm type, so a
    * guard and a clip that see the same list share one norm. Owned by the step: do not dispose.
    */
@@ -34,6 +39,12 @@ export interface TransformResult<S> {
    * together in ONE transfer per step, then handed to `veto` and `observe`.
    */
   reads?: Record<string, tf.Scalar>;
+  /**
+   * Only when `ctx.deferrable`: one factor for all output gradients, computed from the read
+   * numbers after the readback and applied only when it is not 1. A global-norm clip uses it
+   * so that an unclipped step costs no multiplications at all.
+   */
+  rescale?: (reads: ReadValues) => number;
 }
 
 /** The numbers read back for one transform, by the keys it asked for. */
@@ -159,16 +170,28 @@ export function chain(...transforms: GradientTransform[]): GradientTransform<Plu
       const states: PluginState[] = [];
       const reads: Record<string, tf.Scalar> = {};
       let g = grads;
+      let rescale: ((values: ReadValues) => number) | undefined;
+      const last = transforms.length - 1;
       transforms.forEach((t, i) => {
         inputs.push(g);
-        const r = t.update(g, state[i], params, ctx);
+        const deferrable = ctx.deferrable && i === last;
+        const r = t.update(g, state[i], params, deferrable === ctx.deferrable ? ctx : { ...ctx, deferrable });
+        if (r.rescale && !deferrable) {
+          throw new Error(
+            `chain: transform '${t.name}' returned a rescale although ctx.deferrable was false`,
+          );
+        }
         g = r.grads;
         states.push(r.state);
         for (const [key, value] of Object.entries(r.reads ?? {})) reads[`${i}/${key}`] = value;
+        if (r.rescale) {
+          const own = r.rescale;
+          rescale = (values) => own(readsOf(values, i));
+        }
       });
       // The new state array is unique to this step: it keys the members' inputs for `veto`.
       memos.set(states, { inputs });
-      return { grads: g, state: states, reads };
+      return { grads: g, state: states, reads, rescale };
     },
     veto(state, reads) {
       const memo = memos.get(state);
