@@ -16,7 +16,7 @@ function stats(samples) {
 }
 
 function time(fn, reps) {
-  for (let i = 0; i < 5; i++) fn(); // warm-up
+  for (let i = 0; i < 50; i++) fn(); // warm-up (JIT)
   const out = [];
   for (let i = 0; i < reps; i++) {
     const t = performance.now();
@@ -27,8 +27,8 @@ function time(fn, reps) {
 }
 
 await tf.setBackend('cpu');
-console.log('## Generation: ms per batch of 20 (median, min-max over 200 batches)\n');
-console.log('| task | T=100 arrays | T=100 tensors (cpu) | T=200 arrays | T=200 tensors (cpu) |');
+console.log('## Generation: ms per batch of 20 at L = 100 and 200 (median, min-max over 200 batches)\n');
+console.log('| task | L=100 arrays | L=100 tensors (cpu) | L=200 arrays | L=200 tensors (cpu) |');
 console.log('| --- | --- | --- | --- | --- |');
 for (const name of TASK_NAMES) {
   const cells = [];

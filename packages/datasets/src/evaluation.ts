@@ -85,19 +85,22 @@ export function taskError(
   return count(wrong, batch);
 }
 
-/** Counts wrong sequences of one batch given the model's output tensor (read, not disposed). */
-export function taskErrorOfTensor(
+/**
+ * Counts wrong sequences of one batch given the model's output tensor (read asynchronously, so
+ * it works on GPU backends too; not disposed).
+ */
+export async function taskErrorOfTensor(
   task: SyntheticTask,
   predictions: tf.Tensor,
   batch: BatchArrays,
   options: TaskErrorOptions = {},
-): ErrorCount {
+): Promise<ErrorCount> {
   const [b, time] = batch.inputShape;
   const expected = task.head === 'softmax' ? [b, time, task.outputSize] : [b, task.outputSize];
   if (predictions.shape.join(',') !== expected.join(',')) {
     throw new Error(`predictions have shape [${predictions.shape}], expected [${expected}] for ${task.name}`);
   }
-  return taskError(task, predictions.dataSync(), batch, options);
+  return taskError(task, await predictions.data(), batch, options);
 }
 
 export interface EvalSetOptions {
@@ -160,7 +163,7 @@ export function buildEvalSet(task: SyntheticTask, options: EvalSetOptions = {}):
       let output: tf.Tensor | undefined;
       try {
         output = await predict(inputs);
-        const result = taskErrorOfTensor(task, output, chunk, errorOptions);
+        const result = await taskErrorOfTensor(task, output, chunk, errorOptions);
         wrong += result.wrong;
         total += result.total;
       } finally {
