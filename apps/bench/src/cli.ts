@@ -68,6 +68,7 @@ export function benchCommand(): Command {
     .option('--peer <name>', 'also run the same shapes in a peer framework: pytorch')
     .option('--peer-threads <n,...>', 'thread counts for the peer', list, ['1'])
     .option('--no-progress', 'no progress bar')
+    .option('--no-relaxed-simd', 'do not pass --experimental-wasm-relaxed-simd to the backend processes')
     .action(async (opts: BenchOptions) => {
       process.exitCode = await runBench(opts);
     });

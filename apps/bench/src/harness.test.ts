@@ -249,6 +249,7 @@ describe('bench CLI input errors', () => {
     out: 'x.json',
     peerThreads: ['1'],
     progress: false,
+    relaxedSimd: false,
     ...over,
   });
 

@@ -41,6 +41,8 @@ export interface BenchOptions {
   peer?: string;
   peerThreads: string[];
   progress: boolean;
+  /** pass --experimental-wasm-relaxed-simd to the children when Node accepts it */
+  relaxedSimd: boolean;
 }
 
 export const PEERS = ['pytorch'];
@@ -129,6 +131,7 @@ function progressBar(enabled: boolean) {
 export async function runBench(o: BenchOptions): Promise<number> {
   const request = checkRequest(o);
   const machine = machineInfo();
+  const nodeFlags = childNodeFlags(o.relaxedSimd);
   const rows: Row[] = [];
   const backends: BackendReport[] = [];
   const skipped: SkippedRow[] = [];
@@ -136,7 +139,7 @@ export async function runBench(o: BenchOptions): Promise<number> {
   for (const backend of request.backends) {
     const bar = progressBar(o.progress);
     try {
-      const run = await runBackend({ ...request.job, backend }, (e) => bar.update(e));
+      const run = await runBackend({ ...request.job, backend }, (e) => bar.update(e), nodeFlags);
       backends.push({ backend, unavailable: run.start.unavailable, flags: run.start.flags });
       rows.push(...run.result.rows);
       skipped.push(...run.result.skipped);
@@ -164,7 +167,7 @@ export async function runBench(o: BenchOptions): Promise<number> {
   }
   const results = assembleResults({
     date: new Date().toISOString(),
-    machine: { ...machine, loadavg_end: os.loadavg()[0], child_node_flags: childNodeFlags().join(' ') },
+    machine: { ...machine, loadavg_end: os.loadavg()[0], child_node_flags: nodeFlags.join(' ') },
     options: { ...request.job, configs: o.configs, backends: request.backends },
     configs: request.configs,
     backends,

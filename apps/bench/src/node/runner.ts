@@ -1,5 +1,5 @@
 /** Runs each backend in its own child process and collects what the children send back. */
-import { fork } from 'node:child_process';
+import { fork, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { CoreResult, ProgressEvent } from '../core.js';
 import { type BackendStart, webgpuChildEnv } from './backends.js';
@@ -12,20 +12,30 @@ export interface BackendRun {
   result: CoreResult;
 }
 
+const RELAXED_SIMD = '--experimental-wasm-relaxed-simd';
+let relaxedAccepted: boolean | undefined;
+
 /**
- * Node flags for the child: relaxed SIMD when this Node accepts the flag (Node 20 needs it;
- * fused wasm kernels pick their relaxed build when the runtime allows it).
+ * Node flags for the children: relaxed SIMD when this Node accepts the flag (Node 20 needs it;
+ * the fused wasm kernels pick their relaxed build when the runtime allows it). A V8 flag is not
+ * in process.allowedNodeEnvironmentFlags, so ask a throwaway node once.
  */
-export function childNodeFlags(): string[] {
-  const flag = '--experimental-wasm-relaxed-simd';
-  return process.allowedNodeEnvironmentFlags.has(flag) ? [flag] : [];
+export function childNodeFlags(relaxedSimd = true): string[] {
+  if (!relaxedSimd) return [];
+  relaxedAccepted ??=
+    spawnSync(process.execPath, [RELAXED_SIMD, '-e', '0'], { stdio: 'ignore' }).status === 0;
+  return relaxedAccepted ? [RELAXED_SIMD] : [];
 }
 
 /** Runs one backend's job in a fresh Node process. */
-export function runBackend(job: WorkerJob, onProgress?: (e: ProgressEvent) => void): Promise<BackendRun> {
+export function runBackend(
+  job: WorkerJob,
+  onProgress?: (e: ProgressEvent) => void,
+  nodeFlags: string[] = childNodeFlags(),
+): Promise<BackendRun> {
   return new Promise((resolve, reject) => {
     const child = fork(WORKER, [], {
-      execArgv: childNodeFlags(),
+      execArgv: nodeFlags,
       env: job.backend === 'webgpu' ? webgpuChildEnv() : process.env,
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
