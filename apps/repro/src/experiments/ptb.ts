@@ -22,7 +22,7 @@ interface Settings {
 }
 
 const SETTINGS: Record<Profile, Settings> = {
-  quick: { hidden: 64, steps: 50, batch: 32, epochs: 2, trainLimit: 100_000, evalLimit: 50_000, seeds: 1 },
+  quick: { hidden: 64, steps: 50, batch: 32, epochs: 3, trainLimit: 200_000, evalLimit: 50_000, seeds: 1 },
   paper: { hidden: 500, steps: 200, batch: 32, epochs: 10, trainLimit: 0, evalLimit: 0, seeds: 1 },
 };
 
@@ -117,7 +117,7 @@ export const ptb: ExperimentDef = {
   paperRef: 'Table 1 (PTB)',
   budgets: {
     quick:
-      '5 runs: 64 sigmoid units, 2 epochs over the first 100k symbols, evaluated on 50k per split: a few minutes',
+      '5 runs: 64 sigmoid units, 3 epochs over the first 200k symbols, evaluated on 50k per split: a few minutes',
     paper: '5 runs: 500 sigmoid units, 200-step segments, 10 epochs over 5M symbols: days on 2 cores',
   },
   options: [
