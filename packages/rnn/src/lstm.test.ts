@@ -6,9 +6,8 @@ import { expect, it } from 'vitest';
 import { headInput, headLoss } from './heads.js';
 import type { Batch, Head } from './implementation.js';
 import { createLstm, type LstmModel } from './lstm.js';
-import { paperMethod } from './paper-method.js';
 import {
-  centralDifferences,
+  centralDifferencesAsync,
   expectClose,
   lcg,
   type Mat,
@@ -18,6 +17,7 @@ import {
   plainLstmStates,
   randomSeq,
   type Seq,
+  scalarOf,
   toRows,
 } from './plain.test-helper.js';
 import { trainStep } from './train-step.js';
@@ -64,40 +64,46 @@ function fixture(head: Head, seed: number) {
 
 const disposeBatch = (b: Batch) => tf.dispose([b.inputs, b.targets, ...(b.mask ? [b.mask] : [])]);
 
-describeBackends('createLstm', () => {
+describeBackends('createLstm', (backend) => {
   for (const head of ['last-softmax', 'sigmoid'] as const) {
-    it(`${head}: states match a plain-JS LSTM; gradients match central differences (float32, ε=1e-2)`, async () => {
-      await expectNoLeak(async () => {
-        const m = createLstm({ inputSize: I, hiddenSize: H, outputSize: O, head, init: 'glorot', seed: 3 });
-        const f = fixture(head, 5);
-        const p = await plainOf(m);
-        const r = m.lossAndGradients(f.batch, { keepStates: true });
-        expectClose(await r.states!.data(), plainLstmStates(p, f.inputs).flat(2), 1e-5, 'states');
-        const want = plainLoss(head, plainLstmStates(p, f.inputs), p.W_out, p.b_out, f.targets, f.mask);
-        expect((await r.loss.data())[0]).toBeCloseTo(want, 5);
-        const weights = await m.getWeights();
-        const lossNow = () =>
-          tf.tidy(() => {
-            m.setWeights(weights);
-            const { states } = m.forward(f.batch.inputs);
-            return headLoss(
-              head,
-              headInput(head, states),
-              m.variables.W_out,
-              m.variables.b_out,
-              f.batch.targets,
-              f.batch.mask,
-            ).dataSync()[0];
-          });
-        for (const k of ['W_x', 'W_h', 'b', 'W_out', 'b_out'] as const) {
-          const fd = centralDifferences(weights[k].values, 1e-2, lossNow);
-          expectClose(await r.grads[k].data(), fd, 1e-2, `∂E/∂${k}`);
-        }
-        tf.dispose(r as unknown as tf.TensorContainer);
-        disposeBatch(f.batch);
-        m.dispose();
-      });
-    });
+    it.skipIf(backend.software)(
+      `${head}: states match a plain-JS LSTM; gradients match central differences (float32, ε=1e-2) [skipped on software adapters: slow]`,
+      async () => {
+        await expectNoLeak(async () => {
+          const m = createLstm({ inputSize: I, hiddenSize: H, outputSize: O, head, init: 'glorot', seed: 3 });
+          const f = fixture(head, 5);
+          const p = await plainOf(m);
+          const r = m.lossAndGradients(f.batch, { keepStates: true });
+          expectClose(await r.states!.data(), plainLstmStates(p, f.inputs).flat(2), 1e-5, 'states');
+          const want = plainLoss(head, plainLstmStates(p, f.inputs), p.W_out, p.b_out, f.targets, f.mask);
+          expect((await r.loss.data())[0]).toBeCloseTo(want, 5);
+          const weights = await m.getWeights();
+          const lossNow = () =>
+            scalarOf(
+              tf.tidy(() => {
+                m.setWeights(weights);
+                const { states } = m.forward(f.batch.inputs);
+                const v = m.variables;
+                return headLoss(
+                  head,
+                  headInput(head, states),
+                  v.W_out,
+                  v.b_out,
+                  f.batch.targets,
+                  f.batch.mask,
+                );
+              }),
+            );
+          for (const k of ['W_x', 'W_h', 'b', 'W_out', 'b_out'] as const) {
+            const fd = await centralDifferencesAsync(weights[k].values, 1e-2, lossNow);
+            expectClose(await r.grads[k].data(), fd, 1e-2, `∂E/∂${k}`);
+          }
+          tf.dispose(r as unknown as tf.TensorContainer);
+          disposeBatch(f.batch);
+          m.dispose();
+        });
+      },
+    );
   }
 
   it('δ_t = ∂E/∂h_t matches finite differences of a float64 plain-JS LSTM', async () => {
@@ -133,37 +139,51 @@ describeBackends('createLstm', () => {
     });
   });
 
-  it('carries (h, c) across segments; refuses Ω; trains with SGD-C', async () => {
-    await expectNoLeak(async () => {
-      const inputs = randomSeq(lcg(4), B, 6, I);
-      const whole = createLstm({ inputSize: I, hiddenSize: H, outputSize: O, seed: 2 });
-      const seg = createLstm({ inputSize: I, hiddenSize: H, outputSize: O, seed: 2, carryState: true });
-      const x = tf.tensor3d(inputs);
-      const a = tf.tensor3d(inputs.map((s) => s.slice(0, 3)));
-      const c = tf.tensor3d(inputs.map((s) => s.slice(3)));
-      const full = whole.forward(x);
-      const s1 = seg.forward(a);
-      const s2 = seg.forward(c);
-      const wanted = (await nested<Seq>(full.states)).map((s) => s.slice(3));
-      expectClose(await s2.states.data(), wanted.flat(2), 1e-5, 'segment 2');
-      expect(seg.carriedState!.length).toBe(2);
-      const targets = tf.tensor1d([0, 1], 'int32');
-      expect(() =>
-        seg.lossAndGradients({ inputs: a, targets }, { omega: { variant: 'code', weight: 1 } }),
-      ).toThrow(/does not apply to the LSTM/);
-      const m = paperMethod('SGD-C', { learningRate: 0.5 });
-      whole.carryState = false;
-      const first = await trainStep(whole, { inputs: x, targets }, m.optimizer, m);
-      let last = first;
-      for (let i = 0; i < 15; i++) last = await trainStep(whole, { inputs: x, targets }, m.optimizer, m);
-      expect(last.loss).toBeLessThan(first.loss);
-      await expect(
-        trainStep(whole, { inputs: x, targets }, m.optimizer, { omega: { alpha: 1 } }),
-      ).rejects.toThrow(/LSTM/);
-      tf.dispose([x, a, c, targets, full.outputs, full.states, s1.outputs, s1.states, s2.outputs, s2.states]);
-      m.optimizer.dispose();
-      whole.dispose();
-      seg.dispose();
-    });
-  });
+  it.skipIf(backend.software)(
+    'carries (h, c) across segments; refuses Ω; trains with SGD [skipped on software adapters: slow]',
+    async () => {
+      await expectNoLeak(async () => {
+        const inputs = randomSeq(lcg(4), B, 6, I);
+        const whole = createLstm({ inputSize: I, hiddenSize: H, outputSize: O, seed: 2 });
+        const seg = createLstm({ inputSize: I, hiddenSize: H, outputSize: O, seed: 2, carryState: true });
+        const x = tf.tensor3d(inputs);
+        const a = tf.tensor3d(inputs.map((s) => s.slice(0, 3)));
+        const c = tf.tensor3d(inputs.map((s) => s.slice(3)));
+        const full = whole.forward(x);
+        const s1 = seg.forward(a);
+        const s2 = seg.forward(c);
+        const wanted = (await nested<Seq>(full.states)).map((s) => s.slice(3));
+        expectClose(await s2.states.data(), wanted.flat(2), 1e-5, 'segment 2');
+        expect(seg.carriedState!.length).toBe(2);
+        const targets = tf.tensor1d([0, 1], 'int32');
+        expect(() =>
+          seg.lossAndGradients({ inputs: a, targets }, { omega: { variant: 'code', weight: 1 } }),
+        ).toThrow(/does not apply to the LSTM/);
+        const m = { optimizer: tf.train.sgd(0.5) };
+        whole.carryState = false;
+        const first = await trainStep(whole, { inputs: x, targets }, m.optimizer, m);
+        let last = first;
+        for (let i = 0; i < 15; i++) last = await trainStep(whole, { inputs: x, targets }, m.optimizer, m);
+        expect(last.loss).toBeLessThan(first.loss);
+        await expect(
+          trainStep(whole, { inputs: x, targets }, m.optimizer, { omega: { alpha: 1 } }),
+        ).rejects.toThrow(/LSTM/);
+        tf.dispose([
+          x,
+          a,
+          c,
+          targets,
+          full.outputs,
+          full.states,
+          s1.outputs,
+          s1.states,
+          s2.outputs,
+          s2.states,
+        ]);
+        m.optimizer.dispose();
+        whole.dispose();
+        seg.dispose();
+      });
+    },
+  );
 });

@@ -220,3 +220,40 @@ export function randomSeq(rand: () => number, B: number, T: number, K: number, l
     Array.from({ length: T }, () => Array.from({ length: K }, () => lo + (hi - lo) * rand())),
   );
 }
+
+/** Central differences like {@link centralDifferences}, for an asynchronous f (tensor readbacks). */
+export async function centralDifferencesAsync(
+  x: number[] | Float32Array,
+  eps: number,
+  f: () => Promise<number>,
+): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < x.length; i++) {
+    const keep = x[i];
+    x[i] = keep + eps;
+    const up = await f();
+    x[i] = keep - eps;
+    const down = await f();
+    x[i] = keep;
+    out.push((up - down) / (2 * eps));
+  }
+  return out;
+}
+
+/** A scalar tensor's value, read asynchronously (works on every backend), then disposed. */
+export async function scalarOf(t: tf.Tensor): Promise<number> {
+  const v = (await t.data())[0];
+  t.dispose();
+  return v;
+}
+
+/**
+ * Whether tfjs can read a tensor back synchronously here: not on webgpu outside a browser (no
+ * OffscreenCanvas). @cliffguard/clip's wrappers need it (their applyGradients reads the norm).
+ */
+export function canReadSync(backend: { name: string }): boolean {
+  return (
+    backend.name !== 'webgpu' ||
+    typeof (globalThis as { OffscreenCanvas?: unknown }).OffscreenCanvas !== 'undefined'
+  );
+}

@@ -5,6 +5,7 @@ import { headInput, headLoss } from './heads.js';
 import type { Batch, Head, ParamName, RnnConfig, RnnParams } from './implementation.js';
 import {
   centralDifferences,
+  centralDifferencesAsync,
   expectClose,
   lcg,
   type Mat,
@@ -15,6 +16,7 @@ import {
   plainRnnStates,
   randomSeq,
   type Seq,
+  scalarOf,
   toRows,
 } from './plain.test-helper.js';
 import { referenceImplementation as ref } from './reference.js';
@@ -123,20 +125,14 @@ function plainModel(f: Fixture): PlainRnn {
 }
 
 /** The package's float32 loss for the fixture's current values (for finite differences). */
-function tfLoss(f: Fixture): number {
-  return tf.tidy(() => {
+function tfLoss(f: Fixture, h0?: tf.Tensor2D): Promise<number> {
+  const loss = tf.tidy(() => {
     const { params, batch } = tensors(f);
-    const { states } = ref.forward(params, f.config, batch.inputs);
-    const loss = headLoss(
-      f.config.head,
-      headInput(f.config.head, states),
-      params.W_out,
-      params.b_out,
-      batch.targets,
-      batch.mask,
-    );
-    return loss.dataSync()[0];
+    const { states } = ref.forward(params, f.config, batch.inputs, h0);
+    const { head } = f.config;
+    return headLoss(head, headInput(head, states), params.W_out, params.b_out, batch.targets, batch.mask);
   });
+  return scalarOf(loss);
 }
 
 describeBackends('referenceImplementation', (backend) => {
@@ -174,19 +170,22 @@ describeBackends('referenceImplementation', (backend) => {
       });
     });
 
-    it(`${title}: every parameter gradient matches central finite differences (float32, ε=1e-2)`, async () => {
-      await expectNoLeak(async () => {
-        const f = fixture(c, 23);
-        const { params, batch } = tensors(f);
-        const r = ref.lossAndGradients(params, f.config, batch);
-        for (const n of NAMES) {
-          const fd = centralDifferences(f.values[n], EPS32, () => tfLoss(f));
-          expectClose(await r.grads[n].data(), fd, 1e-2, `${backend.name} ${title} ∂E/∂${n}`);
-        }
-        tf.dispose([r as unknown as tf.TensorContainer, params as unknown as tf.TensorContainer]);
-        tf.dispose(batch as unknown as tf.TensorContainer);
-      });
-    });
+    it.skipIf(backend.software)(
+      `${title}: every parameter gradient matches central finite differences (float32, ε=1e-2) [skipped on software adapters: slow]`,
+      async () => {
+        await expectNoLeak(async () => {
+          const f = fixture(c, 23);
+          const { params, batch } = tensors(f);
+          const r = ref.lossAndGradients(params, f.config, batch);
+          for (const n of NAMES) {
+            const fd = await centralDifferencesAsync(f.values[n], EPS32, () => tfLoss(f));
+            expectClose(await r.grads[n].data(), fd, 1e-2, `${backend.name} ${title} ∂E/∂${n}`);
+          }
+          tf.dispose([r as unknown as tf.TensorContainer, params as unknown as tf.TensorContainer]);
+          tf.dispose(batch as unknown as tf.TensorContainer);
+        });
+      },
+    );
 
     it(`${title}: δ_t = ∂E/∂h_t matches finite differences of a float64 plain-JS forward`, async () => {
       await expectNoLeak(async () => {
@@ -224,80 +223,74 @@ describeBackends('referenceImplementation', (backend) => {
       });
     });
 
-    it(`${title}: with Ω (${c.variant}), ∂W_rec = FD of E + α·FD of Ω with δ and h frozen; the rest unchanged`, async () => {
-      await expectNoLeak(async () => {
-        const alpha = 0.7;
-        const f = fixture(c, 41);
-        const { params, batch } = tensors(f);
-        const plain = ref.lossAndGradients(params, f.config, batch);
-        const r = ref.lossAndGradients(params, f.config, batch, {
-          omega: { variant: c.variant, weight: alpha },
-          keepDeltas: true,
-          keepStates: true,
+    it.skipIf(backend.software)(
+      `${title}: with Ω (${c.variant}), ∂W_rec = FD of E + α·FD of Ω with δ and h frozen; the rest unchanged [skipped on software adapters: slow]`,
+      async () => {
+        await expectNoLeak(async () => {
+          const alpha = 0.7;
+          const f = fixture(c, 41);
+          const { params, batch } = tensors(f);
+          const plain = ref.lossAndGradients(params, f.config, batch);
+          const r = ref.lossAndGradients(params, f.config, batch, {
+            omega: { variant: c.variant, weight: alpha },
+            keepDeltas: true,
+            keepStates: true,
+          });
+          const deltas = await nested<Seq>(r.deltas!);
+          const states = await nested<Seq>(r.states!);
+          const wRec = Array.from(f.values.W_rec);
+          const omegaAt = () => plainOmega(toRows(wRec, H, H), deltas, states, c.activation, c.variant);
+          expect((await r.omega!.data())[0]).toBeCloseTo(omegaAt(), 4);
+          const fdOmega = centralDifferences(wRec, EPS64, omegaAt);
+          const fdLoss = await centralDifferencesAsync(f.values.W_rec, EPS32, () => tfLoss(f));
+          const want = fdLoss.map((g, i) => g + alpha * fdOmega[i]);
+          expectClose(await r.grads.W_rec.data(), want, 1e-2, 'W_rec with Ω');
+          // The Ω term really changes W_rec's gradient here, and nothing else.
+          expect(Math.hypot(...fdOmega)).toBeGreaterThan(1e-3);
+          for (const n of NAMES.filter((x) => x !== 'W_rec')) {
+            expect(Array.from(await r.grads[n].data())).toEqual(Array.from(await plain.grads[n].data()));
+          }
+          expect((await r.loss.data())[0]).toBe((await plain.loss.data())[0]);
+          tf.dispose([r as unknown as tf.TensorContainer, plain as unknown as tf.TensorContainer]);
+          tf.dispose([params as unknown as tf.TensorContainer, batch as unknown as tf.TensorContainer]);
         });
-        const deltas = await nested<Seq>(r.deltas!);
-        const states = await nested<Seq>(r.states!);
-        const wRec = Array.from(f.values.W_rec);
-        const omegaAt = () => plainOmega(toRows(wRec, H, H), deltas, states, c.activation, c.variant);
-        expect((await r.omega!.data())[0]).toBeCloseTo(omegaAt(), 4);
-        const fdOmega = centralDifferences(wRec, EPS64, omegaAt);
-        const fdLoss = centralDifferences(f.values.W_rec, EPS32, () => tfLoss(f));
-        const want = fdLoss.map((g, i) => g + alpha * fdOmega[i]);
-        expectClose(await r.grads.W_rec.data(), want, 1e-2, 'W_rec with Ω');
-        // The Ω term really changes W_rec's gradient here, and nothing else.
-        expect(Math.hypot(...fdOmega)).toBeGreaterThan(1e-3);
-        for (const n of NAMES.filter((x) => x !== 'W_rec')) {
-          expect(Array.from(await r.grads[n].data())).toEqual(Array.from(await plain.grads[n].data()));
-        }
-        expect((await r.loss.data())[0]).toBe((await plain.loss.data())[0]);
-        tf.dispose([r as unknown as tf.TensorContainer, plain as unknown as tf.TensorContainer]);
-        tf.dispose([params as unknown as tf.TensorContainer, batch as unknown as tf.TensorContainer]);
-      });
-    });
+      },
+    );
   }
 
-  it('starts from a given h0 and returns h_T as lastState', async () => {
-    await expectNoLeak(async () => {
-      const c = CASES[0];
-      const f = fixture(c, 5);
-      const { params, batch } = tensors(f);
-      const h0: Mat = [
-        [0.5, -0.2, 0.1, 0.3],
-        [-0.4, 0.2, 0.0, 0.6],
-      ];
-      const h0t = tf.tensor2d(h0);
-      const r = ref.lossAndGradients(params, f.config, batch, { h0: h0t, keepStates: true });
-      const plain = plainRnnStates(plainModel(f), f.inputs, h0);
-      expectClose(await r.states!.data(), plain.flat(2), 1e-5, 'states from h0');
-      expectClose(
-        await r.lastState.data(),
-        plain.flatMap((s) => s[T - 1]),
-        1e-5,
-        'lastState',
-      );
-      // The gradient with h0 matches finite differences too (h0 is a constant input).
-      const fd = centralDifferences(f.values.W_rec, EPS32, () =>
-        tf.tidy(() => {
-          const t = tensors(f);
-          const { states } = ref.forward(t.params, f.config, t.batch.inputs, h0t);
-          return headLoss(
-            c.head,
-            headInput(c.head, states),
-            t.params.W_out,
-            t.params.b_out,
-            t.batch.targets,
-          ).dataSync()[0];
-        }),
-      );
-      expectClose(await r.grads.W_rec.data(), fd, 1e-2, 'W_rec from h0');
-      const badH0 = tf.zeros([3, H]) as tf.Tensor2D;
-      expect(() => ref.lossAndGradients(params, f.config, batch, { h0: badH0 })).toThrow(
-        /h0 has shape \[3, 4\]; expected \[2, 4\]/,
-      );
-      tf.dispose([r as unknown as tf.TensorContainer, h0t, badH0, params as unknown as tf.TensorContainer]);
-      tf.dispose(batch as unknown as tf.TensorContainer);
-    });
-  });
+  it.skipIf(backend.software)(
+    'starts from a given h0 and returns h_T as lastState [skipped on software adapters: slow]',
+    async () => {
+      await expectNoLeak(async () => {
+        const c = CASES[0];
+        const f = fixture(c, 5);
+        const { params, batch } = tensors(f);
+        const h0: Mat = [
+          [0.5, -0.2, 0.1, 0.3],
+          [-0.4, 0.2, 0.0, 0.6],
+        ];
+        const h0t = tf.tensor2d(h0);
+        const r = ref.lossAndGradients(params, f.config, batch, { h0: h0t, keepStates: true });
+        const plain = plainRnnStates(plainModel(f), f.inputs, h0);
+        expectClose(await r.states!.data(), plain.flat(2), 1e-5, 'states from h0');
+        expectClose(
+          await r.lastState.data(),
+          plain.flatMap((s) => s[T - 1]),
+          1e-5,
+          'lastState',
+        );
+        // The gradient with h0 matches finite differences too (h0 is a constant input).
+        const fd = await centralDifferencesAsync(f.values.W_rec, EPS32, () => tfLoss(f, h0t));
+        expectClose(await r.grads.W_rec.data(), fd, 1e-2, 'W_rec from h0');
+        const badH0 = tf.zeros([3, H]) as tf.Tensor2D;
+        expect(() => ref.lossAndGradients(params, f.config, batch, { h0: badH0 })).toThrow(
+          /h0 has shape \[3, 4\]; expected \[2, 4\]/,
+        );
+        tf.dispose([r as unknown as tf.TensorContainer, h0t, badH0, params as unknown as tf.TensorContainer]);
+        tf.dispose(batch as unknown as tf.TensorContainer);
+      });
+    },
+  );
 
   it('rejects batches whose shapes do not fit the config, naming the shapes', async () => {
     await expectNoLeak(() => {

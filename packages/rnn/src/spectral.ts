@@ -17,7 +17,16 @@ export function matrixData(
   if (m instanceof Tensor) {
     if (m.rank !== 2) throw new RangeError(`${what} must be rank 2, got shape [${m.shape.join(', ')}]`);
     const [rows, cols] = m.shape as [number, number];
-    return { values: m.dataSync() as Float32Array, rows, cols };
+    let values: Float32Array;
+    try {
+      values = m.dataSync() as Float32Array;
+    } catch (err) {
+      throw new Error(
+        `${what}: cannot read the tensor synchronously on this backend ` +
+          `(${(err as Error).message}); pass its values instead, e.g. spectralRadius(await W.array())`,
+      );
+    }
+    return { values, rows, cols };
   }
   if (Array.isArray(m)) {
     const rows = m.length;
