@@ -103,7 +103,7 @@ describeBackends('temporalContributions', () => {
   it('the sigmoid init (λ₁ < 4) shows vanishing: ‖δ_1‖ is orders of magnitude below ‖δ_T‖', async () => {
     await expectNoLeak(async () => {
       const model = createRnn({ inputSize: 6, hiddenSize: 20, outputSize: 4, init: 'sigmoid', seed: 2 });
-      const conditions = gradientConditions(await model.variables.W_rec.array(), 'sigmoid');
+      const conditions = gradientConditions((await model.variables.W_rec.array()) as number[][], 'sigmoid');
       expect(conditions.vanishingGuaranteed).toBe(true);
       const batch = {
         inputs: tf.tensor3d(randomSeq(lcg(4), 4, 8, 6, 0, 1)),

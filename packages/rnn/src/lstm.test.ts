@@ -161,9 +161,9 @@ describeBackends('createLstm', (backend) => {
         ).toThrow(/does not apply to the LSTM/);
         const m = { optimizer: tf.train.sgd(0.5) };
         whole.carryState = false;
-        const first = await trainStep(whole, { inputs: x, targets }, m.optimizer, m);
+        const first = await trainStep(whole, { inputs: x, targets }, m.optimizer);
         let last = first;
-        for (let i = 0; i < 15; i++) last = await trainStep(whole, { inputs: x, targets }, m.optimizer, m);
+        for (let i = 0; i < 15; i++) last = await trainStep(whole, { inputs: x, targets }, m.optimizer);
         expect(last.loss).toBeLessThan(first.loss);
         await expect(
           trainStep(whole, { inputs: x, targets }, m.optimizer, { omega: { alpha: 1 } }),
