@@ -39,7 +39,9 @@ export function rowCells(r: Row): string[] {
     fmtNum(r.steps_per_s, 1),
     fmtGflops(r.gflops),
     fmtRatio(r.speedup_vs_layers),
-    fmtRatio(r.time_vs_pytorch),
+    Object.entries(r.time_vs_pytorch_by_threads ?? {})
+      .map(([n, v]) => `${fmtRatio(v)} (${n}t)`)
+      .join(' '),
     r.ok ? tensors : `FAIL: ${(r.problems ?? []).join('; ')}`,
   ];
 }

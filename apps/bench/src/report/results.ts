@@ -20,6 +20,8 @@ export type Row = ResultRow & {
   speedup_vs_layers?: number;
   /** this row's median over PyTorch's (1 thread) on the same config (<1: faster than PyTorch) */
   time_vs_pytorch?: number;
+  /** the same against PyTorch at each thread count run (`--peer-threads`), by thread count */
+  time_vs_pytorch_by_threads?: Record<string, number>;
 };
 
 /**
@@ -81,10 +83,16 @@ export function assembleResults(
   const rows = parts.rows.map((r) => {
     const speedup = speedupVsLayers(r, parts.rows);
     const vsTorch = timeVsPytorch(r, parts.rows);
+    const byThreads: Record<string, number> = {};
+    for (const n of new Set(parts.rows.filter((p) => p.impl === 'pytorch').map((p) => p.threads ?? 1))) {
+      const v = timeVsPytorch(r, parts.rows, n);
+      if (v !== undefined) byThreads[String(n)] = v;
+    }
     return {
       ...r,
       ...(speedup !== undefined ? { speedup_vs_layers: speedup } : {}),
       ...(vsTorch !== undefined ? { time_vs_pytorch: vsTorch } : {}),
+      ...(Object.keys(byThreads).length > 0 ? { time_vs_pytorch_by_threads: byThreads } : {}),
     };
   });
   return {
