@@ -4,9 +4,10 @@
 //
 // With no backend named, runs cpu and wasm each in its own process (a backend that ran earlier
 // in a process slows the next one). In each process, two identical tf.layers models train side
-// by side, one with `adam`, one with `withGradientClipping(adam, { maxNorm })`, interleaved in
-// alternating order; each repetition times K steps of each and yields one ratio
-// (clipped / plain). Prints the median ratio with its min-max, and ms per step.
+// by side, one with `adam`, one with `withGradientClipping(adam, { maxNorm })`, interleaved step
+// by step (which goes first alternates); each repetition sums K steps of each and yields one
+// ratio (clipped / plain). Prints the median ratio with its min-max, ms per step, and the kernels
+// per step of each (a count that machine noise cannot blur).
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -96,10 +97,20 @@ const median = (xs) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
-async function timeSteps(model, x, y) {
-  const t0 = performance.now();
-  for (let i = 0; i < K; i++) await model.trainOnBatch(x, y);
-  return performance.now() - t0;
+/** One repetition: K steps of each model, alternating step by step (ABAB… or BABA…). */
+async function timePair(plain, clipped, x, y, clippedFirst) {
+  let a = 0;
+  let b = 0;
+  for (let i = 0; i < K; i++) {
+    for (const which of clippedFirst ? ['b', 'a'] : ['a', 'b']) {
+      const t0 = performance.now();
+      await (which === 'a' ? plain : clipped).trainOnBatch(x, y);
+      const dt = performance.now() - t0;
+      if (which === 'a') a += dt;
+      else b += dt;
+    }
+  }
+  return [a, b];
 }
 
 for (const [name, c] of Object.entries(cases)) {
@@ -122,15 +133,7 @@ for (const [name, c] of Object.entries(cases)) {
   const plainMs = [];
   const clippedMs = [];
   for (let r = 0; r < REPS; r++) {
-    let a;
-    let b;
-    if (r % 2 === 0) {
-      a = await timeSteps(plain, x, y);
-      b = await timeSteps(clipped, x, y);
-    } else {
-      b = await timeSteps(clipped, x, y);
-      a = await timeSteps(plain, x, y);
-    }
+    const [a, b] = await timePair(plain, clipped, x, y, r % 2 === 1);
     ratios.push(b / a);
     plainMs.push(a / K);
     clippedMs.push(b / K);

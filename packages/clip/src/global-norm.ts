@@ -21,11 +21,14 @@ export function checkNormType(normType: unknown, who: string): NormType {
 
 /**
  * The norm of several tensors taken as one vector. They are flattened and concatenated, then
- * squared and summed once: n + 4 kernels instead of 2n + 2 (tfjs pays per kernel launched).
+ * squared and summed once: at most n + 4 kernels instead of 2n + 2 (tfjs pays per kernel).
  * Caller runs it inside a tidy scope.
  */
 export function normOfTensors(tensors: tf.Tensor[], normType: NormType): tf.Scalar {
-  const flat = tensors.map((t) => tf.reshape(t.dtype === 'float32' ? t : tf.cast(t, 'float32'), [-1]));
+  const flat = tensors.map((t) => {
+    const x = t.dtype === 'float32' ? t : tf.cast(t, 'float32');
+    return x.rank === 1 ? x : tf.reshape(x, [-1]); // biases are already flat: one kernel fewer each
+  });
   const all = flat.length === 1 ? flat[0] : tf.concat(flat);
   return (normType === 2 ? tf.sqrt(tf.sum(tf.square(all))) : tf.max(tf.abs(all))) as tf.Scalar;
 }

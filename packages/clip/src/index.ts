@@ -28,6 +28,7 @@ export {
   type ClipByGlobalNormOptions,
   clipByGlobalNorm,
   clipScale,
+  clipScaleValue,
   globalNorm,
   type NormType,
 } from './global-norm.js';
@@ -40,7 +41,7 @@ export {
 } from './guard.js';
 export { monitorSummary, type NormMonitorOptions, type NormMonitorState, normMonitor } from './monitor.js';
 export { registerTransform, type TransformFactory, transformFromConfig } from './registry.js';
-export { type TransformedGradients, transformGradients } from './step.js';
+export { canReadSync, type TransformedGradients, transformGradients } from './step.js';
 export {
   chain,
   type GradientTransform,

@@ -1,6 +1,6 @@
 import { describeBackends, expectNoLeak } from '@cliffguard/testing';
 import * as tf from '@tensorflow/tfjs-core';
-import { expect, it, vi } from 'vitest';
+import { expect, vi } from 'vitest';
 import { autoClip } from './adaptive.js';
 import { ChainedOptimizer } from './chained-optimizer.js';
 import { valueClip } from './clipping.js';
