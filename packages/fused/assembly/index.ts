@@ -1,17 +1,20 @@
 // Entry points of the fused RNN module. Memory is managed from JavaScript: it lays out a plan and
-// its buffers above __heap_base (see src/wasm/plan.ts) and calls these with the plan's address.
+// its buffers above __heap_base (see src/wasmEngine.ts) and calls these with the plan's address.
 export { gemmNN, gemmTN, gemmTNScratch, packB, packBT, packedSize } from './gemm';
-export { padRows, sigmoidArray, tanhArray, timeToBatch, unpadRows } from './layout';
+export { expArray, padRows, sigmoidArray, tanhArray, timeToBatch, unpadRows } from './layout';
 export {
-  backward,
+  backwardRows,
   forward,
-  forwardStates,
-  head,
-  omega,
+  forwardRows,
+  gradientColumns,
+  headSteps,
+  omegaNormaliser,
+  omegaProduct,
+  omegaScaleRows,
+  omegaValidRows,
   prepareInputs,
   prepareWeights,
   train,
-  weightGradients,
 } from './sequence';
 
 export function heapBase(): usize {

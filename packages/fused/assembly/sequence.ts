@@ -1,5 +1,6 @@
-// The fused recurrent pass: forward over T steps, the output head and its loss, BPTT with the
-// δ_t that Ω needs, the weight gradients batched over all steps, and Ω with its gradient.
+// The fused recurrent pass, in phases that a second thread can share: forward over T steps and
+// BPTT split by batch rows, the head split by time steps, the weight gradients (products over all
+// T·B rows at once) split by output columns. `train` runs every phase on the whole range.
 import { gemmNN, gemmTN, packB, packBT } from './gemm';
 import {
   F_A,
@@ -35,6 +36,7 @@ import {
   F_RESULT,
   F_S,
   F_SCRATCH,
+  F_SCRATCH1,
   F_SPARSE,
   F_T,
   F_TARGETS,
@@ -52,18 +54,22 @@ import {
   field,
   ptr,
 } from './plan';
-import { hsum, madd, sigmoid4, splat, tanh4 } from './simd';
+import { exp4, hsum, log1pUnit4, madd, sigmoid4, splat, tanh4 } from './simd';
 
 const HEAD_LAST_SOFTMAX: i32 = 0;
-const HEAD_SOFTMAX: i32 = 1;
 const HEAD_LAST_LINEAR: i32 = 2;
-const _HEAD_SIGMOID: i32 = 3;
+const HEAD_SIGMOID: i32 = 3;
 
 /** Rows with ‖δ_t‖² below this are left out of Ω (the authors' code). */
 const OMEGA_MIN_NORM2: f64 = 1e-20;
 
 function isLastHead(head: i32): bool {
   return head === HEAD_LAST_SOFTMAX || head === HEAD_LAST_LINEAR;
+}
+
+/** Bytes of one time slice [B][Hp]. */
+function stepBytes(plan: usize): usize {
+  return (<usize>field(plan, F_B) * <usize>field(plan, F_HP)) << 2;
 }
 
 /** Packs the weight operands once per call: W_rec and W_recᵀ (forward, BPTT), W_out and W_outᵀ. */
@@ -129,7 +135,7 @@ export function prepareInputs(plan: usize): i32 {
   return sparse;
 }
 
-/** σ in place over n4 vectors, then the padding columns [H, Hp) of each of `rows` rows set to 0. */
+/** σ in place over `rows` rows of Hp, then the padding columns [H, Hp) set to 0. */
 function activate(p: usize, rows: i32, H: i32, Hp: i32, act: i32): void {
   const n4 = (rows * Hp) >> 2;
   let q = p;
@@ -153,7 +159,7 @@ function derivative(h: v128, act: i32): v128 {
   return f32x4.mul(h, f32x4.sub(one, h));
 }
 
-/** Adds the row `src` [n floats, n a multiple of 4] to `dst`. */
+/** dst += src over a row of n floats (n a multiple of 4). */
 function addRow(dst: usize, src: usize, n: i32): void {
   for (let j = 0; j < n; j += 4) {
     const o = (<usize>j) << 2;
@@ -180,8 +186,11 @@ function fillRows(dst: usize, rows: i32, bias: usize, n: i32): void {
   for (let r = 0; r < rows; r++) memory.copy(dst + <usize>r * bytes, bias, bytes);
 }
 
-/** Forward over T steps: S_t = σ(S_{t-1} W_rec + u_t W_in + b), S_0 already holds h0. */
-export function forwardStates(plan: usize): void {
+/**
+ * Forward for batch rows [b0, b1): the input products of every step first (a row sum for sparse
+ * inputs, one GEMM for dense ones), then S_t = σ(S_{t-1} W_rec + ·) step by step. S_0 holds h0.
+ */
+export function forwardRows(plan: usize, b0: i32, b1: i32): void {
   const B = field(plan, F_B);
   const T = field(plan, F_T);
   const H = field(plan, F_H);
@@ -190,57 +199,134 @@ export function forwardStates(plan: usize): void {
   const act = field(plan, F_ACT);
   const S = ptr(plan, F_S);
   const bias = ptr(plan, F_BIAS);
-  const step = (<usize>B * <usize>Hp) << 2;
-  // input products for all steps at once, written into S_1..S_T before the recurrence adds to them
+  const step = stepBytes(plan);
+  const rowBytes = (<usize>Hp) << 2;
+  const rows = b1 - b0;
+  const first = <usize>b0 * rowBytes;
   if (field(plan, F_SPARSE)) {
     const Win = ptr(plan, F_WIN);
     const starts = ptr(plan, F_IDX);
     const cols = ptr(plan, F_COLS);
     const vals = ptr(plan, F_VALS);
-    const rowBytes = (<usize>Hp) << 2;
-    for (let r = 0; r < T * B; r++) {
-      const dst = S + step + <usize>r * rowBytes;
-      memory.copy(dst, bias, rowBytes);
-      const end = load<i32>(starts + ((<usize>(r + 1)) << 2));
-      for (let q = load<i32>(starts + ((<usize>r) << 2)); q < end; q++) {
-        const k = load<i32>(cols + ((<usize>q) << 2));
-        addScaledRow(dst, Win + <usize>k * rowBytes, load<f32>(vals + ((<usize>q) << 2)), Hp);
+    for (let t = 0; t < T; t++) {
+      for (let b = b0; b < b1; b++) {
+        const r = t * B + b;
+        const dst = S + step + <usize>r * rowBytes;
+        memory.copy(dst, bias, rowBytes);
+        const end = load<i32>(starts + ((<usize>(r + 1)) << 2));
+        for (let q = load<i32>(starts + ((<usize>r) << 2)); q < end; q++) {
+          const k = load<i32>(cols + ((<usize>q) << 2));
+          addScaledRow(dst, Win + <usize>k * rowBytes, load<f32>(vals + ((<usize>q) << 2)), Hp);
+        }
       }
     }
-  } else {
+  } else if (rows === B) {
     fillRows(S + step, T * B, bias, Hp);
     gemmNN(ptr(plan, F_U), Ip, T * B, Ip, ptr(plan, F_WINP), Hp, S + step, Hp, true);
+  } else {
+    const U = ptr(plan, F_U);
+    for (let t = 0; t < T; t++) {
+      const dst = S + <usize>(t + 1) * step + first;
+      fillRows(dst, rows, bias, Hp);
+      const u = U + ((<usize>(t * B + b0) * <usize>Ip) << 2);
+      gemmNN(u, Ip, rows, Ip, ptr(plan, F_WINP), Hp, dst, Hp, true);
+    }
   }
   const WrecP = ptr(plan, F_WRECP);
   for (let t = 1; t <= T; t++) {
-    const prev = S + <usize>(t - 1) * step;
+    const prev = S + <usize>(t - 1) * step + first;
     const cur = prev + step;
-    gemmNN(prev, Hp, B, Hp, WrecP, Hp, cur, Hp, true);
-    activate(cur, B, H, Hp, act);
+    gemmNN(prev, Hp, rows, Hp, WrecP, Hp, cur, Hp, true);
+    activate(cur, rows, H, Hp, act);
   }
 }
 
-/** Softmax of one row of logits in place; returns log Σ exp (for the cross-entropy). */
+/** Softmax of a row of O logits (stride padded to 4) in place; returns log Σ exp. */
 function softmaxRow(z: usize, O: i32): f64 {
   let mx = load<f32>(z);
   for (let j = 1; j < O; j++) mx = max(mx, load<f32>(z + ((<usize>j) << 2)));
-  let sum: f32 = 0;
-  for (let j = 0; j < O; j++) {
-    const e = Mathf.exp(load<f32>(z + ((<usize>j) << 2)) - mx);
-    store<f32>(z + ((<usize>j) << 2), e);
-    sum += e;
+  const m = splat(mx);
+  let sum = splat(0);
+  for (let j = 0; j < O; j += 4) {
+    const q = z + ((<usize>j) << 2);
+    let e = exp4(f32x4.sub(v128.load(q), m));
+    if (j + 4 > O) {
+      // lanes past O are padding: no probability mass
+      const lane = i32x4.add(i32x4.splat(j), v128(0, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0));
+      e = v128.and(e, i32x4.lt_s(lane, i32x4.splat(O)));
+    }
+    v128.store(q, e);
+    sum = f32x4.add(sum, e);
   }
-  const inv: f32 = 1 / sum;
-  for (let j = 0; j < O; j++) store<f32>(z + ((<usize>j) << 2), load<f32>(z + ((<usize>j) << 2)) * inv);
-  return <f64>mx + Math.log(<f64>sum);
+  const total = hsum(sum);
+  const inv = splat(<f32>1 / total);
+  for (let j = 0; j < O; j += 4) {
+    const q = z + ((<usize>j) << 2);
+    v128.store(q, f32x4.mul(v128.load(q), inv));
+  }
+  return <f64>mx + Math.log(<f64>total);
 }
 
 /**
- * The output head: logits Z = h W_out + b_out (for h_T, or for every step batched over all T),
- * then probabilities (softmax, sigmoid) or values (linear) in Z. With `train`, also the loss
- * (into the result block) and ∂loss/∂z in Z, then the direct error signals dZ W_outᵀ in DELTA.
+ * The sigmoid head on a row of O logits: probabilities (inference) or, with targets y, the
+ * binary cross-entropy softplus(z) − y z summed over units (returned) and g·(σ(z) − y) in place.
  */
-export function head(plan: usize, train: bool): void {
+function sigmoidRow(z: usize, O: i32, y: usize, g: f32, train: bool): f64 {
+  let loss = splat(0);
+  const zero = splat(0);
+  const one = splat(1);
+  const gv = splat(g);
+  const full = O & ~3;
+  for (let j = 0; j < full; j += 4) {
+    const q = z + ((<usize>j) << 2);
+    const v = v128.load(q);
+    const e = exp4(f32x4.neg(f32x4.abs(v)));
+    const inv = f32x4.div(one, f32x4.add(one, e));
+    const p = v128.bitselect(inv, f32x4.mul(e, inv), f32x4.ge(v, zero));
+    if (!train) {
+      v128.store(q, p);
+      continue;
+    }
+    const yy = v128.load(y + ((<usize>j) << 2));
+    loss = f32x4.add(loss, f32x4.sub(f32x4.add(f32x4.max(v, zero), log1pUnit4(e)), f32x4.mul(yy, v)));
+    v128.store(q, f32x4.mul(f32x4.sub(p, yy), gv));
+  }
+  let tail: f64 = 0;
+  for (let j = full; j < O; j++) {
+    const q = z + ((<usize>j) << 2);
+    const v = load<f32>(q);
+    const e = Mathf.exp(-Mathf.abs(v));
+    const p: f32 = v >= 0 ? 1 / (1 + e) : e / (1 + e);
+    if (!train) {
+      store<f32>(q, p);
+      continue;
+    }
+    const yy = load<f32>(y + ((<usize>j) << 2));
+    tail += <f64>max(v, 0) - <f64>yy * <f64>v + Math.log1p(<f64>e);
+    store<f32>(q, (p - yy) * g);
+  }
+  return <f64>hsum(loss) + tail;
+}
+
+/** Σ of the mask (per-step heads), at least 1: the loss is Σ mask·loss / max(Σ mask, 1). */
+function lossCount(plan: usize): f64 {
+  const B = field(plan, F_B);
+  const T = field(plan, F_T);
+  if (isLastHead(field(plan, F_HEAD))) return <f64>B;
+  if (!field(plan, F_MASK)) return <f64>(B * T);
+  const mask = ptr(plan, F_MASKP);
+  let count: f64 = 0;
+  for (let i = 0; i < B * T; i++) count += <f64>load<f32>(mask + ((<usize>i) << 2));
+  return max(count, 1);
+}
+
+/**
+ * The output head for time steps [t0, t1) (per-step heads; last-step heads read h_T and ignore
+ * the range): logits Z = h W_out + b_out as one product, then probabilities (softmax, sigmoid) or
+ * values (linear) in Z. With `train`: ∂loss/∂z in Z, the direct error signals dZ W_outᵀ in DELTA,
+ * and the return value is this range's share of the loss.
+ */
+export function headSteps(plan: usize, t0: i32, t1: i32, train: bool): f64 {
   const B = field(plan, F_B);
   const T = field(plan, F_T);
   const O = field(plan, F_O);
@@ -248,30 +334,40 @@ export function head(plan: usize, train: bool): void {
   const Op = field(plan, F_OP);
   const hd = field(plan, F_HEAD);
   const last = isLastHead(hd);
-  const S = ptr(plan, F_S);
-  const Z = ptr(plan, F_Z);
-  const rows = last ? B : T * B;
-  const from = last ? S + ((<usize>T * <usize>B * <usize>Hp) << 2) : S + ((<usize>B * <usize>Hp) << 2);
-  fillRows(Z, rows, ptr(plan, F_BOUT), Op);
-  gemmNN(from, Hp, rows, Hp, ptr(plan, F_WOUTP), Op, Z, Op, true);
-  const targets = ptr(plan, F_TARGETS);
-  const mask = field(plan, F_MASK) ? ptr(plan, F_MASKP) : 0;
-  // the loss is a mean over batch rows (last heads) or over unmasked (batch, step) pairs
-  let count: f64 = <f64>rows;
-  if (!last && mask) {
-    count = 0;
-    for (let i = 0; i < B * T; i++) count += <f64>load<f32>(mask + ((<usize>i) << 2));
+  if (last) {
+    t0 = T - 1;
+    t1 = T;
   }
-  const scale: f32 = train && count > 0 ? <f32>(1 / count) : 0;
+  const S = ptr(plan, F_S);
+  const step = stepBytes(plan);
+  const zRow = (<usize>Op) << 2;
+  const rows = (t1 - t0) * B;
+  const Z = ptr(plan, F_Z) + (last ? 0 : <usize>(t0 * B) * zRow);
+  fillRows(Z, rows, ptr(plan, F_BOUT), Op);
+  gemmNN(S + <usize>(t0 + 1) * step, Hp, rows, Hp, ptr(plan, F_WOUTP), Op, Z, Op, true);
+  const targets = ptr(plan, F_TARGETS);
+  const mask = field(plan, F_MASK) && !last ? ptr(plan, F_MASKP) : 0;
+  const count = lossCount(plan);
+  const scale: f32 = <f32>(1 / count);
   let loss: f64 = 0;
-  for (let r = 0; r < rows; r++) {
-    const z = Z + ((<usize>r * <usize>Op) << 2);
-    // r = t * B + b for the every-step heads; targets and mask are batch-major [B][T]
-    const t = last ? 0 : r / B;
-    const b = last ? r : r % B;
+  for (let i = 0; i < rows; i++) {
+    const z = Z + <usize>i * zRow;
+    const t = t0 + i / B;
+    const b = i % B;
     const bt = b * T + t;
-    const m: f32 = mask && !last ? load<f32>(mask + ((<usize>bt) << 2)) : 1;
-    if (hd === HEAD_LAST_SOFTMAX || hd === HEAD_SOFTMAX) {
+    const m: f32 = mask ? load<f32>(mask + ((<usize>bt) << 2)) : 1;
+    if (hd === HEAD_SIGMOID) {
+      loss += <f64>m * sigmoidRow(z, O, targets + ((<usize>bt * <usize>O) << 2), m * scale, train);
+    } else if (hd === HEAD_LAST_LINEAR) {
+      if (!train) continue;
+      const y = targets + ((<usize>b * <usize>O) << 2);
+      for (let j = 0; j < O; j++) {
+        const q = z + ((<usize>j) << 2);
+        const d = load<f32>(q) - load<f32>(y + ((<usize>j) << 2));
+        loss += <f64>d * <f64>d;
+        store<f32>(q, 2 * d * scale);
+      }
+    } else {
       const y = train ? load<i32>(targets + ((<usize>(last ? b : bt)) << 2)) : 0;
       const zy = load<f32>(z + ((<usize>y) << 2));
       // −log p_y = log Σ exp z − z_y, exact even where p_y underflows
@@ -283,57 +379,28 @@ export function head(plan: usize, train: bool): void {
         const q = z + ((<usize>j) << 2);
         store<f32>(q, (load<f32>(q) - (j === y ? <f32>1 : 0)) * g);
       }
-    } else if (hd === HEAD_LAST_LINEAR) {
-      if (!train) continue;
-      const y = targets + ((<usize>b * <usize>O) << 2);
-      for (let j = 0; j < O; j++) {
-        const q = z + ((<usize>j) << 2);
-        const d = load<f32>(q) - load<f32>(y + ((<usize>j) << 2));
-        loss += <f64>d * <f64>d;
-        store<f32>(q, 2 * d * scale);
-      }
-    } else {
-      const y = targets + ((<usize>bt * <usize>O) << 2);
-      const g = m * scale;
-      for (let j = 0; j < O; j++) {
-        const q = z + ((<usize>j) << 2);
-        const v = load<f32>(q);
-        // binary cross-entropy from the logit: softplus(v) − y v, stable for large |v|
-        const e = Mathf.exp(-Mathf.abs(v));
-        const p: f32 = v >= 0 ? 1 / (1 + e) : e / (1 + e);
-        if (train) {
-          const yy = load<f32>(y + ((<usize>j) << 2));
-          loss += <f64>m * (<f64>max(v, 0) - <f64>yy * <f64>v + Math.log1p(<f64>e));
-          store<f32>(q, (p - yy) * g);
-        } else {
-          store<f32>(q, p);
-        }
-      }
     }
   }
-  if (!train) return;
+  if (!train) return 0;
   // padding columns of ∂loss/∂z must be zero: they feed the batched weight-gradient products
-  for (let r = 0; r < rows; r++) {
-    const z = Z + ((<usize>r * <usize>Op) << 2);
-    for (let j = O; j < Op; j++) store<f32>(z + ((<usize>j) << 2), 0);
+  if (O < Op) {
+    for (let i = 0; i < rows; i++) {
+      const z = Z + <usize>i * zRow;
+      for (let j = O; j < Op; j++) store<f32>(z + ((<usize>j) << 2), 0);
+    }
   }
-  store<f64>(ptr(plan, F_RESULT), count > 0 ? loss / count : 0);
   const delta = ptr(plan, F_DELTA);
-  const step = (<usize>B * <usize>Hp) << 2;
-  if (last) {
-    memory.fill(delta, 0, <usize>(T - 1) * step);
-    gemmNN(Z, Op, B, Op, ptr(plan, F_WOUTTP), Hp, delta + <usize>(T - 1) * step, Hp, false);
-  } else {
-    gemmNN(Z, Op, T * B, Op, ptr(plan, F_WOUTTP), Hp, delta, Hp, false);
-  }
+  if (last) memory.fill(delta, 0, <usize>(T - 1) * step);
+  gemmNN(Z, Op, rows, Op, ptr(plan, F_WOUTTP), Hp, delta + <usize>t0 * step, Hp, false);
+  return loss / count;
 }
 
 /**
- * BPTT: δ_T = direct_T; a_t = δ_t ⊙ σ'(h_t); g_t = a_t W_recᵀ; δ_{t-1} = direct_{t-1} + g_t.
- * DELTA holds the direct terms on entry and δ_t on exit. g_1 = ∂loss/∂h_0 is copied to DH0.
+ * BPTT for batch rows [b0, b1): δ_T = direct_T; a_t = δ_t ⊙ σ'(h_t); g_t = a_t W_recᵀ;
+ * δ_{t-1} = direct_{t-1} + g_t. DELTA holds the direct terms on entry and δ_t on exit; g_1 =
+ * ∂loss/∂h_0 is copied to DH0.
  */
-export function backward(plan: usize): void {
-  const B = field(plan, F_B);
+export function backwardRows(plan: usize, b0: i32, b1: i32): void {
   const T = field(plan, F_T);
   const Hp = field(plan, F_HP);
   const act = field(plan, F_ACT);
@@ -342,12 +409,14 @@ export function backward(plan: usize): void {
   const A = ptr(plan, F_A);
   const G = ptr(plan, F_G);
   const WrecTP = ptr(plan, F_WRECTP);
-  const step = (<usize>B * <usize>Hp) << 2;
-  const n4 = (B * Hp) >> 2;
+  const step = stepBytes(plan);
+  const rows = b1 - b0;
+  const first = (<usize>b0 * <usize>Hp) << 2;
+  const n4 = (rows * Hp) >> 2;
   for (let t = T; t >= 1; t--) {
-    const off = <usize>(t - 1) * step;
+    const off = <usize>(t - 1) * step + first;
     const d = delta + off;
-    const h = S + <usize>t * step;
+    const h = S + off + step;
     const a = A + off;
     if (t < T) {
       const g = G + off + step;
@@ -363,59 +432,9 @@ export function backward(plan: usize): void {
         v128.store(a + o, f32x4.mul(v128.load(d + o), derivative(v128.load(h + o), act)));
       }
     }
-    gemmNN(a, Hp, B, Hp, WrecTP, Hp, G + off, Hp, false);
+    gemmNN(a, Hp, rows, Hp, WrecTP, Hp, G + off, Hp, false);
   }
-  memory.copy(ptr(plan, F_DH0), G, step);
-}
-
-/** dst[n] = Σ over rows of src [rows][n] (n a multiple of 4). */
-function columnSums(src: usize, rows: i32, n: i32, dst: usize): void {
-  memory.fill(dst, 0, (<usize>n) << 2);
-  for (let r = 0; r < rows; r++) addRow(dst, src + ((<usize>r * <usize>n) << 2), n);
-}
-
-/**
- * Weight gradients, each one product over all T·B rows at once:
- * dW_rec = Σ_t h_{t-1}ᵀ a_t (+ α Σ_t (s_t g_t)ᵀ a_t when Ω is combined: the same product, its
- * left operand summed while packing), dW_in = Σ_t u_tᵀ a_t (a scatter for sparse inputs),
- * db = Σ a_t, dW_out = Σ_t h_tᵀ dz_t, db_out = Σ dz_t.
- */
-export function weightGradients(plan: usize): void {
-  const B = field(plan, F_B);
-  const T = field(plan, F_T);
-  const Hp = field(plan, F_HP);
-  const Ip = field(plan, F_IP);
-  const Op = field(plan, F_OP);
-  const S = ptr(plan, F_S);
-  const A = ptr(plan, F_A);
-  const Z = ptr(plan, F_Z);
-  const scratch = ptr(plan, F_SCRATCH);
-  const rows = T * B;
-  const combined = field(plan, F_OMEGA) !== 0 && field(plan, F_COMBINE) !== 0;
-  gemmTN(S, combined ? ptr(plan, F_G) : 0, Hp, Hp, rows, A, Hp, Hp, ptr(plan, F_DWREC), Hp, false, scratch);
-  columnSums(A, rows, Hp, ptr(plan, F_DB));
-  const dWin = ptr(plan, F_DWIN);
-  if (field(plan, F_SPARSE)) {
-    memory.fill(dWin, 0, (<usize>Ip * <usize>Hp) << 2);
-    const starts = ptr(plan, F_IDX);
-    const cols = ptr(plan, F_COLS);
-    const vals = ptr(plan, F_VALS);
-    for (let r = 0; r < rows; r++) {
-      const a = A + ((<usize>r * <usize>Hp) << 2);
-      const end = load<i32>(starts + ((<usize>(r + 1)) << 2));
-      for (let q = load<i32>(starts + ((<usize>r) << 2)); q < end; q++) {
-        const k = load<i32>(cols + ((<usize>q) << 2));
-        addScaledRow(dWin + ((<usize>k * <usize>Hp) << 2), a, load<f32>(vals + ((<usize>q) << 2)), Hp);
-      }
-    }
-  } else {
-    gemmTN(ptr(plan, F_U), 0, Ip, Ip, rows, A, Hp, Hp, dWin, Hp, false, scratch);
-  }
-  const last = isLastHead(field(plan, F_HEAD));
-  const from = last ? S + ((<usize>T * <usize>B * <usize>Hp) << 2) : S + ((<usize>B * <usize>Hp) << 2);
-  const zRows = last ? B : rows;
-  gemmTN(from, 0, Hp, Hp, zRows, Z, Op, Op, ptr(plan, F_DWOUT), Op, false, scratch);
-  columnSums(Z, zRows, Op, ptr(plan, F_DBOUT));
+  memory.copy(ptr(plan, F_DH0) + first, G + first, (<usize>rows * <usize>Hp) << 2);
 }
 
 /** Σ of squares of a row of n floats (n a multiple of 4). */
@@ -428,84 +447,175 @@ function norm2(p: usize, n: i32): f32 {
   return hsum(s);
 }
 
-/**
- * Ω (eq. 9-10) with δ_t and h_t held constant: r = ‖g_t‖² / ‖δ_t‖² with g_t = a_t W_recᵀ, per
- * (t, b) row where ‖δ_t‖² ≥ 1e-20. 'paper': Ω = Σ (r − 1)² / B; 'code': the mean over valid rows.
- * ∂Ω/∂W_rec = Σ s_t g_tᵀ a_t with s_t = c·2(r − 1)·2/‖δ_t‖² (∂‖g‖²/∂W_rec[i][j] = 2 g_i a_j).
- * G's rows are scaled in place by `scale`·s_t; the product itself is left to the caller.
- */
-function omegaTerms(plan: usize, scale: f64): void {
+/** Number of (t, b) rows, b in [b0, b1), with ‖δ_t‖² ≥ 1e-20: the rows that enter Ω. */
+export function omegaValidRows(plan: usize, b0: i32, b1: i32): f64 {
   const B = field(plan, F_B);
   const T = field(plan, F_T);
   const Hp = field(plan, F_HP);
-  const variant = field(plan, F_OMEGA);
   const delta = ptr(plan, F_DELTA);
-  const G = ptr(plan, F_G);
-  const rows = T * B;
   const rowBytes = (<usize>Hp) << 2;
   let valid: f64 = 0;
-  for (let r = 0; r < rows; r++) {
-    if (<f64>norm2(delta + <usize>r * rowBytes, Hp) >= OMEGA_MIN_NORM2) valid += 1;
-  }
-  const c: f64 = variant === 2 ? (valid > 0 ? 1 / valid : 0) : 1 / <f64>B;
-  let sum: f64 = 0;
-  for (let r = 0; r < rows; r++) {
-    const g = G + <usize>r * rowBytes;
-    const nd = <f64>norm2(delta + <usize>r * rowBytes, Hp);
-    let s: f32 = 0;
-    if (nd >= OMEGA_MIN_NORM2) {
-      const ratio = <f64>norm2(g, Hp) / nd;
-      sum += (ratio - 1) * (ratio - 1);
-      s = <f32>((scale * c * 4 * (ratio - 1)) / nd);
-    }
-    const sv = splat(s);
-    for (let j = 0; j < Hp; j += 4) {
-      const o = (<usize>j) << 2;
-      v128.store(g + o, f32x4.mul(v128.load(g + o), sv));
+  for (let t = 0; t < T; t++) {
+    for (let b = b0; b < b1; b++) {
+      if (<f64>norm2(delta + <usize>(t * B + b) * rowBytes, Hp) >= OMEGA_MIN_NORM2) valid += 1;
     }
   }
-  const result = ptr(plan, F_RESULT);
-  store<f64>(result, sum * c, 8);
-  store<f64>(result, valid, 16);
+  return valid;
 }
 
-/** Ω's value and ∂Ω/∂W_rec on its own (into DOMEGA), after backward. */
-export function omega(plan: usize): void {
-  const T = field(plan, F_T);
+/**
+ * Ω (eq. 9-10) with δ_t and h_t held constant, for batch rows [b0, b1): r = ‖g_t‖² / ‖δ_t‖² with
+ * g_t = a_t W_recᵀ (the BPTT product, already in G). Returns Σ (r − 1)² over valid rows; Ω = c·Σ
+ * with c = 1/B ('paper') or 1/#valid ('code'). ∂Ω/∂W_rec = Σ s_t g_tᵀ a_t, s_t = c·2(r − 1)·2/‖δ_t‖²
+ * (∂‖g‖²/∂W_rec[i][j] = 2 g_i a_j): G's rows are scaled in place by `scale`·s_t for that product.
+ */
+export function omegaScaleRows(plan: usize, b0: i32, b1: i32, c: f64, scale: f64): f64 {
   const B = field(plan, F_B);
+  const T = field(plan, F_T);
   const Hp = field(plan, F_HP);
-  omegaTerms(plan, 1);
+  const delta = ptr(plan, F_DELTA);
+  const G = ptr(plan, F_G);
+  const rowBytes = (<usize>Hp) << 2;
+  let sum: f64 = 0;
+  for (let t = 0; t < T; t++) {
+    for (let b = b0; b < b1; b++) {
+      const r = <usize>(t * B + b) * rowBytes;
+      const g = G + r;
+      const nd = <f64>norm2(delta + r, Hp);
+      let s: f32 = 0;
+      if (nd >= OMEGA_MIN_NORM2) {
+        const ratio = <f64>norm2(g, Hp) / nd;
+        sum += (ratio - 1) * (ratio - 1);
+        s = <f32>((scale * c * 4 * (ratio - 1)) / nd);
+      }
+      const sv = splat(s);
+      for (let j = 0; j < Hp; j += 4) {
+        const o = (<usize>j) << 2;
+        v128.store(g + o, f32x4.mul(v128.load(g + o), sv));
+      }
+    }
+  }
+  return sum;
+}
+
+/** dst[n0, n1) = Σ over rows of src [rows][ld], columns [n0, n1) (multiples of 4). */
+function columnSums(src: usize, rows: i32, ld: i32, n0: i32, n1: i32, dst: usize): void {
+  const o = (<usize>n0) << 2;
+  memory.fill(dst + o, 0, (<usize>(n1 - n0)) << 2);
+  for (let r = 0; r < rows; r++) addRow(dst + o, src + ((<usize>r * <usize>ld) << 2) + o, n1 - n0);
+}
+
+/**
+ * Weight gradients for hidden columns [n0, n1) and output columns [o0, o1), each one product over
+ * all T·B rows: dW_rec = Σ_t h_{t-1}ᵀ a_t (+ α Σ_t (s_t g_t)ᵀ a_t when Ω is combined: the same
+ * product, its left operand summed while packing), dW_in = Σ_t u_tᵀ a_t (a scatter for sparse
+ * inputs), db = Σ a_t, dW_out = Σ_t h_tᵀ dz_t, db_out = Σ dz_t. `thread` picks the scratch.
+ */
+export function gradientColumns(plan: usize, n0: i32, n1: i32, o0: i32, o1: i32, thread: i32): void {
+  const B = field(plan, F_B);
+  const T = field(plan, F_T);
+  const Hp = field(plan, F_HP);
+  const Ip = field(plan, F_IP);
+  const Op = field(plan, F_OP);
+  const S = ptr(plan, F_S);
+  const A = ptr(plan, F_A);
+  const Z = ptr(plan, F_Z);
+  const scratch = ptr(plan, thread ? F_SCRATCH1 : F_SCRATCH);
+  const rows = T * B;
+  const n = n1 - n0;
+  const no = (<usize>n0) << 2;
+  if (n > 0) {
+    const combined = field(plan, F_OMEGA) !== 0 && field(plan, F_COMBINE) !== 0;
+    const G = combined ? ptr(plan, F_G) : 0;
+    gemmTN(S, G, Hp, Hp, rows, A + no, Hp, n, ptr(plan, F_DWREC) + no, Hp, false, scratch);
+    columnSums(A, rows, Hp, n0, n1, ptr(plan, F_DB));
+    const dWin = ptr(plan, F_DWIN);
+    if (field(plan, F_SPARSE)) {
+      for (let i = 0; i < Ip; i++) memory.fill(dWin + ((<usize>i * <usize>Hp) << 2) + no, 0, (<usize>n) << 2);
+      const starts = ptr(plan, F_IDX);
+      const cols = ptr(plan, F_COLS);
+      const vals = ptr(plan, F_VALS);
+      for (let r = 0; r < rows; r++) {
+        const a = A + ((<usize>r * <usize>Hp) << 2) + no;
+        const end = load<i32>(starts + ((<usize>(r + 1)) << 2));
+        for (let q = load<i32>(starts + ((<usize>r) << 2)); q < end; q++) {
+          const k = load<i32>(cols + ((<usize>q) << 2));
+          addScaledRow(dWin + ((<usize>k * <usize>Hp) << 2) + no, a, load<f32>(vals + ((<usize>q) << 2)), n);
+        }
+      }
+    } else {
+      gemmTN(ptr(plan, F_U), 0, Ip, Ip, rows, A + no, Hp, n, dWin + no, Hp, false, scratch);
+    }
+  }
+  if (o1 > o0) {
+    const last = isLastHead(field(plan, F_HEAD));
+    const from = S + (last ? <usize>T : 1) * stepBytes(plan);
+    const zRows = last ? B : rows;
+    const oo = (<usize>o0) << 2;
+    gemmTN(from, 0, Hp, Hp, zRows, Z + oo, Op, o1 - o0, ptr(plan, F_DWOUT) + oo, Op, false, scratch);
+    columnSums(Z, zRows, Op, o0, o1, ptr(plan, F_DBOUT));
+  }
+}
+
+/** ∂Ω/∂W_rec for columns [n0, n1) into DOMEGA: Σ_t (s_t g_t)ᵀ a_t (G scaled by omegaScaleRows). */
+export function omegaProduct(plan: usize, n0: i32, n1: i32, thread: i32): void {
+  const Hp = field(plan, F_HP);
+  const rows = field(plan, F_T) * field(plan, F_B);
+  const no = (<usize>n0) << 2;
+  const scratch = ptr(plan, thread ? F_SCRATCH1 : F_SCRATCH);
   gemmTN(
     ptr(plan, F_G),
     0,
     Hp,
     Hp,
-    T * B,
-    ptr(plan, F_A),
+    rows,
+    ptr(plan, F_A) + no,
     Hp,
-    Hp,
-    ptr(plan, F_DOMEGA),
+    n1 - n0,
+    ptr(plan, F_DOMEGA) + no,
     Hp,
     false,
-    ptr(plan, F_SCRATCH),
+    scratch,
   );
+}
+
+/** Ω's normaliser: 1/B ('paper', code 1) or 1/#valid rows ('code', code 2; 0 when none). */
+export function omegaNormaliser(plan: usize, valid: f64): f64 {
+  if (field(plan, F_OMEGA) === 2) return valid > 0 ? 1 / valid : 0;
+  return 1 / <f64>field(plan, F_B);
 }
 
 /** Forward pass for inference: states, then head outputs in Z. Inputs and weights prepared. */
 export function forward(plan: usize): void {
-  forwardStates(plan);
-  head(plan, false);
+  forwardRows(plan, 0, field(plan, F_B));
+  headSteps(plan, 0, field(plan, F_T), false);
 }
 
-/** One training pass: loss, every gradient, δ_t, and Ω with ∂Ω/∂W_rec when F_OMEGA is set. */
+/**
+ * One training pass on one thread: loss, every gradient, δ_t, and Ω with ∂Ω/∂W_rec when F_OMEGA
+ * is set (into DOMEGA, or summed into dW_rec with weight α when F_COMBINE is set). Results: f64
+ * loss, Ω and the number of rows in Ω at F_RESULT.
+ */
 export function train(plan: usize): void {
-  forwardStates(plan);
-  head(plan, true);
-  backward(plan);
+  const B = field(plan, F_B);
+  const Hp = field(plan, F_HP);
+  forwardRows(plan, 0, B);
+  const loss = headSteps(plan, 0, field(plan, F_T), true);
+  backwardRows(plan, 0, B);
   const withOmega = field(plan, F_OMEGA) !== 0;
   const combined = withOmega && field(plan, F_COMBINE) !== 0;
-  // combined: G's rows scaled by α·s_t now, summed into dW_rec's product below
-  if (combined) omegaTerms(plan, <f64>load<f32>(plan + ((<usize>F_ALPHA) << 2)));
-  weightGradients(plan);
-  if (withOmega && !combined) omega(plan);
+  let omega: f64 = 0;
+  let valid: f64 = 0;
+  if (withOmega) {
+    valid = omegaValidRows(plan, 0, B);
+    const c = omegaNormaliser(plan, valid);
+    const scale: f64 = combined ? <f64>load<f32>(plan + ((<usize>F_ALPHA) << 2)) : 1;
+    omega = c * omegaScaleRows(plan, 0, B, c, scale);
+  }
+  gradientColumns(plan, 0, Hp, 0, field(plan, F_OP), 0);
+  if (withOmega && !combined) omegaProduct(plan, 0, Hp, 0);
+  const result = ptr(plan, F_RESULT);
+  store<f64>(result, loss);
+  store<f64>(result, omega, 8);
+  store<f64>(result, valid, 16);
 }

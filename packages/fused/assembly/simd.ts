@@ -51,3 +51,40 @@ export function sigmoid4(x: v128): v128 {
   const half = splat(0.5);
   return madd(tanh4(f32x4.mul(x, half)), half, half);
 }
+
+/**
+ * e^x, lane-wise (Cephes' expf: x = n ln2 + r, a degree-5 polynomial in r, then 2^n from the
+ * exponent bits). Relative error about 1e-7; x is clamped to [-87.3, 88.3].
+ */
+export function exp4(x: v128): v128 {
+  x = f32x4.min(f32x4.max(x, splat(-87.3)), splat(88.3));
+  const n = f32x4.floor(madd(x, splat(<f32>Math.LOG2E), splat(0.5)));
+  let r = madd(n, splat(-0.693359375), x);
+  r = madd(n, splat(2.1219444e-4), r);
+  let y = splat(1.98756915e-4);
+  y = madd(y, r, splat(1.3981999507e-3));
+  y = madd(y, r, splat(8.3334519073e-3));
+  y = madd(y, r, splat(4.1665795894e-2));
+  y = madd(y, r, splat(1.6666665459e-1));
+  y = madd(y, r, splat(5.0000001201e-1));
+  y = madd(y, f32x4.mul(r, r), f32x4.add(r, splat(1)));
+  const pow2 = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
+  return f32x4.mul(y, pow2);
+}
+
+/**
+ * log(1 + e) for e in [0, 1], lane-wise: 2·atanh(s) with s = e / (2 + e) ≤ 1/3, seven terms of
+ * the odd series (truncation below 2e-8 relative).
+ */
+export function log1pUnit4(e: v128): v128 {
+  const s = f32x4.div(e, f32x4.add(e, splat(2)));
+  const s2 = f32x4.mul(s, s);
+  let p = splat(1.0 / 13.0);
+  p = madd(p, s2, splat(1.0 / 11.0));
+  p = madd(p, s2, splat(1.0 / 9.0));
+  p = madd(p, s2, splat(1.0 / 7.0));
+  p = madd(p, s2, splat(1.0 / 5.0));
+  p = madd(p, s2, splat(1.0 / 3.0));
+  p = madd(p, s2, splat(1));
+  return f32x4.mul(f32x4.add(s, s), p);
+}

@@ -1,6 +1,6 @@
 import './register.js';
 
-export { isRelaxedSimd, wasmVariant } from './engines.js';
+export { isRelaxedSimd, wasmThreads, wasmVariant } from './engines.js';
 export { fusedImplementation } from './fusedImplementation.js';
 export { type KernelInfo, kernelInfo } from './info.js';
 export { jsSequenceEngine } from './jsEngine.js';
@@ -25,7 +25,7 @@ export type {
   SequenceWeights,
   TrainingProblem,
 } from './problem.js';
-export { WasmSequenceEngine } from './wasmEngine.js';
+export { THREAD_THRESHOLD, WasmSequenceEngine } from './wasmEngine.js';
 export {
   type FusedWasm,
   instantiateFusedWasm,
@@ -33,3 +33,4 @@ export {
   runtimeAccepts,
   type WasmVariant,
 } from './wasmModule.js';
+export { WasmThreadPair } from './wasmThreads.js';

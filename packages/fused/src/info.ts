@@ -1,7 +1,8 @@
 /** What runs the fused kernels here, for benchmarks and bug reports. */
 import { getKernel } from '@tensorflow/tfjs-core';
-import { isRelaxedSimd, wasmBytesInUse, wasmVariant } from './engines.js';
+import { isRelaxedSimd, wasmBytesInUse, wasmThreads, wasmVariant } from './engines.js';
 import { RNN_FORWARD, RNN_LOSS } from './kernels.js';
+import { THREAD_THRESHOLD } from './wasmEngine.js';
 
 export interface KernelInfo {
   /** kernel names registered by this package */
@@ -13,6 +14,10 @@ export interface KernelInfo {
   /** the WebAssembly build: 'relaxed-simd', 'simd', or null when the runtime lacks SIMD */
   wasmVariant: 'relaxed-simd' | 'simd' | null;
   relaxedSimd: boolean;
+  /** threads of the 'wasm' kernels: 2 (a worker on shared memory, Node) or 1 */
+  wasmThreads: number;
+  /** B·T·H² from which a pass uses the second thread */
+  threadThreshold: number;
   /** bytes of the WebAssembly module's memory in use by the current plan */
   wasmBytesInUse: number;
 }
@@ -25,6 +30,7 @@ export function kernelInfo(): KernelInfo {
   const engines: Record<string, string> = {};
   if (backends.includes('cpu')) engines.cpu = 'js';
   if (backends.includes('wasm')) engines.wasm = variant ? `wasm-${variant}` : 'js (no WebAssembly SIMD)';
+  if (variant && wasmThreads() > 1) engines.wasm += ' (2 threads above the threshold)';
   if (backends.includes('webgpu')) engines.webgpu = 'wgsl';
   return {
     kernels: [RNN_FORWARD, RNN_LOSS],
@@ -32,6 +38,8 @@ export function kernelInfo(): KernelInfo {
     engines,
     wasmVariant: variant,
     relaxedSimd: isRelaxedSimd(),
+    wasmThreads: wasmThreads(),
+    threadThreshold: THREAD_THRESHOLD,
     wasmBytesInUse: wasmBytesInUse(),
   };
 }

@@ -15,6 +15,7 @@ import {
   validateProblem,
 } from './problem.js';
 import type { FusedExports, FusedWasm } from './wasmModule.js';
+import type { WasmThreadPair } from './wasmThreads.js';
 
 /** Plan field numbers: must match assembly/plan.ts. */
 const F = {
@@ -65,6 +66,7 @@ const F = {
   COLS: 45,
   VALS: 46,
   NNZMAX: 47,
+  SCRATCH1: 48,
 } as const;
 type Scalar = 'B' | 'T' | 'I' | 'H' | 'O' | 'HP' | 'IP' | 'OP' | 'ACT' | 'HEAD' | 'SPARSE' | 'OMEGA' | 'MASK';
 type Buffer = Exclude<keyof typeof F, Scalar | 'COMBINE' | 'ALPHA' | 'NNZMAX'>;
@@ -132,6 +134,7 @@ function bufferWords(s: SequenceShape, x: FusedExports): [Record<Buffer, number>
     DOMEGA: hp * hp,
     DH0: B * hp,
     SCRATCH: x.gemmTNScratch(Math.max(hp, ip), Math.max(hp, op)),
+    SCRATCH1: x.gemmTNScratch(Math.max(hp, ip), Math.max(hp, op)),
     RESULT: 8,
   };
   const staging = Math.max(I * H, H * H, H * O, B * H, B * T * H, B * T * O, B * O);
@@ -142,14 +145,38 @@ function shapeKey(s: SequenceShape): string {
   return [s.batch, s.time, s.inputSize, s.hiddenSize, s.outputSize, s.head].join(',');
 }
 
+/** Recurrent multiply-adds per pass (B·T·H²) above which the second thread is used. */
+export const THREAD_THRESHOLD = 5e7;
+
+/** Half of n, rounded to a multiple of 4 (the micro-kernel's rows, the SIMD lanes). */
+const half4 = (n: number) => Math.min(n, Math.max(0, Math.round(n / 8) * 4));
+
 export class WasmSequenceEngine implements SequenceEngine {
   readonly name: string;
   private readonly x: FusedExports;
   private layout: PlanLayout | null = null;
 
-  constructor(readonly wasm: FusedWasm) {
+  private readonly threads: WasmThreadPair | null;
+  private readonly threadThreshold: number;
+
+  /**
+   * `threads`: a worker on the same shared memory (wasm must be the shared-memory build), used
+   * for passes of at least `threadThreshold` recurrent multiply-adds (default THREAD_THRESHOLD).
+   */
+  constructor(
+    readonly wasm: FusedWasm,
+    options: { threads?: WasmThreadPair | null; threadThreshold?: number } = {},
+  ) {
     this.x = wasm.exports;
-    this.name = `wasm-${wasm.variant}`;
+    this.threads = options.threads ?? null;
+    this.threadThreshold = options.threadThreshold ?? THREAD_THRESHOLD;
+    this.name = `wasm-${wasm.variant}${this.threads ? '-2threads' : ''}`;
+  }
+
+  /** Threads this problem runs on: 2 with a worker, a batch of 2 or more and enough work. */
+  threadsFor(s: SequenceShape): number {
+    const work = s.batch * s.time * s.hiddenSize ** 2;
+    return this.threads && s.batch >= 2 && work >= this.threadThreshold ? 2 : 1;
   }
 
   /** Bytes of module memory the current plan uses (for diagnostics). */
@@ -249,7 +276,8 @@ export class WasmSequenceEngine implements SequenceEngine {
   forward(p: SequenceProblem): SequenceOutputs {
     validateProblem(p, false);
     const L = this.load(p);
-    this.x.forward(L.plan);
+    if (this.threadsFor(p) === 2) this.forwardOnTwo(L, p);
+    else this.x.forward(L.plan);
     const { batch: B, time: T, outputSize: O, hiddenSize: H } = p;
     const outputs = isLastStepHead(p.head)
       ? this.takeUnpadded(L.at.Z, B, L.op, O)
@@ -272,7 +300,8 @@ export class WasmSequenceEngine implements SequenceEngine {
     if (p.targets instanceof Int32Array) i32.set(p.targets, L.at.TARGETS / 4);
     else this.f32().set(p.targets, L.at.TARGETS / 4);
     if (p.mask) this.f32().set(p.mask, L.at.MASKP / 4);
-    this.x.train(L.plan);
+    if (this.threadsFor(p) === 2) this.trainOnTwo(L, p, combine);
+    else this.x.train(L.plan);
     const result = new Float64Array(this.x.memory.buffer, L.at.RESULT, 3);
     const [loss, omega, omegaRows] = [result[0], p.omega ? result[1] : 0, p.omega ? result[2] : 0];
     const out: SequenceGradients = {
@@ -295,5 +324,46 @@ export class WasmSequenceEngine implements SequenceEngine {
       out.deltas = this.takeSequence(L.at.DELTA, p, L.hp, H);
     }
     return out;
+  }
+
+  /** forward() on two threads: batch rows split for the recurrence, time steps for the head. */
+  private forwardOnTwo(L: PlanLayout, p: SequenceProblem): void {
+    const t = this.threads!;
+    const { batch: B, time: T } = p;
+    const bm = half4(B);
+    t.both('forwardRows', [L.plan, 0, bm], [L.plan, bm, B]);
+    if (isLastStepHead(p.head)) this.x.headSteps(L.plan, 0, T, 0);
+    else t.both('headSteps', [L.plan, 0, T >> 1, 0], [L.plan, T >> 1, T, 0]);
+  }
+
+  /** train() on two threads: the same phases, each split in two (see assembly/sequence.ts). */
+  private trainOnTwo(L: PlanLayout, p: TrainingProblem, combine: boolean): void {
+    const t = this.threads!;
+    const x = this.x;
+    const { batch: B, time: T } = p;
+    const bm = half4(B);
+    t.both('forwardRows', [L.plan, 0, bm], [L.plan, bm, B]);
+    let loss: number;
+    if (isLastStepHead(p.head)) loss = x.headSteps(L.plan, 0, T, 1);
+    else {
+      const [a, b] = t.both('headSteps', [L.plan, 0, T >> 1, 1], [L.plan, T >> 1, T, 1]);
+      loss = a + b;
+    }
+    t.both('backwardRows', [L.plan, 0, bm], [L.plan, bm, B]);
+    let omega = 0;
+    let valid = 0;
+    if (p.omega) {
+      const [v0, v1] = t.both('omegaValidRows', [L.plan, 0, bm], [L.plan, bm, B]);
+      valid = v0 + v1;
+      const c = x.omegaNormaliser(L.plan, valid);
+      const scale = combine ? Math.fround(p.omegaWeight ?? 0) : 1;
+      const [s0, s1] = t.both('omegaScaleRows', [L.plan, 0, bm, c, scale], [L.plan, bm, B, c, scale]);
+      omega = c * (s0 + s1);
+    }
+    const hm = half4(L.hp);
+    const om = half4(L.op);
+    t.both('gradientColumns', [L.plan, 0, hm, 0, om, 0], [L.plan, hm, L.hp, om, L.op, 1]);
+    if (p.omega && !combine) t.both('omegaProduct', [L.plan, 0, hm, 0], [L.plan, hm, L.hp, 1]);
+    new Float64Array(x.memory.buffer, L.at.RESULT, 3).set([loss, omega, valid]);
   }
 }

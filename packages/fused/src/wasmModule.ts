@@ -4,7 +4,12 @@
  * accepts it (`WebAssembly.validate`), the plain SIMD build otherwise (Node 20 rejects relaxed SIMD
  * unless started with --experimental-wasm-relaxed-simd), and none when SIMD itself is missing.
  */
-import { RELAXED_SIMD_WASM_BASE64, SIMD_WASM_BASE64 } from '../build/wasm-binary.js';
+import {
+  RELAXED_SIMD_THREADS_WASM_BASE64,
+  RELAXED_SIMD_WASM_BASE64,
+  SIMD_THREADS_WASM_BASE64,
+  SIMD_WASM_BASE64,
+} from '../build/wasm-binary.js';
 
 /** The module's exports (pointers are byte addresses in its memory; bool arguments are 0/1). */
 export interface FusedExports {
@@ -14,16 +19,20 @@ export interface FusedExports {
   prepareWeights(plan: number): void;
   forward(plan: number): void;
   train(plan: number): void;
-  forwardStates(plan: number): void;
-  head(plan: number, train: number): void;
-  backward(plan: number): void;
-  weightGradients(plan: number): void;
-  omega(plan: number): void;
+  forwardRows(plan: number, b0: number, b1: number): void;
+  headSteps(plan: number, t0: number, t1: number, train: number): number;
+  backwardRows(plan: number, b0: number, b1: number): void;
+  omegaValidRows(plan: number, b0: number, b1: number): number;
+  omegaNormaliser(plan: number, valid: number): number;
+  omegaScaleRows(plan: number, b0: number, b1: number, c: number, scale: number): number;
+  gradientColumns(plan: number, n0: number, n1: number, o0: number, o1: number, thread: number): void;
+  omegaProduct(plan: number, n0: number, n1: number, thread: number): void;
   padRows(src: number, rows: number, cols: number, dst: number, ldd: number): void;
   unpadRows(src: number, rows: number, lds: number, cols: number, dst: number): void;
   timeToBatch(src: number, T: number, B: number, lds: number, cols: number, dst: number): void;
   tanhArray(p: number, n: number): void;
   sigmoidArray(p: number, n: number): void;
+  expArray(p: number, n: number): void;
   packedSize(K: number, N: number): number;
   packB(src: number, ldb: number, K: number, N: number, dst: number): void;
   packBT(src: number, lds: number, K: number, N: number, dst: number): void;
@@ -60,7 +69,14 @@ export type WasmVariant = 'relaxed-simd' | 'simd';
 export interface FusedWasm {
   variant: WasmVariant;
   exports: FusedExports;
+  /** the compiled module (a worker instantiates it again on the same shared memory) */
+  module: WebAssembly.Module;
+  /** set for the shared-memory build */
+  sharedMemory?: WebAssembly.Memory;
 }
+
+/** Pages (64 KiB) a shared memory may grow to: 2 GiB, as the threads builds declare. */
+export const SHARED_MAXIMUM_PAGES = 32768;
 
 function decodeBase64(text: string): Uint8Array {
   const binary = atob(text);
@@ -74,6 +90,15 @@ const binaries: Record<WasmVariant, Uint8Array> = {
   simd: decodeBase64(SIMD_WASM_BASE64),
 };
 
+const sharedBinaries: Record<WasmVariant, string> = {
+  'relaxed-simd': RELAXED_SIMD_THREADS_WASM_BASE64,
+  simd: SIMD_THREADS_WASM_BASE64,
+};
+
+function abort(_msg: number, _file: number, line: number, col: number): never {
+  throw new Error(`fused wasm module aborted at ${line}:${col}`);
+}
+
 /** Whether this runtime accepts a build (validation, then compilation, must succeed). */
 export function runtimeAccepts(variant: WasmVariant): boolean {
   try {
@@ -85,14 +110,30 @@ export function runtimeAccepts(variant: WasmVariant): boolean {
 
 /** A fresh instance of the given build (its own memory). Rejects when the runtime refuses it. */
 export async function instantiateFusedWasm(variant: WasmVariant): Promise<FusedWasm> {
-  const { instance } = await WebAssembly.instantiate(binaries[variant] as BufferSource, {
-    env: {
-      abort: (_msg: number, _file: number, line: number, col: number) => {
-        throw new Error(`fused wasm module aborted at ${line}:${col}`);
-      },
-    },
-  });
-  return { variant, exports: instance.exports as unknown as FusedExports };
+  const module = await WebAssembly.compile(binaries[variant] as BufferSource);
+  const instance = await WebAssembly.instantiate(module, { env: { abort } });
+  return { variant, module, exports: instance.exports as unknown as FusedExports };
+}
+
+/** Whether shared WebAssembly memory (threads) is available: SharedArrayBuffer and Atomics. */
+export function sharedMemoryAvailable(): boolean {
+  try {
+    if (typeof SharedArrayBuffer === 'undefined' || typeof Atomics === 'undefined') return false;
+    return (
+      new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }).buffer instanceof SharedArrayBuffer
+    );
+  } catch {
+    return false;
+  }
+}
+
+/** An instance of the shared-memory build of `variant`, on a new shared memory. */
+export async function instantiateSharedFusedWasm(variant: WasmVariant): Promise<FusedWasm> {
+  const memory = new WebAssembly.Memory({ initial: 4, maximum: SHARED_MAXIMUM_PAGES, shared: true });
+  const module = await WebAssembly.compile(decodeBase64(sharedBinaries[variant]) as BufferSource);
+  const instance = await WebAssembly.instantiate(module, { env: { abort, memory } });
+  const exports = { ...(instance.exports as unknown as FusedExports), memory };
+  return { variant, module, exports, sharedMemory: memory };
 }
 
 /** The best build this runtime runs: relaxed SIMD, else SIMD, else null (no WebAssembly SIMD). */

@@ -1,0 +1,195 @@
+/**
+ * CliffguardRnnForward and CliffguardRnnLoss for the 'webgpu' backend: the programs of
+ * webgpuPrograms.ts run through backend.runWebGPUProgram; intermediate buffers are disposed here.
+ * The outputs are the same tensors, in the same order, as the cpu and wasm kernels'.
+ */
+import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { type ForwardAttrs, type LossAttrs, RNN_FORWARD, RNN_LOSS } from './kernels.js';
+import {
+  backwardProgram,
+  copyProgram,
+  FLAG_COMBINE,
+  FLAG_H0,
+  FLAG_MASK,
+  FLAG_OMEGA,
+  FLAG_OMEGA_CODE,
+  FLAG_TRAIN,
+  type FusedWebGPUProgram,
+  forwardProgram,
+  GRAD,
+  gradientProgram,
+  headProgram,
+  omegaProgram,
+} from './webgpuPrograms.js';
+
+interface Uniform {
+  type: 'int32' | 'float32';
+  data: number[];
+}
+
+/** The calls the kernels make on tfjs-backend-webgpu's WebGPUBackend. */
+interface WebGPUBackendLike {
+  runWebGPUProgram(
+    program: FusedWebGPUProgram,
+    inputs: TensorInfo[],
+    dtype: 'float32',
+    uniforms: Uniform[],
+  ): TensorInfo;
+  disposeData(dataId: object): boolean;
+  tensorMap?: { get(dataId: object): { values?: ArrayLike<number> | null } | undefined };
+}
+
+/**
+ * Class targets must lie in [0, O). They are checked when their values are still on the CPU
+ * (a tensor made from JavaScript data and not yet uploaded); a GPU-resident tensor is not read
+ * back for it (a synchronous readback would stall the step).
+ */
+function checkClasses(backend: WebGPUBackendLike, targets: TensorInfo, O: number): void {
+  const values = backend.tensorMap?.get(targets.dataId)?.values;
+  if (!values) return;
+  for (let i = 0; i < values.length; i++) {
+    const y = values[i];
+    if (!(Number.isInteger(y) && y >= 0 && y < O)) {
+      throw new RangeError(`targets[${i}] = ${y} is not a class index in [0, ${O})`);
+    }
+  }
+}
+
+const HEAD_CODE = { 'last-softmax': 0, softmax: 1, 'last-linear': 2, sigmoid: 3 } as const;
+
+type Named = Record<
+  'W_in' | 'W_rec' | 'b' | 'W_out' | 'b_out' | 'inputs' | 'targets' | 'mask' | 'h0',
+  TensorInfo
+>;
+
+const given = (t: TensorInfo | undefined): t is TensorInfo =>
+  t !== undefined && t.shape.length > 0 && t.shape.every((d) => d > 0);
+
+/** Runs programs with the shared uniforms of one call; frees intermediates on `release`. */
+class Runner {
+  private readonly temps: TensorInfo[] = [];
+
+  constructor(
+    private readonly backend: WebGPUBackendLike,
+    private readonly sizes: number[],
+    private readonly head: number,
+    private readonly act: number,
+    private readonly flags: number,
+    private readonly alpha: number,
+  ) {}
+
+  run(program: FusedWebGPUProgram, inputs: TensorInfo[], mode = 0, offset = 0, keep = false): TensorInfo {
+    // one entry per scalar field of UNIFORMS (an entry of several values is laid out as a vector)
+    const ints = (v: number): Uniform => ({ type: 'int32', data: [v] });
+    const uniforms: Uniform[] = [
+      ...[...this.sizes, this.head, this.act, this.flags].map(ints),
+      { type: 'float32', data: [this.alpha] },
+      ints(offset),
+      ints(mode),
+    ];
+    const out = this.backend.runWebGPUProgram(program, inputs, 'float32', uniforms);
+    if (!keep) this.temps.push(out);
+    return out;
+  }
+
+  release(): void {
+    for (const t of this.temps) this.backend.disposeData(t.dataId);
+  }
+}
+
+function sizesOf(x: Named): number[] {
+  const [B, T, I] = x.inputs.shape as [number, number, number];
+  const [H, O] = x.W_out.shape as [number, number];
+  return [B, T, I, H, O];
+}
+
+const forwardKernel: KernelFunc = ({ inputs, backend, attrs }) => {
+  const x = inputs as unknown as Named;
+  const a = attrs as unknown as ForwardAttrs;
+  const [B, T, I, H, O] = sizesOf(x);
+  const flags = given(x.h0) ? FLAG_H0 : 0;
+  const r = new Runner(
+    backend as unknown as WebGPUBackendLike,
+    [B, T, I, H, O],
+    HEAD_CODE[a.head],
+    a.activation === 'tanh' ? 0 : 1,
+    flags,
+    0,
+  );
+  try {
+    const S = r.run(forwardProgram(B, T, H), [x.W_in, x.W_rec, x.b, x.inputs, given(x.h0) ? x.h0 : x.b]);
+    const last = HEAD_CODE[a.head] === 0 || HEAD_CODE[a.head] === 2;
+    const rows = last ? B : B * T;
+    const outputs = r.run(
+      headProgram(rows, O, false, last ? [B, O] : [B, T, O]),
+      [S, x.W_out, x.b_out, x.b, x.b],
+      0,
+      0,
+      true,
+    );
+    const states = r.run(copyProgram([B, T, H]), [S], 0, B * H, true);
+    return [outputs, states];
+  } finally {
+    r.release();
+  }
+};
+
+const lossKernel: KernelFunc = ({ inputs, backend, attrs }) => {
+  const x = inputs as unknown as Named;
+  const a = attrs as unknown as LossAttrs;
+  const [B, T, I, H, O] = sizesOf(x);
+  const head = HEAD_CODE[a.head];
+  const last = head === 0 || head === 2;
+  const rows = last ? B : B * T;
+  const omega = a.omega !== 'none';
+  const combine = omega && a.combine;
+  let flags = FLAG_TRAIN;
+  if (given(x.h0)) flags |= FLAG_H0;
+  if (given(x.mask)) flags |= FLAG_MASK;
+  if (omega) flags |= FLAG_OMEGA;
+  if (a.omega === 'code') flags |= FLAG_OMEGA_CODE;
+  if (combine) flags |= FLAG_COMBINE;
+  const be = backend as unknown as WebGPUBackendLike;
+  if (head === 0 || head === 1) checkClasses(be, x.targets, O);
+  const r = new Runner(be, [B, T, I, H, O], head, a.activation === 'tanh' ? 0 : 1, flags, a.omegaWeight);
+  try {
+    const S = r.run(forwardProgram(B, T, H), [x.W_in, x.W_rec, x.b, x.inputs, given(x.h0) ? x.h0 : x.b]);
+    const Z = r.run(headProgram(rows, O, true), [
+      S,
+      x.W_out,
+      x.b_out,
+      x.targets,
+      given(x.mask) ? x.mask : x.b,
+    ]);
+    const P = r.run(backwardProgram(B, T, H), [S, Z, x.W_out, x.W_rec]);
+    const om = omega ? r.run(omegaProgram(B, T), [P]) : x.b;
+    const ins = [x.inputs, S, Z, P, om];
+    const grad = (kind: number, shape: number[]) => r.run(gradientProgram(shape), ins, kind, 0, true);
+    const empty = () => r.run(copyProgram([0]), [S], 1, 0, true);
+    const seq = (src: TensorInfo, offset: number) => r.run(copyProgram([B, T, H]), [src], 0, offset, true);
+    return [
+      grad(GRAD.loss, []),
+      grad(GRAD.omega, []),
+      r.run(copyProgram([B, H]), [S], 1, T * B * H, true),
+      grad(GRAD.W_in, [I, H]),
+      grad(GRAD.W_rec, [H, H]),
+      grad(GRAD.b, [H]),
+      grad(GRAD.W_out, [H, O]),
+      grad(GRAD.b_out, [O]),
+      omega && !combine ? grad(GRAD.omegaGrad, [H, H]) : empty(),
+      r.run(copyProgram([B, H]), [P], 1, 2 * T * B * H, true),
+      a.keepSequences ? seq(S, B * H) : empty(),
+      a.keepSequences ? seq(P, 0) : empty(),
+    ];
+  } finally {
+    r.release();
+  }
+};
+
+/** The webgpu kernel configs. */
+export function webgpuKernels(): KernelConfig[] {
+  return [
+    { kernelName: RNN_FORWARD, backendName: 'webgpu', kernelFunc: forwardKernel },
+    { kernelName: RNN_LOSS, backendName: 'webgpu', kernelFunc: lossKernel },
+  ];
+}

@@ -1,0 +1,389 @@
+/**
+ * The fused pass as WGSL compute programs for the tfjs webgpu backend (run through
+ * backend.runWebGPUProgram). Sizes, head, activation and flags are uniforms, so each program
+ * compiles once per process whatever the shape. The two recurrences (forward over T, BPTT) run in
+ * one workgroup that loops over time with a storage barrier between steps; everything batched over
+ * time (the head, Ω's terms, the weight gradients) is one invocation per output element.
+ *
+ * Layouts: S [(T+1)][B][H] states with S_0 = h0; Z [rows][O] logits → ∂loss/∂z (rows batch-major,
+ * then one loss share per row); P = [δ | a | g], each [T][B][H]; Ω stats [Σ(r−1)², #valid, s_r…].
+ */
+
+/** The subset of tfjs-backend-webgpu's WebGPUProgram these programs fill in. */
+export interface FusedWebGPUProgram {
+  variableNames: string[];
+  outputShape: number[];
+  shaderKey: string;
+  dispatchLayout: { x: number[] };
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number];
+  uniforms: string;
+  size?: boolean;
+  getUserCode(): string;
+}
+
+/** Every program takes the same uniforms, in this order (see `uniformData`). */
+export const UNIFORMS =
+  'B : i32, T : i32, I : i32, H : i32, O : i32, head : i32, act : i32, flags : i32, alpha : f32, offset : i32, mode : i32,';
+
+export const FLAG_H0 = 1;
+export const FLAG_MASK = 2;
+export const FLAG_TRAIN = 4;
+export const FLAG_OMEGA_CODE = 8;
+export const FLAG_COMBINE = 16;
+export const FLAG_OMEGA = 32;
+
+const WG = 256;
+const FLAT = 64;
+
+const common = `
+  fn lastHead() -> bool { return uniforms.head == 0 || uniforms.head == 2; }
+  fn activate(x : f32) -> f32 {
+    if (uniforms.act == 0) { return tanh(clamp(x, -15.0, 15.0)); }
+    return 1.0 / (1.0 + exp(-x));
+  }
+  fn slope(h : f32) -> f32 {
+    if (uniforms.act == 0) { return 1.0 - h * h; }
+    return h * (1.0 - h);
+  }
+`;
+
+function singleWorkgroup(
+  key: string,
+  variableNames: string[],
+  size: number,
+  body: string,
+): FusedWebGPUProgram {
+  return {
+    variableNames,
+    outputShape: [size],
+    shaderKey: `cliffguard_${key}`,
+    dispatchLayout: { x: [0] },
+    dispatch: [1, 1, 1],
+    workgroupSize: [WG, 1, 1],
+    uniforms: UNIFORMS,
+    getUserCode: () => `${common}\n${body}`,
+  };
+}
+
+function flat(key: string, variableNames: string[], outputShape: number[], body: string): FusedWebGPUProgram {
+  const n = outputShape.reduce((a, b) => a * b, 1);
+  return {
+    variableNames,
+    outputShape,
+    shaderKey: `cliffguard_${key}`,
+    dispatchLayout: { x: outputShape.map((_, i) => i) },
+    dispatch: [Math.max(1, Math.ceil(n / FLAT)), 1, 1],
+    workgroupSize: [FLAT, 1, 1],
+    uniforms: UNIFORMS,
+    size: true,
+    getUserCode: () => `${common}\n${body}`,
+  };
+}
+
+/** S: S_0 = h0 (or 0), then S_t = σ(S_{t-1} W_rec + u_t W_in + b) step by step. */
+export function forwardProgram(B: number, T: number, H: number): FusedWebGPUProgram {
+  return singleWorkgroup(
+    'rnn_forward',
+    ['Win', 'Wrec', 'bias', 'u', 'h0'],
+    (T + 1) * B * H,
+    `
+  fn main(index : i32) {
+    let B = uniforms.B; let T = uniforms.T; let I = uniforms.I; let H = uniforms.H;
+    let BH = B * H;
+    for (var e = index; e < BH; e += ${WG}) {
+      var h = 0.0;
+      if ((uniforms.flags & ${FLAG_H0}) != 0) { h = h0[e]; }
+      result[e] = h;
+    }
+    storageBarrier();
+    for (var t = 1; t <= T; t++) {
+      for (var e = index; e < BH; e += ${WG}) {
+        let b = e / H;
+        let j = e % H;
+        var z = bias[j];
+        let prev = (t - 1) * BH + b * H;
+        for (var i = 0; i < H; i++) { z += result[prev + i] * Wrec[i * H + j]; }
+        let row = (b * T + t - 1) * I;
+        for (var i = 0; i < I; i++) { z += u[row + i] * Win[i * H + j]; }
+        result[t * BH + e] = activate(z);
+      }
+      storageBarrier();
+    }
+  }`,
+  );
+}
+
+/**
+ * The head, one invocation per row (batch-major: b·T + t, or b for last-step heads): logits, then
+ * probabilities / values (inference, shape [B, O] or [B, T, O]) or ∂loss/∂z and the row's share
+ * of the loss after the rows·O values (training).
+ */
+export function headProgram(
+  rows: number,
+  O: number,
+  train: boolean,
+  outputShape?: number[],
+): FusedWebGPUProgram {
+  return flat(
+    'rnn_head',
+    ['S', 'Wout', 'bout', 'y', 'mask'],
+    outputShape ?? [train ? rows * O + rows : rows * O],
+    `
+  fn main(index : i32) {
+    let B = uniforms.B; let T = uniforms.T; let H = uniforms.H; let O = uniforms.O;
+    let last = lastHead();
+    var rows = B * T;
+    if (last) { rows = B; }
+    if (index >= rows) { return; }
+    let train = (uniforms.flags & ${FLAG_TRAIN}) != 0;
+    let masked = !last && (uniforms.flags & ${FLAG_MASK}) != 0;
+    var b = index / T;
+    var t = index % T;
+    if (last) { b = index; t = T - 1; }
+    let hrow = (t + 1) * B * H + b * H;
+    let zrow = index * O;
+    var mx = -3.0e38;
+    for (var k = 0; k < O; k++) {
+      var z = bout[k];
+      for (var j = 0; j < H; j++) { z += S[hrow + j] * Wout[j * O + k]; }
+      result[zrow + k] = z;
+      mx = max(mx, z);
+    }
+    var count = f32(rows);
+    var m = 1.0;
+    if (masked) {
+      count = 0.0;
+      for (var q = 0; q < B * T; q++) { count += mask[q]; }
+      count = max(count, 1.0);
+      m = mask[b * T + t];
+    }
+    let g = m / count;
+    var loss = 0.0;
+    if (uniforms.head == 0 || uniforms.head == 1) {
+      var yi = 0;
+      if (train) {
+        if (last) { yi = i32(y[b]); } else { yi = i32(y[b * T + t]); }
+      }
+      var s = 0.0;
+      for (var k = 0; k < O; k++) { s += exp(result[zrow + k] - mx); }
+      loss = mx + log(s) - result[zrow + yi];
+      for (var k = 0; k < O; k++) {
+        let p = exp(result[zrow + k] - mx) / s;
+        if (train) { result[zrow + k] = (p - select(0.0, 1.0, k == yi)) * g; } else { result[zrow + k] = p; }
+      }
+    } else if (uniforms.head == 2) {
+      if (train) {
+        for (var k = 0; k < O; k++) {
+          let d = result[zrow + k] - f32(y[b * O + k]);
+          loss += d * d;
+          result[zrow + k] = 2.0 * d * g;
+        }
+      }
+    } else {
+      for (var k = 0; k < O; k++) {
+        let v = result[zrow + k];
+        let e = exp(-abs(v));
+        let p = select(e / (1.0 + e), 1.0 / (1.0 + e), v >= 0.0);
+        if (train) {
+          let yy = f32(y[(b * T + t) * O + k]);
+          loss += max(v, 0.0) - yy * v + log(1.0 + e);
+          result[zrow + k] = (p - yy) * g;
+        } else {
+          result[zrow + k] = p;
+        }
+      }
+    }
+    if (train) { result[rows * O + index] = m * loss / count; }
+  }`,
+  );
+}
+
+/** BPTT in one workgroup: P = [δ | a | g]; δ_t = dz W_outᵀ + g_{t+1}, a_t = δ_t ⊙ σ'(h_t), g_t = a_t W_recᵀ. */
+export function backwardProgram(B: number, T: number, H: number): FusedWebGPUProgram {
+  return singleWorkgroup(
+    'rnn_backward',
+    ['S', 'Z', 'Wout', 'Wrec'],
+    3 * T * B * H,
+    `
+  fn main(index : i32) {
+    let B = uniforms.B; let T = uniforms.T; let H = uniforms.H; let O = uniforms.O;
+    let BH = B * H;
+    let TBH = T * BH;
+    let last = lastHead();
+    for (var t = T; t >= 1; t--) {
+      for (var e = index; e < BH; e += ${WG}) {
+        let b = e / H;
+        let j = e % H;
+        var d = 0.0;
+        if (!last || t == T) {
+          var zr = (b * T + t - 1) * O;
+          if (last) { zr = b * O; }
+          for (var k = 0; k < O; k++) { d += Z[zr + k] * Wout[j * O + k]; }
+        }
+        if (t < T) { d += result[2 * TBH + t * BH + e]; }
+        result[(t - 1) * BH + e] = d;
+        result[TBH + (t - 1) * BH + e] = d * slope(S[t * BH + e]);
+      }
+      storageBarrier();
+      for (var e = index; e < BH; e += ${WG}) {
+        let b = e / H;
+        let i = e % H;
+        let arow = TBH + (t - 1) * BH + b * H;
+        var g = 0.0;
+        for (var j = 0; j < H; j++) { g += result[arow + j] * Wrec[i * H + j]; }
+        result[2 * TBH + (t - 1) * BH + e] = g;
+      }
+      storageBarrier();
+    }
+  }`,
+  );
+}
+
+/** Ω's terms per (t, b) row: [Σ (r−1)², #valid, then s_r = 4(r−1)/‖δ‖² per row (0 when invalid)]. */
+export function omegaProgram(B: number, T: number): FusedWebGPUProgram {
+  const program = singleWorkgroup(
+    'rnn_omega',
+    ['P'],
+    2 + T * B,
+    `
+  var<workgroup> partial : array<f32, ${2 * WG}>;
+  fn main(index : i32) {
+    let B = uniforms.B; let T = uniforms.T; let H = uniforms.H;
+    let TBH = T * B * H;
+    var terms = 0.0;
+    var valid = 0.0;
+    for (var r = index; r < T * B; r += ${WG}) {
+      var nd = 0.0;
+      var ng = 0.0;
+      for (var j = 0; j < H; j++) {
+        let d = P[r * H + j];
+        let g = P[2 * TBH + r * H + j];
+        nd += d * d;
+        ng += g * g;
+      }
+      var s = 0.0;
+      if (nd >= 1e-20) {
+        let ratio = ng / nd;
+        terms += (ratio - 1.0) * (ratio - 1.0);
+        valid += 1.0;
+        s = 4.0 * (ratio - 1.0) / nd;
+      }
+      result[2 + r] = s;
+    }
+    partial[index] = terms;
+    partial[${WG} + index] = valid;
+    workgroupBarrier();
+    for (var w = ${WG / 2}; w > 0; w = w / 2) {
+      if (index < w) {
+        partial[index] += partial[index + w];
+        partial[${WG} + index] += partial[${WG} + index + w];
+      }
+      workgroupBarrier();
+    }
+    if (index == 0) {
+      result[0] = partial[0];
+      result[1] = partial[${WG}];
+    }
+  }`,
+  );
+  return program;
+}
+
+/** Kinds of the gradient program (uniform `mode`). */
+export const GRAD = { W_in: 0, W_rec: 1, b: 2, W_out: 3, b_out: 4, omegaGrad: 5, loss: 6, omega: 7 } as const;
+
+/**
+ * One invocation per element of a gradient, summing over all T·B rows (the weight-gradient
+ * products batched over time), or the scalars: loss = Σ of the rows' shares, Ω = c·Σ(r−1)².
+ */
+export function gradientProgram(outputShape: number[]): FusedWebGPUProgram {
+  return flat(
+    'rnn_gradient',
+    ['u', 'S', 'Z', 'P', 'om'],
+    outputShape,
+    `
+  fn omegaScale() -> f32 {
+    if ((uniforms.flags & ${FLAG_OMEGA_CODE}) != 0) {
+      if (om[1] > 0.0) { return 1.0 / om[1]; }
+      return 0.0;
+    }
+    return 1.0 / f32(uniforms.B);
+  }
+  fn main(index : i32) {
+    if (index >= uniforms.size) { return; }
+    let B = uniforms.B; let T = uniforms.T; let I = uniforms.I; let H = uniforms.H; let O = uniforms.O;
+    let R = T * B;
+    let TBH = R * H;
+    let last = lastHead();
+    var rows = R;
+    if (last) { rows = B; }
+    let mode = uniforms.mode;
+    var acc = 0.0;
+    if (mode == ${GRAD.W_in}) {
+      let i = index / H;
+      let j = index % H;
+      for (var r = 0; r < R; r++) {
+        let t = r / B;
+        let b = r % B;
+        acc += u[(b * T + t) * I + i] * P[TBH + r * H + j];
+      }
+    } else if (mode == ${GRAD.W_rec} || mode == ${GRAD.omegaGrad}) {
+      let i = index / H;
+      let j = index % H;
+      let c = omegaScale();
+      let combine = (uniforms.flags & ${FLAG_COMBINE}) != 0;
+      for (var r = 0; r < R; r++) {
+        var left = 0.0;
+        if (mode == ${GRAD.W_rec}) { left = S[r * H + i]; }
+        if (mode == ${GRAD.omegaGrad} || combine) {
+          var w = c * om[2 + r];
+          if (mode == ${GRAD.W_rec}) { w = w * uniforms.alpha; }
+          left += w * P[2 * TBH + r * H + i];
+        }
+        acc += left * P[TBH + r * H + j];
+      }
+    } else if (mode == ${GRAD.b}) {
+      for (var r = 0; r < R; r++) { acc += P[TBH + r * H + index]; }
+    } else if (mode == ${GRAD.W_out}) {
+      let j = index / O;
+      let k = index % O;
+      for (var q = 0; q < rows; q++) {
+        var b = q / T;
+        var t = q % T;
+        if (last) { b = q; t = T - 1; }
+        acc += S[(t + 1) * B * H + b * H + j] * Z[q * O + k];
+      }
+    } else if (mode == ${GRAD.b_out}) {
+      for (var q = 0; q < rows; q++) { acc += Z[q * O + index]; }
+    } else if (mode == ${GRAD.loss}) {
+      for (var q = 0; q < rows; q++) { acc += Z[rows * O + q]; }
+    } else if ((uniforms.flags & ${FLAG_OMEGA}) != 0) {
+      acc = omegaScale() * om[0];
+    }
+    result[index] = acc;
+  }`,
+  );
+}
+
+/** Copies out of a packed buffer: mode 0 a time-major [T][B][H] block (at offset) to [B][T][H]; mode 1 a plain range. */
+export function copyProgram(outputShape: number[]): FusedWebGPUProgram {
+  return flat(
+    'rnn_copy',
+    ['src'],
+    outputShape,
+    `
+  fn main(index : i32) {
+    if (index >= uniforms.size) { return; }
+    if (uniforms.mode == 1) {
+      result[index] = src[uniforms.offset + index];
+      return;
+    }
+    let B = uniforms.B; let T = uniforms.T; let H = uniforms.H;
+    let b = index / (T * H);
+    let t = (index / H) % T;
+    let j = index % H;
+    result[index] = src[uniforms.offset + t * B * H + b * H + j];
+  }`,
+  );
+}
