@@ -4,7 +4,15 @@ export {
   gradientConditions,
   temporalContributions,
 } from './diagnostics.js';
-export { HEADS, headInput, headLogits, headLoss, headOutputs, isLastStepHead } from './heads.js';
+export {
+  HEADS,
+  headInput,
+  headLogits,
+  headLoss,
+  headLossAndGradients,
+  headOutputs,
+  isLastStepHead,
+} from './heads.js';
 export type {
   Activation,
   Batch,
