@@ -1,5 +1,3 @@
-import { defineConfig } from 'vitest/config';
+import { cliffguardVitestConfig } from '@cliffguard/testing/vitest';
 
-export default defineConfig({
-  test: { include: ['src/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 120_000 },
-});
+export default cliffguardVitestConfig();
