@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { dataDir } from '@cliffguard/testing';
+import { dataDir } from '@cliffguard/testing/data';
 import { describe, expect, it } from 'vitest';
 import { readPickle } from './pickle.js';
 import { musicPickle, op } from './pickleBuilder.test-helper.js';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { dataDir } from '@cliffguard/testing';
+import { dataDir } from '@cliffguard/testing/data';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bitsPerChar, loadPtbChars, type PtbChars, parsePtbCharFile, UNKNOWN_SYMBOL } from './ptb.js';
 
