@@ -7,6 +7,7 @@ import { join, relative } from 'node:path';
 import { EXPERIMENTS, getExperiment } from './experiments/registry.js';
 import type { ExperimentDef, PlanOptions, Profile, ResultLine } from './experiments/types.js';
 import { writeReport } from './report/doc.js';
+import { writeIndex } from './report/index.js';
 import type { BackendName } from './runner/backend.js';
 import { writeFileAtomic } from './runner/checkpoint.js';
 import { fileNameFor, type Shard, selectShard } from './runner/ids.js';
@@ -94,6 +95,7 @@ export async function runExperiment(name: string, options: RunOptions): Promise<
       `${runs.length} runs${shardText}: ${runs.length - todo.length} already done, ${todo.length} to run` +
         `${resumable ? ` (${resumable} resume from a checkpoint)` : ''}; backend ${options.backend}, ${workers} worker(s)`,
     );
+    log(`command: ${command}`);
     log(`results: ${paths.results}`);
     writeFileAtomic(join(paths.dir, 'COMMAND'), `${command}\n`);
     const view = new ProgressView(runs.length, runs.length - todo.length);
@@ -152,7 +154,9 @@ export function renderReport(
       `${lines.length} of ${planned.length} planned runs finished${missing.length ? ` (${missing.length} missing)` : ''}; ` +
       `backend ${backends}; ${seconds.toFixed(0)} s of run time in all.\n\nMade by: \`${command}\``,
   });
-  return writeReport(doc, dir);
+  const written = writeReport(doc, dir);
+  writeIndex(join(dir, '..', '..', '..')); // <out>/index.{md,html}
+  return written;
 }
 
 /** `repro report <experiment>`: re-render the report from the results file. */

@@ -126,6 +126,9 @@ for (const tiny of TINY) {
       }
       expect((html.match(/<svg/g) ?? []).length).toBe(figures.length);
       expect(md).toContain(`pnpm repro ${tiny.name} --profile quick`);
+      const index = readFileSync(join(out, 'index.md'), 'utf8');
+      expect(index).toContain(`| ${tiny.name} |`);
+      expect(index).toContain(`(${tiny.name}/quick/report/report.md)`);
     });
   });
 }

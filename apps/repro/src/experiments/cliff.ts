@@ -248,6 +248,16 @@ function report(input: ReportInput) {
   return { title: 'cliff: the exploding-gradient wall of one neuron (Fig. 6)', blocks };
 }
 
+function headline(lines: ResultLine[]): string {
+  const of = (m: string) => lines.filter((l) => l.config.method === m).map((l) => l.result as CliffResult);
+  const sgd = of('SGD');
+  const sgdc = of('SGD-C');
+  return (
+    `SGD jumped off the wall from ${sgd.filter((r) => r.jumped).length}/${sgd.length} starts (largest step ${Math.max(...sgd.map((r) => r.maxStep)).toPrecision(3)}); ` +
+    `SGD-C from ${sgdc.filter((r) => r.jumped).length}/${sgdc.length} (largest step ${Math.max(...sgdc.map((r) => r.maxStep)).toPrecision(3)})`
+  );
+}
+
 export const cliff: ExperimentDef = {
   name: 'cliff',
   title: 'The wall in the error surface of one recurrent neuron',
@@ -260,6 +270,7 @@ export const cliff: ExperimentDef = {
   plan,
   execute: (run) => execute(run),
   report,
+  headline,
   summarizeResult: (r) => {
     const c = r as CliffResult;
     return `final E ${c.final.error.toExponential(2)}, largest step ${c.maxStep.toPrecision(3)}${c.jumped ? ' (jumped)' : ''}`;

@@ -84,6 +84,49 @@ function plan(options: PlanOptions): Plan {
 
 const res = (l: ResultLine) => l.result as SyntheticRunResult;
 
+function protocolOf(lines: ResultLine[], profile: string): string {
+  const c = lines[0]?.config as SyntheticRunConfig | undefined;
+  return c
+    ? `${profile} profile: SGD-CR, ${c.init}, ${c.hidden} hidden, trained on lengths ${c.minLength}..${c.maxLength} (one length per minibatch), ` +
+        `lr ${c.lr}, clip ${c.clip}, α ${c.alpha}, at most ${c.maxUpdates.toLocaleString('en-US')} updates; tested on ${c.testSize?.toLocaleString('en-US')} fresh sequences per length`
+    : '';
+}
+
+function paperTable(lines: ResultLine[], profile: string): Block[] {
+  const protocol = protocolOf(lines, profile);
+  const lengths = (lines[0]?.config as SyntheticRunConfig | undefined)?.testLengths ?? [];
+  return [
+    {
+      kind: 'table',
+      header: ['quantity', 'paper (ICML 2013)', 'ours'],
+      rows: [
+        [
+          'success over seeds',
+          '5/5 (lengths 50..200, up to 5M updates)',
+          `${lines.filter((l) => res(l).success).length}/${lines.length} (${protocol})`,
+        ],
+        [
+          'errors at the test lengths',
+          `0 in 10,000 at each of ${PAPER_TEST_LENGTHS.join(', ')}`,
+          lengths
+            .map((L) => {
+              const t = lines
+                .map((l) => res(l).testErrors?.find((x) => x.length === L))
+                .filter((x) => x !== undefined);
+              return `L=${L}: ${t.map((x) => `${x!.wrong}/${x!.total}`).join(', ')}`;
+            })
+            .join('\n'),
+        ],
+      ],
+    },
+  ];
+}
+
+function headline(lines: ResultLine[]): string {
+  const worst = Math.max(0, ...lines.flatMap((l) => (res(l).testErrors ?? []).map((t) => t.error)));
+  return `solved ${lines.filter((l) => res(l).success).length}/${lines.length}; worst test error ${(100 * worst).toFixed(1)}%`;
+}
+
 function report(input: ReportInput): ReportDoc {
   const lines = input.lines;
   const c = lines[0]?.config as SyntheticRunConfig | undefined;
@@ -132,29 +175,7 @@ function report(input: ReportInput): ReportDoc {
       caption: 'Wrong / tested sequences at each length.',
     },
     { kind: 'heading', text: 'The paper beside ours' },
-    {
-      kind: 'table',
-      header: ['quantity', 'paper (ICML 2013)', 'ours'],
-      rows: [
-        [
-          'success over seeds',
-          '5/5 (lengths 50..200, up to 5M updates)',
-          `${lines.filter((l) => res(l).success).length}/${lines.length} (${protocol})`,
-        ],
-        [
-          'errors at the test lengths',
-          `0 in 10,000 at each of ${PAPER_TEST_LENGTHS.join(', ')}`,
-          lengths
-            .map((L) => {
-              const t = lines
-                .map((l) => res(l).testErrors?.find((x) => x.length === L))
-                .filter((x) => x !== undefined);
-              return `L=${L}: ${t.map((x) => `${x!.wrong}/${x!.total}`).join(', ')}`;
-            })
-            .join('\n'),
-        ],
-      ],
-    },
+    ...paperTable(lines, input.profile),
   ];
   if (lines.length) {
     blocks.push({ kind: 'heading', text: 'Training traces' });
@@ -182,6 +203,8 @@ export const generalize: ExperimentDef = {
   plan,
   execute: (run, ctx) => runSynthetic(run.config as SyntheticRunConfig, run.seed, ctx),
   report,
+  headline,
+  paperTable,
   summarizeResult: (r) => {
     const s = r as SyntheticRunResult;
     const worst = Math.max(0, ...(s.testErrors ?? []).map((t) => t.error));

@@ -2,7 +2,7 @@
  * `music` (paper Table 1): the polyphonic music sets (Piano-midi.de, Nottingham, MuseData; JSB
  * Chorales as a bonus), SGD / SGD-C / SGD-CR, negative log-likelihood per time step.
  */
-import type { ReportDoc } from '../report/doc.js';
+import type { Block, ReportDoc } from '../report/doc.js';
 import { epochFigure, naturalTraces, table1Blocks } from './natural-report.js';
 import { listFlag, numberFlag } from './temporal-order.js';
 import { type NaturalRunConfig, type NaturalRunResult, runNatural } from './train-natural.js';
@@ -78,6 +78,22 @@ function plan(options: PlanOptions): Plan {
 
 const cfg = (l: ResultLine) => l.config as NaturalRunConfig;
 
+const TABLE_KEYS = MUSIC_SETS.map((set) => ({
+  key: set,
+  label: LABEL[set],
+  match: (l: ResultLine) => cfg(l).set === set,
+}));
+
+function paperTable(lines: ResultLine[], profile: string): Block[] {
+  return table1Blocks(lines, TABLE_KEYS, profile);
+}
+
+function headline(lines: ResultLine[]): string {
+  const r = (l: ResultLine) => l.result as NaturalRunResult;
+  const metric = lines[0] ? ` (${r(lines[0]).metric})` : '';
+  return `test${metric}: ${lines.map((l) => `${l.runId.split(':')[1]} ${r(l).test}`).join(', ')}`;
+}
+
 function report(input: ReportInput): ReportDoc {
   const lines = input.lines;
   return {
@@ -89,15 +105,7 @@ function report(input: ReportInput): ReportDoc {
           'Negative log-likelihood per time step (88 Bernoulli notes, summed over notes, mean over steps) of a sigmoid RNN ' +
           'predicting the next step of piano rolls, trained with SGD, SGD-C and SGD-CR.',
       },
-      ...table1Blocks(
-        lines,
-        MUSIC_SETS.map((set) => ({
-          key: set,
-          label: LABEL[set],
-          match: (l: ResultLine) => cfg(l).set === set,
-        })),
-        input.profile,
-      ),
+      ...paperTable(lines, input.profile),
       epochFigure(
         'music-epochs',
         'music: training loss per epoch',
@@ -137,6 +145,8 @@ export const music: ExperimentDef = {
   plan,
   execute: (run, ctx) => runNatural(run.config as NaturalRunConfig, run.seed, ctx),
   report,
+  headline,
+  paperTable,
   summarizeResult: (r) => {
     const s = r as NaturalRunResult;
     return `train ${s.train} / test ${s.test} ${s.metric} after ${s.updates} updates`;

@@ -13,7 +13,7 @@ const fmt = (v: number | null | undefined) => (v === null || v === undefined ? '
 export function ourProtocol(c: NaturalRunConfig, profile: string): string {
   return (
     `${profile} profile: ${c.hidden} sigmoid hidden, ${c.steps}-step ${c.data === 'ptb' ? 'segments (state carried)' : 'windows'}, batch ${c.batch}, ` +
-    `lr ${c.lr}${c.halveOnRise ? ' (halved when an epoch loss rises)' : ''}, clip ${c.clip} (mean loss), α ${c.alpha}${c.alphaDecay ? '/(1+epoch)' : ''}, ` +
+    `lr ${c.data === 'music' ? '1 (0.5 MuseData)' : c.lr}${c.halveOnRise ? ' (halved when an epoch loss rises)' : ''}, clip ${c.clip} (mean loss), α ${c.alpha}${c.alphaDecay ? '/(1+epoch)' : ''}, ` +
     `${c.epochs} epoch(s) over ${c.trainLimit ? `the first ${c.trainLimit.toLocaleString('en-US')} ${c.data === 'ptb' ? 'symbols' : 'pieces'}` : 'the whole train split'}, ` +
     `evaluated on ${c.evalLimit ? `the first ${c.evalLimit.toLocaleString('en-US')} ${c.data === 'ptb' ? 'symbols' : 'pieces'} of each split` : 'whole splits'}`
   );

@@ -2,7 +2,7 @@
  * `ptb` (paper Table 1): character-level Penn Treebank, next character and 5th character ahead,
  * SGD / SGD-C / SGD-CR, bits per character on train and test.
  */
-import type { ReportDoc } from '../report/doc.js';
+import type { Block, ReportDoc } from '../report/doc.js';
 import { epochFigure, naturalTraces, table1Blocks } from './natural-report.js';
 import { numberFlag } from './temporal-order.js';
 import { type NaturalRunConfig, type NaturalRunResult, runNatural } from './train-natural.js';
@@ -74,6 +74,21 @@ function plan(options: PlanOptions): Plan {
 
 const cfg = (l: ResultLine) => l.config as NaturalRunConfig;
 
+const TABLE_KEYS = [
+  { key: 'ptb-1', label: 'PTB, next char', match: (l: ResultLine) => cfg(l).ahead === 1 },
+  { key: 'ptb-5', label: 'PTB, 5th char ahead', match: (l: ResultLine) => cfg(l).ahead === 5 },
+];
+
+function paperTable(lines: ResultLine[], profile: string): Block[] {
+  return table1Blocks(lines, TABLE_KEYS, profile);
+}
+
+function headline(lines: ResultLine[]): string {
+  const r = (l: ResultLine) => l.result as NaturalRunResult;
+  const metric = lines[0] ? ` (${r(lines[0]).metric})` : '';
+  return `test${metric}: ${lines.map((l) => `${l.runId.split(':')[1]} ${r(l).test}`).join(', ')}`;
+}
+
 function report(input: ReportInput): ReportDoc {
   const lines = input.lines;
   return {
@@ -86,14 +101,7 @@ function report(input: ReportInput): ReportDoc {
           "trained with SGD, SGD-C and SGD-CR. The paper's lr and clip threshold apply to the cost summed over a segment's steps; " +
           'ours is the mean over (batch, time), so we use lr × T, threshold / T and α / T (the same updates if "summed" means over time).',
       },
-      ...table1Blocks(
-        lines,
-        [
-          { key: 'ptb-1', label: 'PTB, next char', match: (l) => cfg(l).ahead === 1 },
-          { key: 'ptb-5', label: 'PTB, 5th char ahead', match: (l) => cfg(l).ahead === 5 },
-        ],
-        input.profile,
-      ),
+      ...paperTable(lines, input.profile),
       epochFigure(
         'ptb-epochs',
         'PTB: training loss per epoch',
@@ -132,6 +140,8 @@ export const ptb: ExperimentDef = {
   plan,
   execute: (run, ctx) => runNatural(run.config as NaturalRunConfig, run.seed, ctx),
   report,
+  headline,
+  paperTable,
   summarizeResult: (r) => {
     const s = r as NaturalRunResult;
     return `train ${s.train} / test ${s.test} ${s.metric} after ${s.updates} updates`;

@@ -84,19 +84,18 @@ function plan(options: PlanOptions): Plan {
 const cfg = (l: ResultLine) => l.config as SyntheticRunConfig;
 const res = (l: ResultLine) => l.result as SyntheticRunResult;
 
-function report(input: ReportInput): ReportDoc {
-  const lines = input.lines;
+function protocolOf(lines: ResultLine[], profile: string): string {
   const c = lines[0] ? cfg(lines[0]) : undefined;
-  const protocol = c
-    ? `${input.profile} profile: SGD-CR, ${c.init}, ${c.hidden} hidden, lengths ${c.minLength}..${c.maxLength}, lr ${c.lr}, clip ${c.clip}, ` +
-      `α ${c.alpha}, at most ${c.maxUpdates.toLocaleString('en-US')} updates, success = error < 1% on ${c.evalSize.toLocaleString('en-US')} fresh sequences`
+  return c
+    ? `${profile} profile: SGD-CR, ${c.init}, ${c.hidden} hidden, lengths ${c.minLength}..${c.maxLength}, lr ${c.lr}, clip ${c.clip}, ` +
+        `α ${c.alpha}, at most ${c.maxUpdates.toLocaleString('en-US')} updates, success = error < 1% on ${c.evalSize.toLocaleString('en-US')} fresh sequences`
     : '';
+}
+
+function paperTable(lines: ResultLine[], profile: string): Block[] {
+  const protocol = protocolOf(lines, profile);
   const tasks = SYNTHETIC_TASKS.filter((t) => lines.some((l) => cfg(l).task === t));
-  const blocks: Block[] = [
-    {
-      kind: 'text',
-      markdown: `The six pathological tasks of Hochreiter & Schmidhuber (1997) with SGD-CR.\n\nProtocol: ${protocol}.`,
-    },
+  return [
     {
       kind: 'table',
       header: [
@@ -122,6 +121,32 @@ function report(input: ReportInput): ReportDoc {
       }),
       caption: `Ours: ${protocol}. Errors: classification = argmax mismatch (memorisation: any step), regression = squared error > 0.04.`,
     },
+  ];
+}
+
+function headline(lines: ResultLine[]): string {
+  return SYNTHETIC_TASKS.filter((t) => lines.some((l) => cfg(l).task === t))
+    .map((t) => {
+      const runs = lines.filter((l) => cfg(l).task === t);
+      return `${t} ${runs.filter((l) => res(l).success).length}/${runs.length}`;
+    })
+    .join(', ');
+}
+
+function report(input: ReportInput): ReportDoc {
+  const lines = input.lines;
+  const c = lines[0] ? cfg(lines[0]) : undefined;
+  const protocol = c
+    ? `${input.profile} profile: SGD-CR, ${c.init}, ${c.hidden} hidden, lengths ${c.minLength}..${c.maxLength}, lr ${c.lr}, clip ${c.clip}, ` +
+      `α ${c.alpha}, at most ${c.maxUpdates.toLocaleString('en-US')} updates, success = error < 1% on ${c.evalSize.toLocaleString('en-US')} fresh sequences`
+    : '';
+  const tasks = SYNTHETIC_TASKS.filter((t) => lines.some((l) => cfg(l).task === t));
+  const blocks: Block[] = [
+    {
+      kind: 'text',
+      markdown: `The six pathological tasks of Hochreiter & Schmidhuber (1997) with SGD-CR.\n\nProtocol: ${protocol}.`,
+    },
+    ...paperTable(lines, input.profile),
   ];
   for (const t of tasks) {
     const first = lines.find((l) => cfg(l).task === t && l.seed === 0);
@@ -150,6 +175,8 @@ export const synthetic: ExperimentDef = {
   plan,
   execute: (run, ctx) => runSynthetic(run.config as SyntheticRunConfig, run.seed, ctx),
   report,
+  headline,
+  paperTable,
   summarizeResult: (r) => {
     const s = r as SyntheticRunResult;
     return `${s.success ? 'success' : 'no success'} after ${s.updates} updates, error ${(100 * s.finalError).toFixed(1)}%`;

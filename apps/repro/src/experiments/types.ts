@@ -2,7 +2,7 @@
  * What an experiment is to the runner: a plan (a list of independent runs, each a config and a
  * seed), a way to execute one run inside a worker, and a report built from the finished runs.
  */
-import type { ReportDoc } from '../report/doc.js';
+import type { Block, ReportDoc } from '../report/doc.js';
 
 export type Profile = 'quick' | 'paper';
 export const PROFILES: readonly Profile[] = ['quick', 'paper'];
@@ -118,6 +118,10 @@ export interface ExperimentDef {
   /** runs in a worker thread with its own tfjs backend; returns the run's result (plain JSON) */
   execute(run: RunSpec, ctx: RunContext): Promise<Record<string, unknown>>;
   report(input: ReportInput): ReportDoc;
+  /** one line over all results, for the results index */
+  headline?(lines: ResultLine[]): string;
+  /** the paper's numbers beside ours, for the results index */
+  paperTable?(lines: ResultLine[], profile: Profile): Block[];
   /** one line about a finished run, for the log */
   summarizeResult(result: Record<string, unknown>): string;
 }

@@ -107,14 +107,18 @@ ${body.join('\n')}
 `;
 }
 
-/** Writes report.md, report.html and one .svg per figure into `dir`; returns the HTML path. */
-export function writeReport(doc: ReportDoc, dir: string): { markdown: string; html: string } {
+/** Writes <name>.md, <name>.html and one .svg per figure into `dir`; returns both paths. */
+export function writeReport(
+  doc: ReportDoc,
+  dir: string,
+  name = 'report',
+): { markdown: string; html: string } {
   mkdirSync(dir, { recursive: true });
   for (const block of doc.blocks) {
     if (block.kind === 'figure') writeFileSync(join(dir, `${block.figure.id}.svg`), block.figure.svg);
   }
-  const markdown = join(dir, 'report.md');
-  const html = join(dir, 'report.html');
+  const markdown = join(dir, `${name}.md`);
+  const html = join(dir, `${name}.html`);
   writeFileAtomic(markdown, renderMarkdown(doc));
   writeFileAtomic(html, renderHtml(doc));
   return { markdown, html };
