@@ -283,6 +283,10 @@ export async function runNatural(
         }
       : null;
   const safeguard = config.method !== 'SGD';
+  const rhoOf = async () => {
+    const W = model!.variables.W_rec;
+    return rnn.spectralRadius({ values: await W.data(), shape: W.shape });
+  };
   const first = source.epochBatches(0);
   const total = config.epochs * first.count;
   try {
@@ -306,7 +310,7 @@ export async function runNatural(
           epochLossN += 1;
         }
         if (step % traceEvery === 0) {
-          trace.push(closeWindow(window, step, rnn.spectralRadius(model.variables.W_rec), [], null));
+          trace.push(closeWindow(window, step, await rhoOf(), [], null));
           window = emptyWindow();
           if (trace.length > TRACE_LIMIT) {
             trace = thin(trace);
@@ -337,8 +341,7 @@ export async function runNatural(
       epochLossSum = 0;
       epochLossN = 0;
     }
-    if (window.n > 0)
-      trace.push(closeWindow(window, step, rnn.spectralRadius(model.variables.W_rec), [], null));
+    if (window.n > 0) trace.push(closeWindow(window, step, await rhoOf(), [], null));
     const carrying = model.carryState;
     const evalTrain = await source.evaluate('train');
     const evalValid = await source.evaluate('valid');

@@ -146,6 +146,26 @@ export async function runSynthetic(
     r.states.dispose();
     return r.outputs;
   };
+  // the eval set's own evaluate() reads outputs synchronously; read them asynchronously so that
+  // backends without synchronous reads (webgpu in Node) work too
+  const evaluate = async (set: ReturnType<typeof data.buildEvalSet>) => {
+    let wrong = 0;
+    let total = 0;
+    for (const chunk of set.chunks()) {
+      const { inputs, targets } = data.toTensors(chunk);
+      const outputs = predict(inputs);
+      const values = await outputs.data();
+      tf.dispose([inputs, targets, outputs]);
+      const e = data.taskError(task, values, chunk);
+      wrong += e.wrong;
+      total += e.total;
+    }
+    return { wrong, total, rate: total ? wrong / total : 0 };
+  };
+  const rhoOf = async () => {
+    const W = model.variables.W_rec;
+    return rnn.spectralRadius({ values: await W.data(), shape: W.shape });
+  };
   const saveState = async (): Promise<SyntheticState> => ({
     weights: saveWeights(await model.getWeights()),
     task: task.getState(),
@@ -180,13 +200,13 @@ export async function runSynthetic(
 
       let checked = false;
       if (step % config.checkEvery === 0 || step === config.maxUpdates || diverged) {
-        lastCheck = (await checkSet.evaluate(predict)).rate;
+        lastCheck = (await evaluate(checkSet)).rate;
         checked = true;
         if (lastCheck < 0.01) {
           // a candidate: the paper's test on evalSize fresh sequences decides
-          const full = await data
-            .buildEvalSet(task, { size: config.evalSize, seed: seed * 1000 + 17 })
-            .evaluate(predict);
+          const full = await evaluate(
+            data.buildEvalSet(task, { size: config.evalSize, seed: seed * 1000 + 17 }),
+          );
           if (full.rate < 0.01) {
             success = true;
             final = full;
@@ -194,7 +214,7 @@ export async function runSynthetic(
         }
       }
       if (step % traceEvery === 0 || success || diverged || step === config.maxUpdates) {
-        const rho = rnn.spectralRadius(model.variables.W_rec);
+        const rho = await rhoOf();
         const contributions = binContributions(await rnn.temporalContributions(model, probe));
         trace.push(closeWindow(window, step, rho, contributions, checked ? lastCheck : null));
         window = emptyWindow();
@@ -215,9 +235,7 @@ export async function runSynthetic(
         if (ctx.stopRequested()) throw new Interrupted();
       }
     }
-    final ??= await data
-      .buildEvalSet(task, { size: config.evalSize, seed: seed * 1000 + 17 })
-      .evaluate(predict);
+    final ??= await evaluate(data.buildEvalSet(task, { size: config.evalSize, seed: seed * 1000 + 17 }));
     let testErrors: SyntheticRunResult['testErrors'];
     if (config.testLengths) {
       testErrors = [];
@@ -225,14 +243,14 @@ export async function runSynthetic(
         const size = config.testSize ?? config.evalSize;
         // chunks of at most ~200k time steps keep the states of one forward pass small
         const chunk = Math.max(1, Math.min(1000, Math.floor(200_000 / length)));
-        const e = await data
-          .buildEvalSet(task, {
+        const e = await evaluate(
+          data.buildEvalSet(task, {
             size,
             chunkSize: Math.min(size, chunk),
             length,
             seed: seed * 1000 + 19 + length,
-          })
-          .evaluate(predict);
+          }),
+        );
         testErrors.push({ length, error: e.rate, wrong: e.wrong, total: e.total });
         ctx.progress({
           step,

@@ -16,9 +16,18 @@ export function parseBackend(name: string): BackendName {
   return name as BackendName;
 }
 
-async function startWebgpu(): Promise<void> {
+/**
+ * Points Dawn at Chromium's SwiftShader Vulkan driver when nothing else is configured. Call it in
+ * the main thread before starting workers: a worker's process.env is a copy, so setting it there
+ * never reaches the native library.
+ */
+export function prepareWebgpuEnvironment(): void {
   if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD))
     process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+}
+
+async function startWebgpu(): Promise<void> {
+  prepareWebgpuEnvironment();
   const { create, globals } = await import('webgpu');
   Object.assign(globalThis, globals);
   const g = globalThis as unknown as { navigator?: { gpu?: unknown } };

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { ResultLine, RunSpec } from '../experiments/types.js';
-import type { BackendName } from './backend.js';
+import { type BackendName, prepareWebgpuEnvironment } from './backend.js';
 import { removeCheckpoint } from './checkpoint.js';
 import { fileNameFor, hashOf } from './ids.js';
 import { appRoot } from './paths.js';
@@ -72,6 +72,7 @@ export async function executeRuns(runs: RunSpec[], options: PoolOptions): Promis
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
+  if (options.backend === 'webgpu') prepareWebgpuEnvironment();
   const pool =
     options.workers > 0
       ? new Piscina({
