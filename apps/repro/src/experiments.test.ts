@@ -134,6 +134,40 @@ for (const tiny of TINY) {
 }
 
 describe('temporal-order checkpoints', () => {
+  it('stops on Ctrl-C (SIGINT) after checkpointing, and the same command finishes the run', async () => {
+    const out = freshDir();
+    const ckDir = join(out, 'temporal-order', 'quick', 'checkpoints');
+    const hasCheckpoint = () => existsSync(ckDir) && readdirSync(ckDir).some((f) => f.endsWith('.json'));
+    const args = [
+      'temporal-order',
+      ...[
+        '--lengths',
+        '10',
+        '--updates',
+        '3000',
+        '--inits',
+        'sigmoid',
+        '--methods',
+        'SGD-C',
+        '--eval-size',
+        '200',
+      ],
+      ...['--out', out, '--backend', 'cpu', '--workers', '1', '--checkpoint-every', '0'],
+    ];
+    const stopped = await cliKilledWhen(args, hasCheckpoint, 'SIGINT');
+    expect(stopped.code, stopped.stdout).toBe(130);
+    expect(stopped.stdout).toMatch(/SIGINT: checkpointing/);
+    expect(stopped.stdout).toMatch(/stopped at step \d+, checkpoint kept/);
+    const step = Number(/stopped at step (\d+)/.exec(stopped.stdout)![1]);
+    expect(step).toBeGreaterThan(0);
+    const file = join(out, 'temporal-order', 'quick', 'results.jsonl');
+    expect(existsSync(file) ? rawLines(file) : []).toHaveLength(0);
+    const finished = cli(args);
+    expect(finished.status, finished.stderr).toBe(0);
+    const [line] = results(file);
+    expect(line.timing.resumedFromStep).toBe(step);
+  });
+
   it('continues a killed run from its checkpoint and ends exactly where an uninterrupted run ends', async () => {
     const flags = [
       '--lengths',

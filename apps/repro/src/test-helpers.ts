@@ -24,11 +24,12 @@ export function cli(args: string[], env: Record<string, string> = {}) {
   return { status: out.status, signal: out.signal, stdout: out.stdout, stderr: out.stderr };
 }
 
-/** Starts the CLI and SIGKILLs it once `ready()` holds (polled): a real crash mid-run. */
+/** Starts the CLI and sends it `signal` (default SIGKILL: a real crash) once `ready()` holds (polled). */
 export function cliKilledWhen(
   args: string[],
   ready: () => boolean,
-): Promise<{ signal: string | null; stdout: string }> {
+  signal: NodeJS.Signals = 'SIGKILL',
+): Promise<{ signal: string | null; code: number | null; stdout: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [cliPath, ...args], {
       env: { ...process.env, CI: '1', INIT_CWD: appRoot },
@@ -40,12 +41,16 @@ export function cliKilledWhen(
     child.stderr.on('data', (d) => {
       stdout += d;
     });
+    let sent = false;
     const timer = setInterval(() => {
-      if (ready()) child.kill('SIGKILL');
+      if (!sent && ready()) {
+        sent = true;
+        child.kill(signal);
+      }
     }, 50);
-    child.on('exit', (_code, signal) => {
+    child.on('exit', (code, exitSignal) => {
       clearInterval(timer);
-      resolve({ signal, stdout });
+      resolve({ signal: exitSignal, code, stdout });
     });
     child.on('error', reject);
   });
