@@ -54,7 +54,7 @@ import {
   field,
   ptr,
 } from './plan';
-import { exp4, hsum, log1pUnit4, madd, sigmoid4, splat, tanh4 } from './simd';
+import { exp4, flushTiny, hsum, log1pUnit4, madd, sigmoid4, splat, squares64, tanh4 } from './simd';
 
 const HEAD_LAST_SOFTMAX: i32 = 0;
 const HEAD_LAST_LINEAR: i32 = 2;
@@ -422,14 +422,14 @@ export function backwardRows(plan: usize, b0: i32, b1: i32): void {
       const g = G + off + step;
       for (let i = 0; i < n4; i++) {
         const o = (<usize>i) << 4;
-        const dv = f32x4.add(v128.load(d + o), v128.load(g + o));
+        const dv = flushTiny(f32x4.add(v128.load(d + o), v128.load(g + o)));
         v128.store(d + o, dv);
-        v128.store(a + o, f32x4.mul(dv, derivative(v128.load(h + o), act)));
+        v128.store(a + o, flushTiny(f32x4.mul(dv, derivative(v128.load(h + o), act))));
       }
     } else {
       for (let i = 0; i < n4; i++) {
         const o = (<usize>i) << 4;
-        v128.store(a + o, f32x4.mul(v128.load(d + o), derivative(v128.load(h + o), act)));
+        v128.store(a + o, flushTiny(f32x4.mul(v128.load(d + o), derivative(v128.load(h + o), act))));
       }
     }
     gemmNN(a, Hp, rows, Hp, WrecTP, Hp, G + off, Hp, false);
@@ -437,14 +437,11 @@ export function backwardRows(plan: usize, b0: i32, b1: i32): void {
   memory.copy(ptr(plan, F_DH0) + first, G + first, (<usize>rows * <usize>Hp) << 2);
 }
 
-/** Σ of squares of a row of n floats (n a multiple of 4). */
-function norm2(p: usize, n: i32): f32 {
-  let s = splat(0);
-  for (let j = 0; j < n; j += 4) {
-    const v = v128.load(p + ((<usize>j) << 2));
-    s = madd(v, v, s);
-  }
-  return hsum(s);
+/** Σ of squares of a row of n floats (n a multiple of 4), accumulated in float64. */
+function norm2(p: usize, n: i32): f64 {
+  let s = f64x2.splat(0);
+  for (let j = 0; j < n; j += 4) s = squares64(v128.load(p + ((<usize>j) << 2)), s);
+  return f64x2.extract_lane(s, 0) + f64x2.extract_lane(s, 1);
 }
 
 /** Number of (t, b) rows, b in [b0, b1), with ‖δ_t‖² ≥ 1e-20: the rows that enter Ω. */
@@ -457,7 +454,7 @@ export function omegaValidRows(plan: usize, b0: i32, b1: i32): f64 {
   let valid: f64 = 0;
   for (let t = 0; t < T; t++) {
     for (let b = b0; b < b1; b++) {
-      if (<f64>norm2(delta + <usize>(t * B + b) * rowBytes, Hp) >= OMEGA_MIN_NORM2) valid += 1;
+      if (norm2(delta + <usize>(t * B + b) * rowBytes, Hp) >= OMEGA_MIN_NORM2) valid += 1;
     }
   }
   return valid;
@@ -481,10 +478,10 @@ export function omegaScaleRows(plan: usize, b0: i32, b1: i32, c: f64, scale: f64
     for (let b = b0; b < b1; b++) {
       const r = <usize>(t * B + b) * rowBytes;
       const g = G + r;
-      const nd = <f64>norm2(delta + r, Hp);
+      const nd = norm2(delta + r, Hp);
       let s: f32 = 0;
       if (nd >= OMEGA_MIN_NORM2) {
-        const ratio = <f64>norm2(g, Hp) / nd;
+        const ratio = norm2(g, Hp) / nd;
         sum += (ratio - 1) * (ratio - 1);
         s = <f32>((scale * c * 4 * (ratio - 1)) / nd);
       }

@@ -3,7 +3,7 @@ import { describeBackends, expectNoLeak } from '@cliffguard/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { expectTensorClose, tensorProblem } from '../test/tensors.js';
-import { fusedImplementation } from './index.js';
+import { fusedImplementation, setWebgpuRecurrence } from './index.js';
 import { HEADS } from './problem.js';
 
 const TOL = 3e-5;
@@ -86,6 +86,42 @@ describeBackends('fusedImplementation against the reference implementation', (ba
       },
     );
   }
+
+  it.runIf(backend.name === 'webgpu')(
+    'webgpu: the recurrences as one dispatch per step (large models) give the same numbers',
+    async () => {
+      await expectNoLeak(async () => {
+        const t = tensorProblem({
+          batch: 3,
+          time: 5,
+          inputSize: 4,
+          hiddenSize: 6,
+          outputSize: 3,
+          activation: 'tanh',
+          head: 'softmax',
+          h0: true,
+          seed: 5,
+        });
+        const batch = { inputs: t.inputs, targets: t.targets };
+        const request = { h0: t.h0, omega: { variant: 'code' as const, weight: 0.5 }, keepDeltas: true };
+        const want = referenceImplementation.lossAndGradients(t.params, config(t), batch, request);
+        setWebgpuRecurrence('per-step');
+        try {
+          const got = fusedImplementation.lossAndGradients(t.params, config(t), batch, request);
+          for (const k of ['W_in', 'W_rec', 'b', 'W_out', 'b_out'] as const) {
+            await expectTensorClose(got.grads[k], want.grads[k], TOL, k);
+          }
+          await expectTensorClose(got.deltas!, want.deltas!, TOL, 'deltas');
+          await expectTensorClose(got.omega!, want.omega!, TOL, 'omega');
+          tf.dispose(got as unknown as tf.TensorContainer);
+        } finally {
+          setWebgpuRecurrence('auto');
+        }
+        tf.dispose(want as unknown as tf.TensorContainer);
+        t.dispose();
+      });
+    },
+  );
 
   it('returns only what was asked for, and leaks nothing', async () => {
     await expectNoLeak(() => {

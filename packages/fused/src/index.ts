@@ -34,3 +34,4 @@ export {
   type WasmVariant,
 } from './wasmModule.js';
 export { WasmThreadPair } from './wasmThreads.js';
+export { setWebgpuRecurrence, type WebgpuRecurrence } from './webgpuKernels.js';

@@ -77,6 +77,10 @@ function gemmTN(A: F32, aOff: number, M: number, R: number, B: F32, bOff: number
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 
+/** Error signals below this magnitude are set to 0, as in the WebAssembly engine (see assembly/simd.ts). */
+const TINY = 1e-24;
+const flush = (x: number) => (Math.abs(x) < TINY ? 0 : x);
+
 /** The inputs as compressed rows (time-major) when at most a quarter is non-zero, else null. */
 function sparseInputs(p: SequenceProblem): { starts: Int32Array; cols: Int32Array; vals: F32 } | null {
   const { batch: B, time: T, inputSize: I } = p;
@@ -272,6 +276,7 @@ export const jsSequenceEngine: SequenceEngine = {
     const { S, sparse, U } = forwardStates(p);
     const Z = logits(p, S);
     const loss = headLoss(p, Z);
+    for (let i = 0; i < Z.length; i++) Z[i] = flush(Z[i]);
     const last = isLastStepHead(p.head);
     // direct terms dz W_outᵀ, then BPTT: a_t = δ_t ⊙ σ'(h_t), g_t = a_t W_recᵀ, δ_{t-1} += g_t
     const D = new Float32Array(T * B * H);
@@ -283,9 +288,9 @@ export const jsSequenceEngine: SequenceEngine = {
       const off = (t - 1) * B * H;
       const hOff = t * B * H;
       for (let i = 0; i < B * H; i++) {
-        if (t < T) D[off + i] += G[off + B * H + i];
+        D[off + i] = flush(t < T ? D[off + i] + G[off + B * H + i] : D[off + i]);
         const h = S[hOff + i];
-        A[off + i] = D[off + i] * (tanh ? 1 - h * h : h * (1 - h));
+        A[off + i] = flush(D[off + i] * (tanh ? 1 - h * h : h * (1 - h)));
       }
       gemmNT(A, off, B, H, w.W_rec, H, G, off);
     }

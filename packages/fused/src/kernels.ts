@@ -142,6 +142,14 @@ function readProblem(backend: ArrayBackend, inputs: SequenceInputs, attrs: Forwa
   };
 }
 
+/**
+ * Whether `write` copies the values (the wasm backend copies them into its heap; the cpu backend
+ * keeps the array itself), so results may be views of an engine's memory.
+ */
+function copiesOnWrite(backend: ArrayBackend): boolean {
+  return typeof backend.typedArrayFromHeap === 'function';
+}
+
 function output(backend: ArrayBackend, values: Float32Array, shape: number[]): TensorInfo {
   return { dataId: backend.write(values, shape, 'float32'), shape, dtype: 'float32' };
 }
@@ -151,7 +159,7 @@ export function forwardKernel(engine: () => SequenceEngine): KernelFunc {
   return ({ inputs, backend, attrs }) => {
     const b = backend as unknown as ArrayBackend;
     const p = readProblem(b, inputs as unknown as SequenceInputs, attrs as unknown as ForwardAttrs);
-    const r = engine().forward(p);
+    const r = engine().forward(p, { views: copiesOnWrite(b) });
     const { batch: B, time: T, hiddenSize: H, outputSize: O } = p;
     const outShape = p.head === 'last-softmax' || p.head === 'last-linear' ? [B, O] : [B, T, O];
     return [output(b, r.outputs, outShape), output(b, r.states, [B, T, H])];
@@ -172,7 +180,7 @@ export function lossKernel(engine: () => SequenceEngine): KernelFunc {
       omegaWeight: a.combine ? a.omegaWeight : undefined,
       keepSequences: a.keepSequences,
     };
-    const r = engine().train(p);
+    const r = engine().train(p, { views: copiesOnWrite(b) });
     const { batch: B, time: T, inputSize: I, hiddenSize: H, outputSize: O } = p;
     const seq = (x: Float32Array | undefined) =>
       x ? output(b, x, [B, T, H]) : output(b, new Float32Array(0), [0]);

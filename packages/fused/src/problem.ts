@@ -87,11 +87,19 @@ export interface SequenceGradients {
   deltas?: Float32Array;
 }
 
+export interface EngineCallOptions {
+  /**
+   * Results may be views of the engine's own memory, valid only until its next call (no copy):
+   * for a caller that copies them at once, such as the wasm backend writing its output tensors.
+   */
+  views?: boolean;
+}
+
 /** One way of running the fused pass over typed arrays. */
 export interface SequenceEngine {
   readonly name: string;
-  forward(problem: SequenceProblem): SequenceOutputs;
-  train(problem: TrainingProblem): SequenceGradients;
+  forward(problem: SequenceProblem, options?: EngineCallOptions): SequenceOutputs;
+  train(problem: TrainingProblem, options?: EngineCallOptions): SequenceGradients;
 }
 
 export function isLastStepHead(head: Head): boolean {

@@ -5,6 +5,7 @@
  */
 
 import {
+  type EngineCallOptions,
   isLastStepHead,
   type SequenceEngine,
   type SequenceGradients,
@@ -87,6 +88,8 @@ export interface PlanLayout {
   ip: number;
   op: number;
   staging: number;
+  /** where results are unpadded, one slot after another ([out, end)) */
+  out: number;
   at: Record<Buffer, number>;
 }
 
@@ -137,8 +140,10 @@ function bufferWords(s: SequenceShape, x: FusedExports): [Record<Buffer, number>
     SCRATCH1: x.gemmTNScratch(Math.max(hp, ip), Math.max(hp, op)),
     RESULT: 8,
   };
-  const staging = Math.max(I * H, H * H, H * O, B * H, B * T * H, B * T * O, B * O);
-  return [words, staging];
+  // inputs pass through the staging area one at a time; every result gets its own output slot
+  const staging = Math.max(I * H, H * H, H * O, B * H);
+  const outputs = I * H + 2 * H * H + H + H * O + O + 2 * B * H + 2 * B * T * H + B * T * O + B * O + 64;
+  return [words, staging + outputs];
 }
 
 function shapeKey(s: SequenceShape): string {
@@ -158,6 +163,8 @@ export class WasmSequenceEngine implements SequenceEngine {
 
   private readonly threads: WasmThreadPair | null;
   private readonly threadThreshold: number;
+  private outCursor = 0;
+  private views = false;
 
   /**
    * `threads`: a worker on the same shared memory (wasm must be the shared-memory build), used
@@ -207,6 +214,16 @@ export class WasmSequenceEngine implements SequenceEngine {
     }
     const staging = cursor;
     const end = align(staging + stagingWords * 4);
+    const out = align(
+      staging +
+        Math.max(
+          s.inputSize * s.hiddenSize,
+          s.hiddenSize ** 2,
+          s.hiddenSize * s.outputSize,
+          s.batch * s.hiddenSize,
+        ) *
+          4,
+    );
     const memory = this.x.memory;
     if (end > memory.buffer.byteLength) memory.grow(Math.ceil((end - memory.buffer.byteLength) / PAGE));
     this.f32().fill(0, plan / 4, end / 4);
@@ -229,7 +246,7 @@ export class WasmSequenceEngine implements SequenceEngine {
     ];
     for (const [f, v] of fields) i32[plan / 4 + f] = v;
     for (const name of Object.keys(at) as Buffer[]) i32[plan / 4 + F[name]] = at[name];
-    this.layout = { key, plan, end, hp, ip, op, staging, at };
+    this.layout = { key, plan, end, hp, ip, op, staging, out, at };
     return this.layout;
   }
 
@@ -240,21 +257,38 @@ export class WasmSequenceEngine implements SequenceEngine {
     this.x.padRows(L.staging, rows, cols, dst, ld);
   }
 
+  /** Next free output slot of n floats (16-byte aligned). */
+  private slot(n: number): number {
+    const at = this.outCursor;
+    this.outCursor += Math.ceil(n / 4) * 16;
+    if (this.outCursor > this.layout!.end)
+      throw new Error('WasmSequenceEngine: results overflow the output area');
+    return at;
+  }
+
+  /** A result: a view of the module's memory (valid until the next call) or a copy. */
+  private result(at: number, n: number): Float32Array {
+    return this.views ? new Float32Array(this.x.memory.buffer, at, n) : this.f32().slice(at / 4, at / 4 + n);
+  }
+
   private takeUnpadded(src: number, rows: number, ld: number, cols: number): Float32Array {
-    const L = this.layout!;
-    this.x.unpadRows(src, rows, ld, cols, L.staging);
-    return this.f32().slice(L.staging / 4, L.staging / 4 + rows * cols);
+    const at = this.slot(rows * cols);
+    this.x.unpadRows(src, rows, ld, cols, at);
+    return this.result(at, rows * cols);
   }
 
   private takeSequence(src: number, s: SequenceShape, ld: number, cols: number): Float32Array {
-    const L = this.layout!;
-    this.x.timeToBatch(src, s.time, s.batch, ld, cols, L.staging);
-    return this.f32().slice(L.staging / 4, L.staging / 4 + s.batch * s.time * cols);
+    const n = s.batch * s.time * cols;
+    const at = this.slot(n);
+    this.x.timeToBatch(src, s.time, s.batch, ld, cols, at);
+    return this.result(at, n);
   }
 
   /** Writes weights, inputs and h0, detects one-hot inputs and packs the weights. */
-  private load(p: SequenceProblem): PlanLayout {
+  private load(p: SequenceProblem, options: EngineCallOptions = {}): PlanLayout {
     const L = this.planFor(p);
+    this.outCursor = L.out;
+    this.views = options.views ?? false;
     const { batch: B, inputSize: I, hiddenSize: H, outputSize: O } = p;
     const i32 = this.i32();
     i32[L.plan / 4 + F.ACT] = p.activation === 'tanh' ? 0 : 1;
@@ -273,9 +307,9 @@ export class WasmSequenceEngine implements SequenceEngine {
     return L;
   }
 
-  forward(p: SequenceProblem): SequenceOutputs {
+  forward(p: SequenceProblem, options?: EngineCallOptions): SequenceOutputs {
     validateProblem(p, false);
-    const L = this.load(p);
+    const L = this.load(p, options);
     if (this.threadsFor(p) === 2) this.forwardOnTwo(L, p);
     else this.x.forward(L.plan);
     const { batch: B, time: T, outputSize: O, hiddenSize: H } = p;
@@ -287,9 +321,9 @@ export class WasmSequenceEngine implements SequenceEngine {
     return { outputs, states };
   }
 
-  train(p: TrainingProblem): SequenceGradients {
+  train(p: TrainingProblem, options?: EngineCallOptions): SequenceGradients {
     validateProblem(p, true);
-    const L = this.load(p);
+    const L = this.load(p, options);
     const { batch: B, time: T, inputSize: I, hiddenSize: H, outputSize: O } = p;
     const i32 = this.i32();
     i32[L.plan / 4 + F.OMEGA] = p.omega === 'paper' ? 1 : p.omega === 'code' ? 2 : 0;
@@ -324,6 +358,55 @@ export class WasmSequenceEngine implements SequenceEngine {
       out.deltas = this.takeSequence(L.at.DELTA, p, L.hp, H);
     }
     return out;
+  }
+
+  /**
+   * Where one training pass spends its time, on this thread alone: milliseconds per phase
+   * (median of `reps`), for benchmarks. Runs the same phases as `train` one by one.
+   */
+  profile(p: TrainingProblem, reps = 5): Record<string, number> {
+    validateProblem(p, true);
+    const x = this.x;
+    const times: Record<string, number[]> = {};
+    const time = (name: string, f: () => void) => {
+      const t0 = performance.now();
+      f();
+      if (!times[name]) times[name] = [];
+      times[name].push(performance.now() - t0);
+    };
+    for (let i = 0; i < reps; i++) {
+      let L = this.layout as PlanLayout;
+      time('copy in, inputs, packing', () => {
+        L = this.load(p);
+        const i32 = this.i32();
+        i32[L.plan / 4 + F.OMEGA] = p.omega === 'paper' ? 1 : p.omega === 'code' ? 2 : 0;
+        i32[L.plan / 4 + F.MASK] = p.mask ? 1 : 0;
+        i32[L.plan / 4 + F.COMBINE] = p.omegaWeight !== undefined ? 1 : 0;
+        if (p.targets instanceof Int32Array) i32.set(p.targets, L.at.TARGETS / 4);
+        else this.f32().set(p.targets, L.at.TARGETS / 4);
+        if (p.mask) this.f32().set(p.mask, L.at.MASKP / 4);
+      });
+      const { batch: B, time: T } = p;
+      time('forward (recurrence)', () => x.forwardRows(L.plan, 0, B));
+      time('head, loss, direct terms', () => x.headSteps(L.plan, 0, T, 1));
+      time('BPTT', () => x.backwardRows(L.plan, 0, B));
+      if (p.omega) {
+        time('Ω terms', () => {
+          const c = x.omegaNormaliser(L.plan, x.omegaValidRows(L.plan, 0, B));
+          x.omegaScaleRows(L.plan, 0, B, c, p.omegaWeight ?? 1);
+        });
+      }
+      time('weight gradients', () => x.gradientColumns(L.plan, 0, L.hp, 0, L.op, 0));
+      if (p.omega && p.omegaWeight === undefined)
+        time('∂Ω/∂W_rec product', () => x.omegaProduct(L.plan, 0, L.hp, 0));
+      time('copy out', () => {
+        this.takeUnpadded(L.at.DWREC, p.hiddenSize, L.hp, p.hiddenSize);
+        this.takeUnpadded(L.at.DWIN, p.inputSize, L.hp, p.hiddenSize);
+        this.takeUnpadded(L.at.DWOUT, p.hiddenSize, L.op, p.outputSize);
+      });
+    }
+    const median = (a: number[]) => [...a].sort((u, v) => u - v)[a.length >> 1];
+    return Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
   }
 
   /** forward() on two threads: batch rows split for the recurrence, time steps for the head. */

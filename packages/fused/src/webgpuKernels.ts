@@ -7,6 +7,7 @@ import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core
 import { type ForwardAttrs, type LossAttrs, RNN_FORWARD, RNN_LOSS } from './kernels.js';
 import {
   backwardProgram,
+  backwardStepProgram,
   copyProgram,
   FLAG_COMBINE,
   FLAG_H0,
@@ -16,9 +17,11 @@ import {
   FLAG_TRAIN,
   type FusedWebGPUProgram,
   forwardProgram,
+  forwardStepProgram,
   GRAD,
   gradientProgram,
   headProgram,
+  ONE_WORKGROUP_MAX,
   omegaProgram,
 } from './webgpuPrograms.js';
 
@@ -34,7 +37,9 @@ interface WebGPUBackendLike {
     inputs: TensorInfo[],
     dtype: 'float32',
     uniforms: Uniform[],
+    output?: TensorInfo,
   ): TensorInfo;
+  makeTensorInfo(shape: number[], dtype: 'float32'): TensorInfo;
   disposeData(dataId: object): boolean;
   tensorMap?: { get(dataId: object): { values?: ArrayLike<number> | null } | undefined };
 }
@@ -53,6 +58,27 @@ function checkClasses(backend: WebGPUBackendLike, targets: TensorInfo, O: number
       throw new RangeError(`targets[${i}] = ${y} is not a class index in [0, ${O})`);
     }
   }
+}
+
+export type WebgpuRecurrence = 'auto' | 'one-workgroup' | 'per-step';
+let recurrence: WebgpuRecurrence = 'auto';
+
+/**
+ * How the webgpu kernels run the two recurrences: in one workgroup looping over time (few
+ * dispatches; best for small models), one dispatch per step over many workgroups (large models),
+ * or 'auto' (one workgroup up to ONE_WORKGROUP_MAX (b, j) outputs per step).
+ */
+export function setWebgpuRecurrence(mode: WebgpuRecurrence): void {
+  if (mode !== 'auto' && mode !== 'one-workgroup' && mode !== 'per-step') {
+    throw new RangeError(
+      `webgpu recurrence must be 'auto', 'one-workgroup' or 'per-step', got ${JSON.stringify(mode)}`,
+    );
+  }
+  recurrence = mode;
+}
+
+function oneWorkgroup(B: number, H: number): boolean {
+  return recurrence === 'one-workgroup' || (recurrence === 'auto' && B * H <= ONE_WORKGROUP_MAX);
 }
 
 const HEAD_CODE = { 'last-softmax': 0, softmax: 1, 'last-linear': 2, sigmoid: 3 } as const;
@@ -78,7 +104,14 @@ class Runner {
     private readonly alpha: number,
   ) {}
 
-  run(program: FusedWebGPUProgram, inputs: TensorInfo[], mode = 0, offset = 0, keep = false): TensorInfo {
+  run(
+    program: FusedWebGPUProgram,
+    inputs: TensorInfo[],
+    mode = 0,
+    offset = 0,
+    keep = false,
+    into?: TensorInfo,
+  ): TensorInfo {
     // one entry per scalar field of UNIFORMS (an entry of several values is laid out as a vector)
     const ints = (v: number): Uniform => ({ type: 'int32', data: [v] });
     const uniforms: Uniform[] = [
@@ -87,9 +120,34 @@ class Runner {
       ints(offset),
       ints(mode),
     ];
-    const out = this.backend.runWebGPUProgram(program, inputs, 'float32', uniforms);
-    if (!keep) this.temps.push(out);
+    const out = this.backend.runWebGPUProgram(program, inputs, 'float32', uniforms, into);
+    if (!keep && !into) this.temps.push(out);
     return out;
+  }
+
+  /** A buffer the caller fills step by step (released with the temporaries). */
+  buffer(size: number): TensorInfo {
+    const t = this.backend.makeTensorInfo([size], 'float32');
+    this.temps.push(t);
+    return t;
+  }
+
+  /** Forward states S: one workgroup for small models, else one dispatch per step. */
+  states(B: number, T: number, H: number, inputs: TensorInfo[]): TensorInfo {
+    if (oneWorkgroup(B, H)) return this.run(forwardProgram(B, T, H), inputs);
+    const S = this.buffer((T + 1) * B * H);
+    const step = forwardStepProgram(B, T, H);
+    for (let t = 0; t <= T; t++) this.run(step, inputs, 0, t, false, S);
+    return S;
+  }
+
+  /** BPTT's P = [δ | a | g]: one workgroup for small models, else one dispatch per step. */
+  backward(B: number, T: number, H: number, inputs: TensorInfo[]): TensorInfo {
+    if (oneWorkgroup(B, H)) return this.run(backwardProgram(B, T, H), inputs);
+    const P = this.buffer(3 * T * B * H);
+    const step = backwardStepProgram(B, T, H);
+    for (let t = T; t >= 0; t--) this.run(step, inputs, 0, t, false, P);
+    return P;
   }
 
   release(): void {
@@ -117,7 +175,7 @@ const forwardKernel: KernelFunc = ({ inputs, backend, attrs }) => {
     0,
   );
   try {
-    const S = r.run(forwardProgram(B, T, H), [x.W_in, x.W_rec, x.b, x.inputs, given(x.h0) ? x.h0 : x.b]);
+    const S = r.states(B, T, H, [x.W_in, x.W_rec, x.b, x.inputs, given(x.h0) ? x.h0 : x.b]);
     const last = HEAD_CODE[a.head] === 0 || HEAD_CODE[a.head] === 2;
     const rows = last ? B : B * T;
     const outputs = r.run(
@@ -153,7 +211,7 @@ const lossKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   if (head === 0 || head === 1) checkClasses(be, x.targets, O);
   const r = new Runner(be, [B, T, I, H, O], head, a.activation === 'tanh' ? 0 : 1, flags, a.omegaWeight);
   try {
-    const S = r.run(forwardProgram(B, T, H), [x.W_in, x.W_rec, x.b, x.inputs, given(x.h0) ? x.h0 : x.b]);
+    const S = r.states(B, T, H, [x.W_in, x.W_rec, x.b, x.inputs, given(x.h0) ? x.h0 : x.b]);
     const Z = r.run(headProgram(rows, O, true), [
       S,
       x.W_out,
@@ -161,7 +219,7 @@ const lossKernel: KernelFunc = ({ inputs, backend, attrs }) => {
       x.targets,
       given(x.mask) ? x.mask : x.b,
     ]);
-    const P = r.run(backwardProgram(B, T, H), [S, Z, x.W_out, x.W_rec]);
+    const P = r.backward(B, T, H, [S, Z, x.W_out, x.W_rec]);
     const om = omega ? r.run(omegaProgram(B, T), [P]) : x.b;
     const ins = [x.inputs, S, Z, P, om];
     const grad = (kind: number, shape: number[]) => r.run(gradientProgram(shape), ins, kind, 0, true);

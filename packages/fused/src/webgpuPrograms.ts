@@ -42,6 +42,8 @@ const common = `
     if (uniforms.act == 0) { return tanh(clamp(x, -15.0, 15.0)); }
     return 1.0 / (1.0 + exp(-x));
   }
+  // error signals below 1e-24 are set to 0, as in the WebAssembly and JavaScript engines
+  fn flushTiny(x : f32) -> f32 { return select(x, 0.0, abs(x) < 1e-24); }
   fn slope(h : f32) -> f32 {
     if (uniforms.act == 0) { return 1.0 - h * h; }
     return h * (1.0 - h);
@@ -93,7 +95,7 @@ export function forwardProgram(B: number, T: number, H: number): FusedWebGPUProg
     let BH = B * H;
     for (var e = index; e < BH; e += ${WG}) {
       var h = 0.0;
-      if ((uniforms.flags & ${FLAG_H0}) != 0) { h = h0[e]; }
+      if ((uniforms.flags & ${FLAG_H0}) != 0) { h = f32(h0[e]); }
       result[e] = h;
     }
     storageBarrier();
@@ -101,11 +103,11 @@ export function forwardProgram(B: number, T: number, H: number): FusedWebGPUProg
       for (var e = index; e < BH; e += ${WG}) {
         let b = e / H;
         let j = e % H;
-        var z = bias[j];
+        var z = f32(bias[j]);
         let prev = (t - 1) * BH + b * H;
-        for (var i = 0; i < H; i++) { z += result[prev + i] * Wrec[i * H + j]; }
+        for (var i = 0; i < H; i++) { z += result[prev + i] * f32(Wrec[i * H + j]); }
         let row = (b * T + t - 1) * I;
-        for (var i = 0; i < I; i++) { z += u[row + i] * Win[i * H + j]; }
+        for (var i = 0; i < I; i++) { z += f32(u[row + i]) * f32(Win[i * H + j]); }
         result[t * BH + e] = activate(z);
       }
       storageBarrier();
@@ -113,6 +115,85 @@ export function forwardProgram(B: number, T: number, H: number): FusedWebGPUProg
   }`,
   );
 }
+
+/**
+ * One step of the forward recurrence over many workgroups (one invocation per (b, j)), for models
+ * too large for one workgroup: dispatched T + 1 times (uniform `offset` = t) into the same S, which
+ * it reads back through `result` (dispatches in one pass are ordered for storage buffers).
+ */
+export function forwardStepProgram(B: number, T: number, H: number): FusedWebGPUProgram {
+  const p = flat(
+    'rnn_forward_step',
+    ['Win', 'Wrec', 'bias', 'u', 'h0'],
+    [(T + 1) * B * H],
+    `
+  fn main(index : i32) {
+    let B = uniforms.B; let T = uniforms.T; let I = uniforms.I; let H = uniforms.H;
+    let BH = B * H;
+    if (index >= BH) { return; }
+    let t = uniforms.offset;
+    if (t == 0) {
+      var h = 0.0;
+      if ((uniforms.flags & ${FLAG_H0}) != 0) { h = f32(h0[index]); }
+      result[index] = h;
+      return;
+    }
+    let b = index / H;
+    let j = index % H;
+    var z = f32(bias[j]);
+    let prev = (t - 1) * BH + b * H;
+    for (var i = 0; i < H; i++) { z += result[prev + i] * f32(Wrec[i * H + j]); }
+    let row = (b * T + t - 1) * I;
+    for (var i = 0; i < I; i++) { z += f32(u[row + i]) * f32(Win[i * H + j]); }
+    result[t * BH + index] = activate(z);
+  }`,
+  );
+  p.dispatch = [Math.max(1, Math.ceil((B * H) / FLAT)), 1, 1];
+  return p;
+}
+
+/**
+ * One step of BPTT over many workgroups, dispatched for t = T..0 (uniform `offset`) into the same
+ * P = [δ | a | g]: g_{t+1} = a_{t+1} W_recᵀ, then (t ≥ 1) δ_t = dz W_outᵀ + g_{t+1}, a_t = δ_t ⊙ σ'(h_t).
+ */
+export function backwardStepProgram(B: number, T: number, H: number): FusedWebGPUProgram {
+  const p = flat(
+    'rnn_backward_step',
+    ['S', 'Z', 'Wout', 'Wrec'],
+    [3 * T * B * H],
+    `
+  fn main(index : i32) {
+    let B = uniforms.B; let T = uniforms.T; let H = uniforms.H; let O = uniforms.O;
+    let BH = B * H;
+    if (index >= BH) { return; }
+    let TBH = T * BH;
+    let t = uniforms.offset;
+    let b = index / H;
+    let j = index % H;
+    var g = 0.0;
+    if (t < T) {
+      let arow = TBH + t * BH + b * H;
+      for (var i = 0; i < H; i++) { g += result[arow + i] * f32(Wrec[j * H + i]); }
+      result[2 * TBH + t * BH + index] = g;
+    }
+    if (t == 0) { return; }
+    var d = g;
+    if (!lastHead() || t == T) {
+      var zr = (b * T + t - 1) * O;
+      if (lastHead()) { zr = b * O; }
+      for (var k = 0; k < O; k++) { d += f32(Z[zr + k]) * f32(Wout[j * O + k]); }
+    }
+    d = flushTiny(d);
+    result[(t - 1) * BH + index] = d;
+    result[TBH + (t - 1) * BH + index] = flushTiny(d * slope(f32(S[t * BH + index])));
+  }`,
+  );
+  p.dispatch = [Math.max(1, Math.ceil((B * H) / FLAT)), 1, 1];
+  return p;
+}
+
+/** Above this many (b, j) outputs per step, the recurrences run one dispatch per step. */
+export const ONE_WORKGROUP_MAX = 4096;
 
 /**
  * The head, one invocation per row (batch-major: b·T + t, or b for last-step heads): logits, then
@@ -145,8 +226,8 @@ export function headProgram(
     let zrow = index * O;
     var mx = -3.0e38;
     for (var k = 0; k < O; k++) {
-      var z = bout[k];
-      for (var j = 0; j < H; j++) { z += S[hrow + j] * Wout[j * O + k]; }
+      var z = f32(bout[k]);
+      for (var j = 0; j < H; j++) { z += f32(S[hrow + j]) * f32(Wout[j * O + k]); }
       result[zrow + k] = z;
       mx = max(mx, z);
     }
@@ -154,9 +235,9 @@ export function headProgram(
     var m = 1.0;
     if (masked) {
       count = 0.0;
-      for (var q = 0; q < B * T; q++) { count += mask[q]; }
+      for (var q = 0; q < B * T; q++) { count += f32(mask[q]); }
       count = max(count, 1.0);
-      m = mask[b * T + t];
+      m = f32(mask[b * T + t]);
     }
     let g = m / count;
     var loss = 0.0;
@@ -219,11 +300,12 @@ export function backwardProgram(B: number, T: number, H: number): FusedWebGPUPro
         if (!last || t == T) {
           var zr = (b * T + t - 1) * O;
           if (last) { zr = b * O; }
-          for (var k = 0; k < O; k++) { d += Z[zr + k] * Wout[j * O + k]; }
+          for (var k = 0; k < O; k++) { d += f32(Z[zr + k]) * f32(Wout[j * O + k]); }
         }
         if (t < T) { d += result[2 * TBH + t * BH + e]; }
+        d = flushTiny(d);
         result[(t - 1) * BH + e] = d;
-        result[TBH + (t - 1) * BH + e] = d * slope(S[t * BH + e]);
+        result[TBH + (t - 1) * BH + e] = flushTiny(d * slope(f32(S[t * BH + e])));
       }
       storageBarrier();
       for (var e = index; e < BH; e += ${WG}) {
@@ -231,7 +313,7 @@ export function backwardProgram(B: number, T: number, H: number): FusedWebGPUPro
         let i = e % H;
         let arow = TBH + (t - 1) * BH + b * H;
         var g = 0.0;
-        for (var j = 0; j < H; j++) { g += result[arow + j] * Wrec[i * H + j]; }
+        for (var j = 0; j < H; j++) { g += result[arow + j] * f32(Wrec[i * H + j]); }
         result[2 * TBH + (t - 1) * BH + e] = g;
       }
       storageBarrier();
@@ -257,8 +339,8 @@ export function omegaProgram(B: number, T: number): FusedWebGPUProgram {
       var nd = 0.0;
       var ng = 0.0;
       for (var j = 0; j < H; j++) {
-        let d = P[r * H + j];
-        let g = P[2 * TBH + r * H + j];
+        let d = f32(P[r * H + j]);
+        let g = f32(P[2 * TBH + r * H + j]);
         nd += d * d;
         ng += g * g;
       }
@@ -305,7 +387,7 @@ export function gradientProgram(outputShape: number[]): FusedWebGPUProgram {
     `
   fn omegaScale() -> f32 {
     if ((uniforms.flags & ${FLAG_OMEGA_CODE}) != 0) {
-      if (om[1] > 0.0) { return 1.0 / om[1]; }
+      if (f32(om[1]) > 0.0) { return 1.0 / f32(om[1]); }
       return 0.0;
     }
     return 1.0 / f32(uniforms.B);
@@ -326,7 +408,7 @@ export function gradientProgram(outputShape: number[]): FusedWebGPUProgram {
       for (var r = 0; r < R; r++) {
         let t = r / B;
         let b = r % B;
-        acc += u[(b * T + t) * I + i] * P[TBH + r * H + j];
+        acc += f32(u[(b * T + t) * I + i]) * f32(P[TBH + r * H + j]);
       }
     } else if (mode == ${GRAD.W_rec} || mode == ${GRAD.omegaGrad}) {
       let i = index / H;
@@ -335,16 +417,16 @@ export function gradientProgram(outputShape: number[]): FusedWebGPUProgram {
       let combine = (uniforms.flags & ${FLAG_COMBINE}) != 0;
       for (var r = 0; r < R; r++) {
         var left = 0.0;
-        if (mode == ${GRAD.W_rec}) { left = S[r * H + i]; }
+        if (mode == ${GRAD.W_rec}) { left = f32(S[r * H + i]); }
         if (mode == ${GRAD.omegaGrad} || combine) {
-          var w = c * om[2 + r];
+          var w = c * f32(om[2 + r]);
           if (mode == ${GRAD.W_rec}) { w = w * uniforms.alpha; }
-          left += w * P[2 * TBH + r * H + i];
+          left += w * f32(P[2 * TBH + r * H + i]);
         }
-        acc += left * P[TBH + r * H + j];
+        acc += left * f32(P[TBH + r * H + j]);
       }
     } else if (mode == ${GRAD.b}) {
-      for (var r = 0; r < R; r++) { acc += P[TBH + r * H + index]; }
+      for (var r = 0; r < R; r++) { acc += f32(P[TBH + r * H + index]); }
     } else if (mode == ${GRAD.W_out}) {
       let j = index / O;
       let k = index % O;
@@ -352,14 +434,14 @@ export function gradientProgram(outputShape: number[]): FusedWebGPUProgram {
         var b = q / T;
         var t = q % T;
         if (last) { b = q; t = T - 1; }
-        acc += S[(t + 1) * B * H + b * H + j] * Z[q * O + k];
+        acc += f32(S[(t + 1) * B * H + b * H + j]) * f32(Z[q * O + k]);
       }
     } else if (mode == ${GRAD.b_out}) {
-      for (var q = 0; q < rows; q++) { acc += Z[q * O + index]; }
+      for (var q = 0; q < rows; q++) { acc += f32(Z[q * O + index]); }
     } else if (mode == ${GRAD.loss}) {
-      for (var q = 0; q < rows; q++) { acc += Z[rows * O + q]; }
+      for (var q = 0; q < rows; q++) { acc += f32(Z[rows * O + q]); }
     } else if ((uniforms.flags & ${FLAG_OMEGA}) != 0) {
-      acc = omegaScale() * om[0];
+      acc = omegaScale() * f32(om[0]);
     }
     result[index] = acc;
   }`,
@@ -376,14 +458,14 @@ export function copyProgram(outputShape: number[]): FusedWebGPUProgram {
   fn main(index : i32) {
     if (index >= uniforms.size) { return; }
     if (uniforms.mode == 1) {
-      result[index] = src[uniforms.offset + index];
+      result[index] = f32(src[uniforms.offset + index]);
       return;
     }
     let B = uniforms.B; let T = uniforms.T; let H = uniforms.H;
     let b = index / (T * H);
     let t = (index / H) % T;
     let j = index % H;
-    result[index] = src[uniforms.offset + t * B * H + b * H + j];
+    result[index] = f32(src[uniforms.offset + t * B * H + b * H + j]);
   }`,
   );
 }

@@ -101,6 +101,35 @@ export function describeEngine(name: string, engine: () => SequenceEngine): void
         });
       }
     });
+    it('vanishing error signals: tiny ones are flushed to 0 (no subnormals), the rest still match', () => {
+      const o = {
+        batch: 4,
+        time: 150,
+        inputSize: 3,
+        hiddenSize: 8,
+        outputSize: 3,
+        activation: 'tanh' as const,
+        head: 'last-softmax' as const,
+        scale: 0.05,
+        omega: 'code' as const,
+      };
+      const p = randomProblem(o);
+      const want = reference64(p);
+      const got = engine().train({ ...p, keepSequences: true });
+      const deltas = got.deltas!;
+      let zeros = 0;
+      for (let i = 0; i < deltas.length; i++) {
+        const v = Math.abs(deltas[i]);
+        expect(v === 0 || v >= 1e-24, `δ[${i}] = ${deltas[i]}`).toBe(true);
+        if (Math.abs(want.deltas[i]) < 1e-26) expect(deltas[i]).toBe(0);
+        if (v === 0) zeros++;
+      }
+      expect(zeros).toBeGreaterThan(deltas.length / 4);
+      for (const k of ['W_in', 'W_rec', 'b', 'W_out', 'b_out'] as const) {
+        expect(relativeError(got.grads[k], want.grads[k]), k).toBeLessThan(2e-5);
+      }
+      expect(Math.abs(got.omega - want.omega) / want.omega).toBeLessThan(2e-5);
+    });
     it('rejects bad problems with errors that name the value', () => {
       const p = randomProblem({
         batch: 2,

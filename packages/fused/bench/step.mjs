@@ -1,0 +1,265 @@
+#!/usr/bin/env node
+// Benchmark (a script, not a test): milliseconds per full training step of @cliffguard/rnn's
+// trainStep (loss, gradients, Ω 'code' with α = 2, the safeguard, global-norm clip 1.0 and SGD
+// through @cliffguard/clip) with the 'fused' and the 'reference' implementation, side by side in
+// one process per backend (interleaved, median and min-max), plus the fused pass alone with and
+// without Ω, achieved GFLOP/s, a profile of the wasm engine's phases, and the PyTorch peer.
+//
+//   pnpm --filter @cliffguard/fused build && node packages/fused/bench/step.mjs [--backends wasm,cpu]
+//        [--configs P50,P100,P200,M,C] [--quick] [--no-torch] [--json out.json]
+//
+// Each backend runs in its own child process (a backend used earlier in a process slows the next).
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const args = process.argv.slice(2);
+const opt = (name, fallback) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : fallback;
+};
+const flag = (name) => args.includes(`--${name}`);
+
+// name: inputs, hidden, outputs, T, batch, head, input kind (as the PyTorch peer's shapes)
+export const CONFIGS = {
+  P50: { I: 6, H: 50, O: 4, T: 50, B: 20, head: 'last-softmax', inputs: 'one-hot' },
+  P100: { I: 6, H: 50, O: 4, T: 100, B: 20, head: 'last-softmax', inputs: 'one-hot' },
+  P200: { I: 6, H: 50, O: 4, T: 200, B: 20, head: 'last-softmax', inputs: 'one-hot' },
+  M: { I: 88, H: 300, O: 88, T: 100, B: 16, head: 'sigmoid', inputs: 'piano-roll' },
+  C: { I: 50, H: 512, O: 50, T: 100, B: 32, head: 'softmax', inputs: 'one-hot' },
+};
+
+/** Multiply-adds ×2 of one step without Ω: forward, BPTT and ∂W_rec (3·2BTH²), head products, dense input products. */
+export function stepFlops(c) {
+  const rows = c.head.startsWith('last') ? c.B : c.B * c.T;
+  const rec = 2 * c.B * c.T * c.H * c.H;
+  const head = 3 * 2 * rows * c.H * c.O;
+  const input = c.inputs === 'one-hot' ? 0 : 2 * 2 * c.B * c.T * c.I * c.H;
+  return 3 * rec + head + input;
+}
+
+function lcg(seed) {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 4294967296;
+  };
+}
+
+async function child(backend, names, quick) {
+  const tf = await import('@tensorflow/tfjs-core');
+  await import('@tensorflow/tfjs-backend-cpu');
+  await import('@tensorflow/tfjs-backend-wasm');
+  const fused = await import('@cliffguard/fused');
+  const { createRnn, trainStep } = await import('@cliffguard/rnn');
+  const { withGradientClipping } = await import('@cliffguard/clip');
+  if (!(await tf.setBackend(backend))) throw new Error(`backend ${backend} did not start`);
+  await tf.ready();
+  const out = [];
+  for (const name of names) {
+    const c = CONFIGS[name];
+    const rand = lcg(7);
+    const u = new Float32Array(c.B * c.T * c.I);
+    for (let r = 0; r < c.B * c.T; r++) {
+      if (c.inputs === 'one-hot') u[r * c.I + Math.floor(rand() * c.I)] = 1;
+      else for (let i = 0; i < c.I; i++) u[r * c.I + i] = rand() < 0.05 ? 1 : 0;
+    }
+    const inputs = tf.tensor3d(u, [c.B, c.T, c.I]);
+    let targets;
+    if (c.head === 'last-softmax')
+      targets = tf.tensor1d(
+        Int32Array.from({ length: c.B }, () => Math.floor(rand() * c.O)),
+        'int32',
+      );
+    else if (c.head === 'softmax')
+      targets = tf.tensor2d(
+        Int32Array.from({ length: c.B * c.T }, () => Math.floor(rand() * c.O)),
+        [c.B, c.T],
+        'int32',
+      );
+    else
+      targets = tf.tensor3d(
+        Float32Array.from({ length: c.B * c.T * c.O }, () => (rand() < 0.05 ? 1 : 0)),
+        [c.B, c.T, c.O],
+      );
+    const batch = { inputs, targets };
+    const model = createRnn({
+      inputSize: c.I,
+      hiddenSize: c.H,
+      outputSize: c.O,
+      head: c.head,
+      activation: 'tanh',
+      init: 'basic-tanh',
+      seed: 1,
+      implementation: 'fused',
+    });
+    const optimizer = withGradientClipping(tf.train.sgd(0.01), { maxNorm: 1 });
+    const step = async (impl) => {
+      model.useImplementation(impl);
+      const t0 = performance.now();
+      await trainStep(model, batch, optimizer, { omega: { alpha: 2, variant: 'code' }, safeguard: true });
+      return performance.now() - t0;
+    };
+    const pass = (impl, withOmega) => {
+      model.useImplementation(impl);
+      const t0 = performance.now();
+      const r = model.lossAndGradients(batch, withOmega ? { omega: { variant: 'code', weight: 2 } } : {});
+      r.loss.dataSync();
+      tf.dispose(r);
+      return performance.now() - t0;
+    };
+    // rounds: each round runs fused k times and the reference once, in alternating order
+    const big = c.H >= 300;
+    const slow = backend === 'cpu' || big;
+    const rounds = quick ? 3 : slow ? 5 : 15;
+    const perRound = quick ? 2 : big ? 4 : 4;
+    const times = { fused: [], reference: [], fusedPass: [], fusedPassNoOmega: [] };
+    await step('fused');
+    await step('reference');
+    pass('fused', true);
+    for (let r = 0; r < rounds; r++) {
+      const order = r % 2 ? ['reference', 'fused'] : ['fused', 'reference'];
+      for (const impl of order) {
+        if (impl === 'reference') times.reference.push(await step('reference'));
+        else for (let k = 0; k < perRound; k++) times.fused.push(await step('fused'));
+      }
+      for (let k = 0; k < perRound; k++) {
+        times.fusedPass.push(pass('fused', true));
+        times.fusedPassNoOmega.push(pass('fused', false));
+      }
+    }
+    const stat = (a) => {
+      const s = [...a].sort((x, y) => x - y);
+      return { median: s[s.length >> 1], min: s[0], max: s[s.length - 1], n: s.length };
+    };
+    const row = { backend, config: name, ...c, flops: stepFlops(c), kernelInfo: fused.kernelInfo() };
+    for (const [k, v] of Object.entries(times)) row[k] = stat(v);
+    if (backend === 'wasm' && fused.wasmVariant()) {
+      // phases of the wasm engine on one thread (the engine's own build)
+      const wasm = await fused.instantiateFusedWasm(fused.wasmVariant());
+      const engine = new fused.WasmSequenceEngine(wasm);
+      const arrays = async (t) => Float32Array.from(await t.data());
+      const w = model.variables;
+      const problem = {
+        batch: c.B,
+        time: c.T,
+        inputSize: c.I,
+        hiddenSize: c.H,
+        outputSize: c.O,
+        activation: 'tanh',
+        head: c.head,
+        weights: {
+          W_in: await arrays(w.W_in),
+          W_rec: await arrays(w.W_rec),
+          b: await arrays(w.b),
+          W_out: await arrays(w.W_out),
+          b_out: await arrays(w.b_out),
+        },
+        inputs: u,
+        targets: c.head === 'sigmoid' ? await arrays(targets) : Int32Array.from(await targets.data()),
+        omega: 'code',
+        omegaWeight: 2,
+      };
+      row.profile = engine.profile(problem, quick ? 3 : 9);
+    }
+    out.push(row);
+    tf.dispose([inputs, targets]);
+    optimizer.dispose();
+    model.dispose?.();
+    process.stderr.write(
+      `${backend} ${name}: fused ${row.fused.median.toFixed(2)} ms, reference ${row.reference.median.toFixed(2)} ms\n`,
+    );
+  }
+  process.stdout.write(`${JSON.stringify(out)}\n`);
+}
+
+function torch(names, threads) {
+  const script = join(here, '..', '..', '..', '..', 'shared', 'peers', 'pytorch_rnn_step.py');
+  const r = spawnSync(
+    '/usr/bin/python3',
+    [script, '--configs', names.join(','), '--threads', threads, '--steps', '30'],
+    {
+      encoding: 'utf8',
+      timeout: 900_000,
+    },
+  );
+  if (r.status !== 0) return [];
+  return r.stdout
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
+}
+
+const fmt = (s) => (s ? `${s.median.toFixed(2)} (${s.min.toFixed(2)}–${s.max.toFixed(2)})` : '–');
+
+async function main() {
+  if (flag('child')) return child(opt('backend', 'wasm'), opt('configs', 'P100').split(','), flag('quick'));
+  const backends = opt('backends', 'wasm,cpu').split(',');
+  const names = opt('configs', 'P50,P100,P200,M,C').split(',');
+  const rows = [];
+  for (const backend of backends) {
+    const cfgs = backend === 'cpu' ? names.filter((n) => n.startsWith('P')) : names;
+    const runs = backend === 'wasm' ? [{ threads: '2' }, { threads: '1' }] : [{ threads: '1' }];
+    for (const run of runs) {
+      const r = spawnSync(
+        process.execPath,
+        [
+          '--experimental-wasm-relaxed-simd',
+          fileURLToPath(import.meta.url),
+          '--child',
+          '--backend',
+          backend,
+          '--configs',
+          cfgs.join(','),
+          ...(flag('quick') ? ['--quick'] : []),
+        ],
+        {
+          encoding: 'utf8',
+          env: { ...process.env, CLIFFGUARD_FUSED_THREADS: run.threads, CLIFFGUARD_WEBGPU: 'off' },
+          stdio: ['ignore', 'pipe', 'inherit'],
+          maxBuffer: 1 << 26,
+        },
+      );
+      if (r.status !== 0) throw new Error(`${backend} child failed`);
+      for (const row of JSON.parse(r.stdout.trim().split('\n').pop()))
+        rows.push({ ...row, threads: row.kernelInfo.wasmThreads });
+    }
+  }
+  const peers = flag('no-torch') ? [] : [...torch(names, '1'), ...torch(names, '2')];
+  const lines = [
+    '| backend | config | fused step ms | reference step ms | reference / fused | fused pass (Ω) ms | fused pass (no Ω) ms | GFLOP/s (no Ω) | PyTorch ms (same threads) | fused / PyTorch |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const r of rows) {
+    const threads = r.backend === 'wasm' ? r.threads : 1;
+    const peer = peers.find((p) => p.config === r.config && p.threads === threads);
+    const gflops = r.flops / (r.fusedPassNoOmega.median * 1e6);
+    lines.push(
+      `| ${r.backend}${r.backend === 'wasm' ? ` (${threads} thread${threads > 1 ? 's' : ''}, ${r.kernelInfo.wasmVariant})` : ''} | ${r.config} | ${fmt(r.fused)} | ${fmt(r.reference)} | ${(r.reference.median / r.fused.median).toFixed(1)}x | ${fmt(r.fusedPass)} | ${fmt(r.fusedPassNoOmega)} | ${gflops.toFixed(1)} | ${peer ? `${peer.ms_median.toFixed(2)} (${peer.ms_min.toFixed(2)}–${peer.ms_max.toFixed(2)})` : '–'} | ${peer ? `${(r.fused.median / peer.ms_median).toFixed(2)}x` : '–'} |`,
+    );
+  }
+  const profiles = rows.filter((r) => r.profile && r.threads === 1);
+  if (profiles.length) {
+    lines.push(
+      '',
+      'Profile of the wasm engine on one thread (median ms per phase, Ω combined into ∂W_rec):',
+      '',
+    );
+    for (const r of profiles) {
+      const total = Object.values(r.profile).reduce((a, b) => a + b, 0);
+      lines.push(
+        `- ${r.config}: ${Object.entries(r.profile)
+          .map(([k, v]) => `${k} ${v.toFixed(2)} (${((100 * v) / total).toFixed(0)}%)`)
+          .join(', ')}`,
+      );
+    }
+  }
+  console.log(lines.join('\n'));
+  const json = opt('json');
+  if (json) writeFileSync(json, JSON.stringify({ rows, peers }, null, 2));
+}
+
+await main();
