@@ -150,7 +150,8 @@ export function renderReport(
   doc.blocks.unshift({
     kind: 'text',
     markdown:
-      `Profile **${profile}**${profile === 'quick' ? " (a shortened protocol, not the paper's)" : ''}; ` +
+      `Profile **${profile}**${profile === 'quick' ? " (a shortened protocol, not the paper's)" : ''}` +
+      `${/ --(?!profile )[a-z]/.test(command) ? ', changed by the flags of the command below' : ''}; ` +
       `${lines.length} of ${planned.length} planned runs finished${missing.length ? ` (${missing.length} missing)` : ''}; ` +
       `backend ${backends}; ${seconds.toFixed(0)} s of run time in all.\n\nMade by: \`${command}\``,
   });

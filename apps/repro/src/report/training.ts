@@ -76,9 +76,6 @@ export function trainingFigures(id: string, title: string, runs: TracedRun[]): B
       },
     },
   ];
-  const all = runs.flatMap((r) => r.trace.flatMap((p) => p.contributions)).filter(Number.isFinite);
-  const lo = Math.min(...all);
-  const hi = Math.max(...all);
   for (const [i, r] of runs.entries()) {
     if (r.trace.length === 0) continue;
     const bins = r.trace[0].contributions.length;
@@ -88,6 +85,10 @@ export function trainingFigures(id: string, title: string, runs: TracedRun[]): B
       r.trace.map((p) => p.contributions[t] ?? Number.NaN),
     );
     const last = r.trace[r.trace.length - 1].step;
+    // each run its own colour range: runs differ by many decades (exploding vs vanishing)
+    const finiteValues = values.flat().filter(Number.isFinite);
+    const lo = Math.min(...finiteValues);
+    const hi = Math.max(...finiteValues);
     blocks.push({
       kind: 'figure',
       figure: {
