@@ -17,10 +17,7 @@ export function isLastStepHead(head: Head): boolean {
 
 /** h W_out + b_out for h of shape [B, H] or [B, T, H]. */
 export function headLogits(hidden: tf.Tensor, W_out: tf.Tensor, b_out: tf.Tensor): tf.Tensor {
-  if (hidden.rank === 2) return tf.add(tf.matMul(hidden as tf.Tensor2D, W_out as tf.Tensor2D), b_out);
-  const [B, T, H] = hidden.shape;
-  const flat = tf.add(tf.matMul(tf.reshape(hidden, [B * T, H]), W_out as tf.Tensor2D), b_out);
-  return tf.reshape(flat, [B, T, (W_out as tf.Tensor2D).shape[1]]);
+  return stackedHeadLogits(hidden, W_out, b_out, []);
 }
 
 /** The head's input: h_T ([B, H]) for last-step heads, else all states ([B, T, H]). */
@@ -32,55 +29,62 @@ export function headInput(head: Head, states: tf.Tensor3D): tf.Tensor {
 
 /** Inference outputs: probabilities (softmax, sigmoid heads) or values (linear head). */
 export function headOutputs(head: Head, hidden: tf.Tensor, W_out: tf.Tensor, b_out: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => {
-    const logits = headLogits(hidden, W_out, b_out);
-    if (head === 'last-linear') return logits;
-    if (head === 'sigmoid') return tf.sigmoid(logits);
-    return tf.softmax(logits);
-  });
+  return stackedHeadOutputs(head, hidden, W_out, b_out, []);
+}
+
+/**
+ * Leading run axes of stacked operands: [] for one model, [R] for an ensemble of R models whose
+ * parameters are stacked along a first axis (W_out [R, H, O], b_out [R, O]). Every helper below
+ * works on either; with [] it runs exactly the single model's kernels.
+ */
+export type RunAxes = readonly number[];
+
+/** b_out shaped to broadcast over [...runs, rows, O]. */
+function outputBias(b_out: tf.Tensor, runs: RunAxes): tf.Tensor {
+  return runs.length === 0 ? b_out : tf.reshape(b_out, [...runs, 1, b_out.shape[b_out.rank - 1]]);
 }
 
 /** Per-row loss weights: 1/B (last-step heads), 1/(B·T), or mask/max(Σ mask, 1) (masked mean). */
-function rowWeights(head: Head, rows: number, mask?: tf.Tensor): tf.Tensor {
+function rowWeights(head: Head, rows: number, runs: RunAxes, mask?: tf.Tensor): tf.Tensor {
   if (isLastStepHead(head) || !mask) return tf.fill([rows, 1], 1 / rows);
-  const m = tf.reshape(mask, [rows, 1]);
-  return tf.div(m, tf.maximum(tf.sum(m), 1));
+  const m = tf.reshape(mask, [...runs, rows, 1]);
+  return tf.div(m, tf.maximum(runs.length === 0 ? tf.sum(m) : tf.sum(m, -2, true), 1));
 }
 
-/** Targets as [N, O] rows: one-hot for class heads, values otherwise. */
-function targetRows(head: Head, targets: tf.Tensor, rows: number, outputs: number): tf.Tensor2D {
+/** Targets as [...runs, N, O] rows: one-hot for class heads, values otherwise. */
+function targetRows(head: Head, targets: tf.Tensor, rows: number, outputs: number, runs: RunAxes): tf.Tensor {
   if (head === 'last-softmax' || head === 'softmax') {
-    return tf.oneHot(tf.cast(tf.reshape(targets, [rows]), 'int32'), outputs) as tf.Tensor2D;
+    return tf.oneHot(tf.cast(tf.reshape(targets, [...runs, rows]), 'int32'), outputs);
   }
-  return tf.reshape(targets, [rows, outputs]) as tf.Tensor2D;
+  return tf.reshape(targets, [...runs, rows, outputs]);
 }
 
-/** Per-row losses of logits z [N, O] against target rows y [N, O]. */
-function rowLosses(head: Head, z: tf.Tensor2D, y: tf.Tensor2D): tf.Tensor {
+/** Per-row losses of logits z [..., N, O] against target rows y [..., N, O]. */
+function rowLosses(head: Head, z: tf.Tensor, y: tf.Tensor): tf.Tensor {
   switch (head) {
     case 'last-softmax':
     case 'softmax':
-      return tf.neg(tf.sum(tf.mul(y, tf.logSoftmax(z)), 1));
+      return tf.neg(tf.sum(tf.mul(y, tf.logSoftmax(z)), -1));
     case 'last-linear':
-      return tf.sum(tf.square(tf.sub(y, z)), 1);
+      return tf.sum(tf.square(tf.sub(y, z)), -1);
     case 'sigmoid':
       // −[y log σ(z) + (1−y) log(1−σ(z))] = softplus(z) − y z, stable for large |z|.
-      return tf.sum(tf.sub(tf.softplus(z), tf.mul(y, z)), 1);
+      return tf.sum(tf.sub(tf.softplus(z), tf.mul(y, z)), -1);
     default:
       throw new RangeError(`unknown head ${JSON.stringify(head)}; expected one of ${HEADS.join(', ')}`);
   }
 }
 
 /** ∂(row loss)/∂z: softmax − y, σ(z) − y, or 2 (z − y). */
-function rowLossSlope(head: Head, z: tf.Tensor2D, y: tf.Tensor2D): tf.Tensor {
+function rowLossSlope(head: Head, z: tf.Tensor, y: tf.Tensor): tf.Tensor {
   if (head === 'last-linear') return tf.mul(tf.sub(z, y), 2);
   return tf.sub(head === 'sigmoid' ? tf.sigmoid(z) : tf.softmax(z), y);
 }
 
 interface HeadRows {
-  hidden2: tf.Tensor2D;
-  z: tf.Tensor2D;
-  y: tf.Tensor2D;
+  hidden2: tf.Tensor;
+  z: tf.Tensor;
+  y: tf.Tensor;
   w: tf.Tensor;
 }
 
@@ -90,13 +94,79 @@ function headRows(
   W_out: tf.Tensor,
   b_out: tf.Tensor,
   targets: tf.Tensor,
-  mask?: tf.Tensor,
+  mask: tf.Tensor | undefined,
+  runs: RunAxes,
 ): HeadRows {
-  const [Hsize, O] = (W_out as tf.Tensor2D).shape;
-  const rows = hidden.size / Hsize;
-  const hidden2 = tf.reshape(hidden, [rows, Hsize]) as tf.Tensor2D;
-  const z = tf.add(tf.matMul(hidden2, W_out as tf.Tensor2D), b_out) as tf.Tensor2D;
-  return { hidden2, z, y: targetRows(head, targets, rows, O), w: rowWeights(head, rows, mask) };
+  const [Hsize, O] = W_out.shape.slice(-2);
+  const rows = hidden.size / Hsize / runs.reduce((n, r) => n * r, 1);
+  const hidden2 = tf.reshape(hidden, [...runs, rows, Hsize]);
+  const z = tf.add(tf.matMul(hidden2, W_out as tf.Tensor2D), outputBias(b_out, runs));
+  return { hidden2, z, y: targetRows(head, targets, rows, O, runs), w: rowWeights(head, rows, runs, mask) };
+}
+
+/** Σ over rows of row loss × row weight: a scalar, or one loss per run ([...runs]). */
+function weightedLoss(head: Head, rowsOf: HeadRows, runs: RunAxes): tf.Tensor {
+  const { z, y, w } = rowsOf;
+  const perRow = tf.mul(tf.reshape(rowLosses(head, z, y), [...z.shape.slice(0, -1), 1]), w);
+  return runs.length === 0 ? tf.sum(perRow) : tf.sum(perRow, [-2, -1]);
+}
+
+/** {@link headLogits} on stacked operands (see {@link RunAxes}): hidden [...runs, B, H] or [...runs, B, T, H]. */
+export function stackedHeadLogits(
+  hidden: tf.Tensor,
+  W_out: tf.Tensor,
+  b_out: tf.Tensor,
+  runs: RunAxes,
+): tf.Tensor {
+  const bias = outputBias(b_out, runs);
+  if (hidden.rank === runs.length + 2)
+    return tf.add(tf.matMul(hidden as tf.Tensor2D, W_out as tf.Tensor2D), bias);
+  const [Hsize, O] = W_out.shape.slice(-2);
+  const [B, T] = hidden.shape.slice(runs.length, -1);
+  const flat = tf.add(tf.matMul(tf.reshape(hidden, [...runs, B * T, Hsize]), W_out as tf.Tensor2D), bias);
+  return tf.reshape(flat, [...runs, B, T, O]);
+}
+
+/** {@link headOutputs} on stacked operands (see {@link RunAxes}): probabilities or values. */
+export function stackedHeadOutputs(
+  head: Head,
+  hidden: tf.Tensor,
+  W_out: tf.Tensor,
+  b_out: tf.Tensor,
+  runs: RunAxes,
+): tf.Tensor {
+  return tf.tidy(() => {
+    const logits = stackedHeadLogits(hidden, W_out, b_out, runs);
+    if (head === 'last-linear') return logits;
+    if (head === 'sigmoid') return tf.sigmoid(logits);
+    return tf.softmax(logits);
+  });
+}
+
+/**
+ * {@link headLossAndGradients} on stacked operands (see {@link RunAxes}): per-run losses
+ * [...runs], dHidden like `hidden`, gW_out [...runs, H, O], gb_out [...runs, O].
+ */
+export function stackedHeadLossAndGradients(
+  head: Head,
+  hidden: tf.Tensor,
+  W_out: tf.Tensor,
+  b_out: tf.Tensor,
+  targets: tf.Tensor,
+  mask: tf.Tensor | undefined,
+  runs: RunAxes,
+): { loss: tf.Tensor; dHidden: tf.Tensor; gW_out: tf.Tensor; gb_out: tf.Tensor } {
+  return tf.tidy(() => {
+    const rowsOf = headRows(head, hidden, W_out, b_out, targets, mask, runs);
+    const { hidden2, z, y, w } = rowsOf;
+    const dz = tf.mul(rowLossSlope(head, z, y), w);
+    return {
+      loss: weightedLoss(head, rowsOf, runs),
+      dHidden: tf.reshape(tf.matMul(dz, W_out as tf.Tensor2D, false, true), hidden.shape),
+      gW_out: tf.matMul(hidden2, dz, true, false),
+      gb_out: tf.sum(dz, runs.length),
+    };
+  });
 }
 
 /**
@@ -111,10 +181,9 @@ export function headLoss(
   targets: tf.Tensor,
   mask?: tf.Tensor,
 ): tf.Scalar {
-  return tf.tidy(() => {
-    const { z, y, w } = headRows(head, hidden, W_out, b_out, targets, mask);
-    return tf.sum(tf.mul(tf.reshape(rowLosses(head, z, y), w.shape), w));
-  });
+  return tf.tidy(
+    () => weightedLoss(head, headRows(head, hidden, W_out, b_out, targets, mask, []), []) as tf.Scalar,
+  );
 }
 
 /**
@@ -130,15 +199,10 @@ export function headLossAndGradients(
   targets: tf.Tensor,
   mask?: tf.Tensor,
 ): { loss: tf.Scalar; dHidden: tf.Tensor; gW_out: tf.Tensor2D; gb_out: tf.Tensor1D } {
-  return tf.tidy(() => {
-    const { hidden2, z, y, w } = headRows(head, hidden, W_out, b_out, targets, mask);
-    const loss = tf.sum(tf.mul(tf.reshape(rowLosses(head, z, y), w.shape), w)) as tf.Scalar;
-    const dz = tf.mul(rowLossSlope(head, z, y), w) as tf.Tensor2D;
-    return {
-      loss,
-      dHidden: tf.reshape(tf.matMul(dz, W_out as tf.Tensor2D, false, true), hidden.shape),
-      gW_out: tf.matMul(hidden2, dz, true, false),
-      gb_out: tf.sum(dz, 0) as tf.Tensor1D,
-    };
-  });
+  return stackedHeadLossAndGradients(head, hidden, W_out, b_out, targets, mask, []) as {
+    loss: tf.Scalar;
+    dHidden: tf.Tensor;
+    gW_out: tf.Tensor2D;
+    gb_out: tf.Tensor1D;
+  };
 }

@@ -5,6 +5,19 @@ export {
   temporalContributions,
 } from './diagnostics.js';
 export {
+  type CreateEnsembleOptions,
+  createEnsemble,
+  Ensemble,
+  type EnsembleConfig,
+  type EnsembleMember,
+  type EnsembleMemberOptions,
+  type EnsembleState,
+  type EnsembleStepOptions,
+  type EnsembleStepRecord,
+  ensembleStep,
+  memberRecord,
+} from './ensemble.js';
+export {
   HEADS,
   headInput,
   headLogits,
@@ -68,7 +81,9 @@ export {
   type PaperMethod,
   type PaperMethodName,
   type PaperMethodOptions,
+  type PaperMethodSettings,
   paperMethod,
+  resolvePaperMethod,
 } from './paper-method.js';
 export { Prng } from './prng.js';
 export { referenceImplementation, runRecurrence } from './reference.js';

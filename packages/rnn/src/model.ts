@@ -94,6 +94,53 @@ export function makeVariables<P extends string>(
   return out;
 }
 
+/** Tensors as plain data (asynchronous readback, so it works on every backend), copied. */
+export async function readWeights(tensors: Readonly<Record<string, tf.Tensor>>): Promise<Weights> {
+  const out: Weights = {};
+  for (const key of Object.keys(tensors)) {
+    const v = tensors[key];
+    // A copy: on cpu, data() hands out the backend's own buffer.
+    out[key] = { shape: [...v.shape], values: Float32Array.from((await v.data()) as Float32Array) };
+  }
+  return out;
+}
+
+/**
+ * Checks plain weights against the expected parameter names and shapes: no unknown or missing
+ * parameter, the right shape and number of values, every value finite. `who` starts the messages.
+ */
+export function checkWeights(
+  weights: Weights,
+  expected: Record<string, readonly number[]>,
+  who: string,
+): void {
+  const names = Object.keys(expected);
+  if (weights == null || typeof weights !== 'object')
+    throw new TypeError(`${who} needs { name: { shape, values } }`);
+  const unknown = Object.keys(weights).filter((k) => !names.includes(k));
+  if (unknown.length > 0) {
+    throw new RangeError(`${who}: unknown parameter(s) ${unknown.join(', ')}; expected ${names.join(', ')}`);
+  }
+  for (const key of names) {
+    const w = weights[key];
+    const shape = expected[key];
+    if (!w) throw new RangeError(`${who}: missing parameter ${key}`);
+    const size = shape.reduce((n, d) => n * d, 1);
+    const shapeOk =
+      Array.isArray(w.shape) && w.shape.length === shape.length && w.shape.every((d, i) => d === shape[i]);
+    if (!shapeOk || w.values?.length !== size) {
+      throw new RangeError(
+        `${who}: ${key} has shape [${w.shape}] with ${w.values?.length} values; expected [${shape.join(', ')}]`,
+      );
+    }
+    for (let i = 0; i < w.values.length; i++) {
+      if (!Number.isFinite(w.values[i])) {
+        throw new RangeError(`${who}: ${key}[${i}] is ${w.values[i]}; weights must be finite`);
+      }
+    }
+  }
+}
+
 /** Shared state handling; subclasses provide forward/lossAndGradients. */
 export abstract class BaseRecurrentModel<P extends string> {
   carryState: boolean;
@@ -149,44 +196,15 @@ export abstract class BaseRecurrentModel<P extends string> {
 
   async getWeights(): Promise<Weights> {
     this.assertUsable();
-    const out: Weights = {};
-    for (const key of Object.keys(this.variables) as P[]) {
-      const v = this.variables[key];
-      // A copy: on cpu, data() hands out the backend's own buffer.
-      out[key] = { shape: [...v.shape], values: Float32Array.from((await v.data()) as Float32Array) };
-    }
-    return out;
+    return readWeights(this.variables);
   }
 
   setWeights(weights: Weights): void {
     this.assertUsable();
     const names = Object.keys(this.variables) as P[];
-    if (weights == null || typeof weights !== 'object')
-      throw new TypeError('setWeights needs { name: { shape, values } }');
-    const unknown = Object.keys(weights).filter((k) => !names.includes(k as P));
-    if (unknown.length > 0) {
-      throw new RangeError(
-        `setWeights: unknown parameter(s) ${unknown.join(', ')}; expected ${names.join(', ')}`,
-      );
-    }
+    const expected = Object.fromEntries(names.map((k) => [k, this.variables[k].shape]));
     // Check everything before assigning anything: nothing half-written, no NaN into the model.
-    for (const key of names) {
-      const w = weights[key];
-      const v = this.variables[key];
-      if (!w) throw new RangeError(`setWeights: missing parameter ${key}`);
-      const shapeOk =
-        Array.isArray(w.shape) && w.shape.length === v.rank && w.shape.every((d, i) => d === v.shape[i]);
-      if (!shapeOk || w.values?.length !== v.size) {
-        throw new RangeError(
-          `setWeights: ${key} has shape [${w.shape}] with ${w.values?.length} values; expected [${v.shape.join(', ')}]`,
-        );
-      }
-      for (let i = 0; i < w.values.length; i++) {
-        if (!Number.isFinite(w.values[i])) {
-          throw new RangeError(`setWeights: ${key}[${i}] is ${w.values[i]}; weights must be finite`);
-        }
-      }
-    }
+    checkWeights(weights, expected, 'setWeights');
     tf.tidy(() => {
       for (const key of names)
         this.variables[key].assign(tf.tensor(weights[key].values, weights[key].shape, 'float32'));

@@ -97,25 +97,62 @@ export function omegaAndGradient(
   options: OmegaOptions,
 ): { value: tf.Scalar; grad: tf.Tensor2D } {
   assertOmegaInputs(W_rec, deltas, states, options);
-  return tf.tidy(() => {
-    const [B, T, H] = deltas.shape;
-    const a = tf.reshape(tf.mul(deltas, activationDerivative(states, options.activation)), [B * T, H]);
-    const g = tf.matMul(a, W_rec as tf.Tensor2D, false, true);
-    const num = tf.sum(tf.square(g), 1);
-    const den = tf.sum(tf.square(tf.reshape(deltas, [B * T, H])), 1);
-    const valid = tf.greaterEqual(den, OMEGA_BOUND);
-    const safeDen = tf.where(valid, den, tf.onesLike(den));
-    const excess = tf.where(valid, tf.sub(tf.div(num, safeDen), 1), tf.zerosLike(den));
-    const scale =
-      options.variant === 'paper'
-        ? tf.scalar(1 / B)
-        : tf.div(1, tf.maximum(tf.sum(tf.cast(valid, 'float32')), 1));
-    const value = tf.mul(tf.sum(tf.square(excess)), scale) as tf.Scalar;
-    // Per-row weight 4 c (r − 1) / ‖δ‖² (0 for excluded rows), then one [H, H] matMul.
-    const weight = tf.reshape(tf.div(tf.mul(tf.mul(excess, 4), scale), safeDen), [B * T, 1]);
-    const grad = tf.matMul(tf.mul(g, weight), a, true, false) as tf.Tensor2D;
-    return { value, grad };
-  });
+  return tf.tidy(() =>
+    stackedOmegaAndGradient(
+      W_rec,
+      deltas,
+      states,
+      options.activation,
+      [],
+      omegaScale(options.variant, deltas.shape[0]),
+    ),
+  ) as { value: tf.Scalar; grad: tf.Tensor2D };
+}
+
+/**
+ * The averaging factor c of Ω's terms from the validity mask [...runs, B·T] (‖δ‖² ≥ bound):
+ * a scalar, or one factor per run ([...runs, 1]).
+ */
+export type OmegaScale = (valid: tf.Tensor) => tf.Tensor;
+
+/** c = 1/B ('paper': sum over time, mean over the batch) or 1/max(#valid, 1) ('code'). */
+export function omegaScale(variant: OmegaVariant, batch: number): OmegaScale {
+  if (variant === 'paper') return () => tf.scalar(1 / batch);
+  // No valid term (every δ vanished): Ω = 0 rather than the code's 0/0.
+  return (valid) => tf.div(1, tf.maximum(tf.sum(tf.cast(valid, 'float32'), -1, valid.rank > 1), 1));
+}
+
+/**
+ * {@link omegaAndGradient} on stacked operands (see RunAxes in heads.ts): W_rec [...runs, H, H],
+ * δ and h [...runs, B, T, H]; value [...runs] (a scalar for no run axis), grad [...runs, H, H].
+ * Call inside a tidy.
+ */
+export function stackedOmegaAndGradient(
+  W_rec: tf.Tensor,
+  deltas: tf.Tensor,
+  states: tf.Tensor,
+  activation: Activation,
+  runs: readonly number[],
+  scaleOf: OmegaScale,
+): { value: tf.Tensor; grad: tf.Tensor } {
+  const k = runs.length;
+  const [B, T, H] = deltas.shape.slice(k);
+  const a = tf.reshape(tf.mul(deltas, activationDerivative(states, activation)), [...runs, B * T, H]);
+  const g = tf.matMul(a as tf.Tensor2D, W_rec as tf.Tensor2D, false, true);
+  const num = tf.sum(tf.square(g), -1);
+  const den = tf.sum(tf.square(tf.reshape(deltas, [...runs, B * T, H])), -1);
+  const valid = tf.greaterEqual(den, OMEGA_BOUND);
+  const safeDen = tf.where(valid, den, tf.onesLike(den));
+  const excess = tf.where(valid, tf.sub(tf.div(num, safeDen), 1), tf.zerosLike(den));
+  const scale = scaleOf(valid);
+  const value =
+    k === 0
+      ? tf.mul(tf.sum(tf.square(excess)), scale)
+      : tf.reshape(tf.mul(tf.sum(tf.square(excess), -1, true), scale), [...runs]);
+  // Per-row weight 4 c (r − 1) / ‖δ‖² (0 for excluded rows), then one [H, H] matMul per run.
+  const weight = tf.reshape(tf.div(tf.mul(tf.mul(excess, 4), scale), safeDen), [...runs, B * T, 1]);
+  const grad = tf.matMul(tf.mul(g, weight) as tf.Tensor2D, a as tf.Tensor2D, true, false);
+  return { value, grad };
 }
 
 /** α as a function of the update number (0-based). */

@@ -31,40 +31,73 @@ export interface PaperMethod {
   safeguard: boolean;
 }
 
-function assertPositive(value: unknown, what: string): asserts value is number {
+/** A paper variant's settings, checked and with defaults filled in (no optimizer). */
+export interface PaperMethodSettings {
+  name: PaperMethodName;
+  learningRate: number;
+  threshold: number;
+  alpha: number | AlphaSchedule;
+  omegaVariant: OmegaVariant;
+  safeguard: boolean;
+  /** SGD-C and SGD-CR clip by global norm (Algorithm 1) behind a non-finite guard */
+  clips: boolean;
+  /** SGD-CR adds α·∂Ω/∂W_rec */
+  usesOmega: boolean;
+}
+
+function assertPositive(value: unknown, what: string, who: string): asserts value is number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new RangeError(`paperMethod: ${what} must be a positive finite number, got ${String(value)}`);
+    throw new RangeError(`${who}: ${what} must be a positive finite number, got ${String(value)}`);
   }
+}
+
+/** Checks `name` and `options` and fills in the defaults; `who` starts the error messages. */
+export function resolvePaperMethod(
+  name: PaperMethodName,
+  options: PaperMethodOptions,
+  who = 'paperMethod',
+): PaperMethodSettings {
+  if (!PAPER_METHODS.includes(name)) {
+    throw new RangeError(
+      `${who}: unknown method ${JSON.stringify(name)}; expected ${PAPER_METHODS.join(', ')}`,
+    );
+  }
+  assertPositive(options?.learningRate, 'learningRate', who);
+  const threshold = options.threshold ?? 1;
+  assertPositive(threshold, 'threshold', who);
+  const alpha = options.alpha ?? 2;
+  if (typeof alpha === 'number' ? !(Number.isFinite(alpha) && alpha >= 0) : typeof alpha !== 'function') {
+    throw new RangeError(`${who}: alpha must be a finite number ≥ 0 or a schedule, got ${String(alpha)}`);
+  }
+  const omegaVariant = options.omegaVariant ?? 'paper';
+  if (omegaVariant !== 'paper' && omegaVariant !== 'code') {
+    throw new RangeError(
+      `${who}: omegaVariant must be 'paper' or 'code', got ${JSON.stringify(omegaVariant)}`,
+    );
+  }
+  const clips = name !== 'SGD';
+  return {
+    name,
+    learningRate: options.learningRate,
+    threshold,
+    alpha,
+    omegaVariant,
+    // The authors' code has the safeguard with clipping.
+    safeguard: options.safeguard ?? clips,
+    clips,
+    usesOmega: name === 'SGD-CR',
+  };
 }
 
 /** Builds the optimizer (and Ω settings) of the paper's variant `name`. Dispose `optimizer` when done. */
 export function paperMethod(name: PaperMethodName, options: PaperMethodOptions): PaperMethod {
-  if (!PAPER_METHODS.includes(name)) {
-    throw new RangeError(
-      `paperMethod: unknown method ${JSON.stringify(name)}; expected ${PAPER_METHODS.join(', ')}`,
-    );
-  }
-  assertPositive(options?.learningRate, 'learningRate');
-  const threshold = options.threshold ?? 1;
-  assertPositive(threshold, 'threshold');
-  const alpha = options.alpha ?? 2;
-  if (typeof alpha === 'number' && !(Number.isFinite(alpha) && alpha >= 0)) {
-    throw new RangeError(
-      `paperMethod: alpha must be a finite number ≥ 0 or a schedule, got ${String(alpha)}`,
-    );
-  }
-  const variant = options.omegaVariant ?? 'paper';
-  if (variant !== 'paper' && variant !== 'code') {
-    throw new RangeError(
-      `paperMethod: omegaVariant must be 'paper' or 'code', got ${JSON.stringify(variant)}`,
-    );
-  }
-  const sgd = tf.train.sgd(options.learningRate);
-  if (name === 'SGD') return { name, optimizer: sgd, omega: null, safeguard: options.safeguard ?? false };
+  const m = resolvePaperMethod(name, options);
+  const sgd = tf.train.sgd(m.learningRate);
+  if (!m.clips) return { name, optimizer: sgd, omega: null, safeguard: m.safeguard };
   return {
     name,
-    optimizer: withGradientClipping(sgd, { maxNorm: threshold }),
-    omega: name === 'SGD-CR' ? { alpha, variant } : null,
-    safeguard: options.safeguard ?? true,
+    optimizer: withGradientClipping(sgd, { maxNorm: m.threshold }),
+    omega: m.usesOmega ? { alpha: m.alpha, variant: m.omegaVariant } : null,
+    safeguard: m.safeguard,
   };
 }

@@ -10,7 +10,13 @@
  * be a second-order gradient, and no registered tfjs gradients are needed.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { headInput, headLossAndGradients, headOutputs, isLastStepHead } from './heads.js';
+import {
+  headInput,
+  headOutputs,
+  isLastStepHead,
+  type RunAxes,
+  stackedHeadLossAndGradients,
+} from './heads.js';
 import type {
   Batch,
   GradientRequest,
@@ -19,11 +25,11 @@ import type {
   RnnImplementation,
   RnnParams,
 } from './implementation.js';
-import { activationDerivative, omegaAndGradient } from './omega.js';
+import { activationDerivative, type OmegaScale, omegaScale, stackedOmegaAndGradient } from './omega.js';
 import { validateBatch, validateInputs, validateState } from './validate.js';
 
-const activate = (x: tf.Tensor, activation: RnnConfig['activation']): tf.Tensor2D =>
-  (activation === 'tanh' ? tf.tanh(x) : tf.sigmoid(x)) as tf.Tensor2D;
+const activate = (x: tf.Tensor, activation: RnnConfig['activation']): tf.Tensor =>
+  activation === 'tanh' ? tf.tanh(x) : tf.sigmoid(x);
 
 /** h_1..h_T as T tensors [B, H] (inputs [B, T, I]). */
 export function runRecurrence(
@@ -32,16 +38,37 @@ export function runRecurrence(
   inputs: tf.Tensor3D,
   h0: tf.Tensor2D,
 ): tf.Tensor2D[] {
-  const [B, T, I] = inputs.shape;
-  const H = config.hiddenSize;
-  // All input projections in one matMul, then one [B, H] slice per step (time-major).
-  const timeMajor = tf.reshape(tf.transpose(inputs, [1, 0, 2]), [T * B, I]);
-  const projected = tf.reshape(tf.add(tf.matMul(timeMajor, params.W_in as tf.Tensor2D), params.b), [T, B, H]);
-  const steps = tf.unstack(projected, 0) as tf.Tensor2D[];
-  const hs: tf.Tensor2D[] = new Array(T);
+  return stackedRecurrence(params, config.activation, inputs, h0, []) as tf.Tensor2D[];
+}
+
+/**
+ * {@link runRecurrence} on stacked operands (see {@link RunAxes}): inputs [...runs, B, T, I],
+ * h0 [...runs, B, H], W_in [...runs, I, H], W_rec [...runs, H, H], b broadcastable to
+ * [...runs, T·B, H]; returns T tensors [...runs, B, H]. Batched matMuls: one kernel per op for
+ * all runs together.
+ */
+export function stackedRecurrence(
+  params: Pick<RnnParams, 'W_in' | 'W_rec' | 'b'>,
+  activation: RnnConfig['activation'],
+  inputs: tf.Tensor,
+  h0: tf.Tensor,
+  runs: RunAxes,
+): tf.Tensor[] {
+  const k = runs.length;
+  const [B, T, I] = inputs.shape.slice(k);
+  const H = params.W_rec.shape[params.W_rec.rank - 1];
+  // All input projections in one matMul, then one [..., B, H] slice per step (time-major).
+  const toTimeMajor = [...runs.map((_, i) => i), k + 1, k, k + 2];
+  const timeMajor = tf.reshape(tf.transpose(inputs, toTimeMajor), [...runs, T * B, I]);
+  const projected = tf.reshape(
+    tf.add(tf.matMul(timeMajor as tf.Tensor2D, params.W_in as tf.Tensor2D), params.b),
+    [...runs, T, B, H],
+  );
+  const steps = tf.unstack(projected, k);
+  const hs: tf.Tensor[] = new Array(T);
   let h = h0;
   for (let t = 0; t < T; t++) {
-    h = activate(tf.add(tf.matMul(h, params.W_rec as tf.Tensor2D), steps[t]), config.activation);
+    h = activate(tf.add(tf.matMul(h as tf.Tensor2D, params.W_rec as tf.Tensor2D), steps[t]), activation);
     hs[t] = h;
   }
   return hs;
@@ -73,26 +100,109 @@ function forward(
 
 /** Loss, ∂loss/∂W_out, ∂loss/∂b_out and direct_t = ∂loss/∂h_t through the head (null where zero). */
 function headGradients(
-  config: RnnConfig,
-  params: RnnParams,
-  batch: Batch,
-  hs: tf.Tensor2D[],
-  states: tf.Tensor3D,
-): { loss: tf.Scalar; gW_out: tf.Tensor; gb_out: tf.Tensor; direct: (tf.Tensor2D | null)[] } {
+  head: RnnConfig['head'],
+  params: Pick<RnnParams, 'W_out' | 'b_out'>,
+  batch: { targets: tf.Tensor; mask?: tf.Tensor },
+  hs: tf.Tensor[],
+  states: tf.Tensor,
+  runs: RunAxes,
+): { loss: tf.Tensor; gW_out: tf.Tensor; gb_out: tf.Tensor; direct: (tf.Tensor | null)[] } {
   const T = hs.length;
-  const last = isLastStepHead(config.head);
-  const { loss, dHidden, gW_out, gb_out } = headLossAndGradients(
-    config.head,
+  const last = isLastStepHead(head);
+  const { loss, dHidden, gW_out, gb_out } = stackedHeadLossAndGradients(
+    head,
     last ? hs[T - 1] : states,
     params.W_out,
     params.b_out,
     batch.targets,
     batch.mask,
+    runs,
   );
-  if (!last) return { loss, gW_out, gb_out, direct: tf.unstack(dHidden, 1) as tf.Tensor2D[] };
-  const direct: (tf.Tensor2D | null)[] = new Array(T).fill(null);
-  direct[T - 1] = dHidden as tf.Tensor2D;
+  if (!last) return { loss, gW_out, gb_out, direct: tf.unstack(dHidden, runs.length + 1) };
+  const direct: (tf.Tensor | null)[] = new Array(T).fill(null);
+  direct[T - 1] = dHidden;
   return { loss, gW_out, gb_out, direct };
+}
+
+/** What {@link stackedLossAndGradients} returns: the task loss and gradients, and Ω's parts when asked. */
+export interface StackedGradients {
+  /** task loss: a scalar, or [...runs] */
+  loss: tf.Tensor;
+  /** task gradients (Ω not included), each [...runs, ...parameter shape] */
+  grads: RnnParams;
+  /** Ω's value ([...runs]) and ∂Ω/∂W_rec ([...runs, H, H]) with δ and h held constant, when asked */
+  omega?: { value: tf.Tensor; grad: tf.Tensor };
+  /** δ_t [...runs, B, T, H] when Ω or `keepDeltas` asked for them */
+  deltas?: tf.Tensor;
+  /** h_1..h_T [...runs, B, T, H] */
+  states: tf.Tensor;
+  /** h_T [...runs, B, H] */
+  lastState: tf.Tensor;
+}
+
+/**
+ * Forward, head and explicit BPTT on stacked operands (see {@link RunAxes}); the body of the
+ * reference's lossAndGradients and of the batched ensemble step. `omegaScale` (when given)
+ * turns Ω on and says how Ω's terms are averaged (see {@link omegaScale}). Call inside a tidy.
+ *
+ * BPTT: δ_{t−1} = direct_{t−1} + (δ_t ⊙ σ'(h_t)) W_recᵀ.
+ */
+export function stackedLossAndGradients(
+  params: RnnParams,
+  head: RnnConfig['head'],
+  activation: RnnConfig['activation'],
+  batch: { inputs: tf.Tensor; targets: tf.Tensor; mask?: tf.Tensor },
+  h0: tf.Tensor,
+  runs: RunAxes,
+  request: { omegaScale?: OmegaScale; keepDeltas?: boolean } = {},
+): StackedGradients {
+  const k = runs.length;
+  const inputs = batch.inputs;
+  const [B, T, I] = inputs.shape.slice(k);
+  const H = params.W_rec.shape[params.W_rec.rank - 1];
+  const hs = stackedRecurrence(params, activation, inputs, h0, runs);
+  const states = tf.stack(hs, k + 1);
+  const { loss, gW_out, gb_out, direct } = headGradients(head, params, batch, hs, states, runs);
+
+  const slopes = tf.unstack(activationDerivative(states, activation), k + 1);
+  const as: tf.Tensor[] = new Array(T);
+  const deltas: tf.Tensor[] = new Array(T);
+  let delta = direct[T - 1] as tf.Tensor;
+  for (let t = T - 1; t >= 0; t--) {
+    deltas[t] = delta;
+    as[t] = tf.mul(delta, slopes[t]);
+    if (t > 0) {
+      const back = tf.matMul(as[t] as tf.Tensor2D, params.W_rec as tf.Tensor2D, false, true);
+      const d = direct[t - 1];
+      delta = d === null ? back : tf.add(d, back);
+    }
+  }
+  // ∂W_rec = Σ_t h_{t−1}ᵀ a_t, ∂W_in = Σ_t u_tᵀ a_t, ∂b = Σ_t a_t: one matMul each over all (b, t).
+  const a = tf.reshape(tf.stack(as, k + 1), [...runs, B * T, H]);
+  const previous = tf.reshape(tf.stack([h0, ...hs.slice(0, T - 1)], k + 1), [...runs, B * T, H]);
+  const gW_rec = tf.matMul(previous as tf.Tensor2D, a as tf.Tensor2D, true, false);
+  const flatInputs: tf.Tensor = tf.reshape(inputs, [...runs, B * T, I]);
+  const gW_in = tf.matMul(flatInputs as tf.Tensor2D, a as tf.Tensor2D, true, false);
+  const gb = tf.sum(a, k);
+
+  const result: StackedGradients = {
+    loss,
+    grads: { W_in: gW_in, W_rec: gW_rec, b: gb, W_out: gW_out, b_out: gb_out },
+    states,
+    lastState: hs[T - 1],
+  };
+  if (request.omegaScale || request.keepDeltas) result.deltas = tf.stack(deltas, k + 1);
+  if (request.omegaScale) {
+    result.omega = stackedOmegaAndGradient(
+      params.W_rec,
+      result.deltas!,
+      states,
+      activation,
+      runs,
+      request.omegaScale,
+    );
+  }
+  return result;
 }
 
 function lossAndGradients(
@@ -104,52 +214,24 @@ function lossAndGradients(
   validateBatch(batch, config);
   validateOmegaSpec(request.omega);
   return tf.tidy(() => {
-    const inputs = batch.inputs;
-    const [B, T, I] = inputs.shape;
-    const H = config.hiddenSize;
-    const h0 = initialState(inputs, config, request.h0);
-    const hs = runRecurrence(params, config, inputs, h0);
-    const states = tf.stack(hs, 1) as tf.Tensor3D;
-    const { loss, gW_out, gb_out, direct } = headGradients(config, params, batch, hs, states);
-
-    // BPTT: δ_{t−1} = direct_{t−1} + (δ_t ⊙ σ'(h_t)) W_recᵀ.
-    const slopes = tf.unstack(activationDerivative(states, config.activation), 1);
-    const as: tf.Tensor[] = new Array(T);
-    const deltas: tf.Tensor[] = new Array(T);
-    let delta = direct[T - 1] as tf.Tensor;
-    for (let t = T - 1; t >= 0; t--) {
-      deltas[t] = delta;
-      as[t] = tf.mul(delta, slopes[t]);
-      if (t > 0) {
-        const back = tf.matMul(as[t] as tf.Tensor2D, params.W_rec as tf.Tensor2D, false, true);
-        const d = direct[t - 1];
-        delta = d === null ? back : tf.add(d, back);
-      }
-    }
-    const a = tf.reshape(tf.stack(as, 1), [B * T, H]);
-    const previous = tf.reshape(tf.stack([h0, ...hs.slice(0, T - 1)], 1), [B * T, H]);
-    let gW_rec: tf.Tensor = tf.matMul(previous, a, true, false);
-    const gW_in = tf.matMul(tf.reshape(inputs, [B * T, I]), a, true, false);
-    const gb = tf.sum(a, 0);
-
-    const deltas3 = request.omega || request.keepDeltas ? (tf.stack(deltas, 1) as tf.Tensor3D) : undefined;
+    const h0 = initialState(batch.inputs, config, request.h0);
+    const { omega: spec } = request;
+    const r = stackedLossAndGradients(params, config.head, config.activation, batch, h0, [], {
+      omegaScale: spec ? omegaScale(spec.variant, batch.inputs.shape[0]) : undefined,
+      keepDeltas: request.keepDeltas,
+    });
     const result: GradientResult = {
-      loss,
-      grads: { W_in: gW_in, W_rec: gW_rec, b: gb, W_out: gW_out, b_out: gb_out },
-      lastState: hs[T - 1],
+      loss: r.loss as tf.Scalar,
+      grads: r.grads,
+      lastState: r.lastState as tf.Tensor2D,
     };
-    if (request.omega) {
-      const { value, grad } = omegaAndGradient(params.W_rec, deltas3!, states, {
-        activation: config.activation,
-        variant: request.omega.variant,
-      });
+    if (spec && r.omega) {
       // Added before any clipping, as the authors' code does.
-      gW_rec = tf.add(gW_rec, tf.mul(grad, request.omega.weight));
-      result.grads.W_rec = gW_rec;
-      result.omega = value;
+      result.grads.W_rec = tf.add(r.grads.W_rec, tf.mul(r.omega.grad, spec.weight));
+      result.omega = r.omega.value as tf.Scalar;
     }
-    if (request.keepDeltas) result.deltas = deltas3;
-    if (request.keepStates) result.states = states;
+    if (request.keepDeltas) result.deltas = r.deltas as tf.Tensor3D;
+    if (request.keepStates) result.states = r.states as tf.Tensor3D;
     return result as unknown as tf.TensorContainer;
   }) as unknown as GradientResult;
 }

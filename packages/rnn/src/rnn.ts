@@ -64,7 +64,10 @@ export interface RnnModel extends RecurrentModel<ParamName> {
   useImplementation(impl: string | RnnImplementation): void;
 }
 
-function resolveConfig(options: CreateRnnOptions): RnnModelConfig {
+/** createRnn's options checked, with the defaults filled in (shared with createEnsemble). */
+export function resolveRnnConfig(
+  options: Omit<CreateRnnOptions, 'implementation' | 'carryState' | 'name' | 'smartTanh'>,
+): RnnModelConfig {
   if (options == null || typeof options !== 'object')
     throw new TypeError('createRnn needs an options object');
   const init = options.init ?? (options.activation === 'sigmoid' ? 'sigmoid' : 'smart-tanh');
@@ -158,7 +161,7 @@ class Rnn extends BaseRecurrentModel<ParamName> implements RnnModel {
  * `W_out` [H, O], `b_out` [O], initialised by `init` from `seed`.
  */
 export function createRnn(options: CreateRnnOptions): RnnModel {
-  const config = resolveConfig(options);
+  const config = resolveRnnConfig(options);
   const impl = resolveImplementation(options.implementation);
   const weights = initialRnnWeights(config.init, config, config.seed, options.smartTanh);
   const variables = makeVariables(uniqueModelName('rnn', options.name), weights);

@@ -53,19 +53,37 @@ export const SAFEGUARD_NORM = 1e10;
 /** The shrink factor of the safeguard step (g_W_rec = 0.02·W_rec). */
 export const SAFEGUARD_SHRINK = 0.02;
 
-function resolveAlpha(omega: StepOmega | null | undefined, step: number | undefined): number | null {
+/** Whether the safeguard replaces a step: its norm is NaN/Inf or above {@link SAFEGUARD_NORM} (elementwise). */
+export function safeguardTriggered(norm: tf.Tensor): tf.Tensor {
+  return tf.logicalOr(tf.logicalNot(tf.isFinite(norm)), tf.greater(norm, SAFEGUARD_NORM));
+}
+
+/**
+ * The gradient after the safeguard: where `broken` (broadcast), 0.02·`recurrent` for the
+ * recurrent matrix and 0 for every other parameter (`recurrent` undefined); `g` elsewhere.
+ */
+export function safeguardGradient(g: tf.Tensor, broken: tf.Tensor, recurrent?: tf.Tensor): tf.Tensor {
+  return tf.where(broken, recurrent ? tf.mul(recurrent, SAFEGUARD_SHRINK) : tf.zerosLike(g), g);
+}
+
+/** α for update `step` (a number, or a schedule evaluated at `step`), checked; null without Ω. */
+export function resolveAlpha(
+  omega: StepOmega | null | undefined,
+  step: number | undefined,
+  who = 'trainStep',
+): number | null {
   if (!omega) return null;
   let alpha: number;
   if (typeof omega.alpha === 'function') {
     if (step === undefined) {
-      throw new RangeError('trainStep: an α schedule needs options.step (the update number)');
+      throw new RangeError(`${who}: an α schedule needs options.step (the update number)`);
     }
     alpha = omega.alpha(step);
   } else {
     alpha = omega.alpha;
   }
   if (typeof alpha !== 'number' || !Number.isFinite(alpha) || alpha < 0) {
-    throw new RangeError(`trainStep: α must be a finite number ≥ 0, got ${String(alpha)}`);
+    throw new RangeError(`${who}: α must be a finite number ≥ 0, got ${String(alpha)}`);
   }
   return alpha;
 }
@@ -110,15 +128,11 @@ export async function trainStep(
     const norm = globalNorm(grads);
     let bad: tf.Tensor = tf.scalar(0);
     if (safeguard) {
-      const broken = tf.logicalOr(tf.logicalNot(tf.isFinite(norm)), tf.greater(norm, SAFEGUARD_NORM));
+      const broken = safeguardTriggered(norm);
       const shrink = recurrentKey(model);
       const variables = model.variables as Record<string, tf.Variable>;
       grads = grads.map((g, i) =>
-        tf.where(
-          broken,
-          keys[i] === shrink ? tf.mul(variables[keys[i]], SAFEGUARD_SHRINK) : tf.zerosLike(g),
-          g,
-        ),
+        safeguardGradient(g, broken, keys[i] === shrink ? variables[keys[i]] : undefined),
       );
       bad = tf.cast(broken, 'float32');
     }

@@ -11,14 +11,20 @@ function assertTensor(x: unknown, what: string): asserts x is Tensor {
   if (x.isDisposed) throw new Error(`${what} has been disposed`);
 }
 
-/** Inputs must be float32 [batch, time, inputSize] with batch, time ≥ 1. */
-export function validateInputs(inputs: unknown, inputSize: number): asserts inputs is Tensor {
+/**
+ * Inputs must be float32 [batch, time, inputSize] with batch, time ≥ 1; with `runs` (an ensemble
+ * of that many stacked models, one data stream each) [runs, batch, time, inputSize].
+ */
+export function validateInputs(inputs: unknown, inputSize: number, runs?: number): asserts inputs is Tensor {
   assertTensor(inputs, 'inputs');
   const s = inputs.shape;
-  if (s.length !== 3 || s[2] !== inputSize || s[0] < 1 || s[1] < 1) {
-    throw new RangeError(
-      `inputs have shape ${shapeText(s)}; expected ${shapeText(['batch', 'time', inputSize])} (inputSize ${inputSize})`,
-    );
+  const lead = runs === undefined ? [] : [runs];
+  const k = lead.length;
+  const ok =
+    s.length === k + 3 && s[k + 2] === inputSize && s[k] >= 1 && s[k + 1] >= 1 && (k === 0 || s[0] === runs);
+  if (!ok) {
+    const expected = shapeText([...(k === 0 ? [] : [`runs=${runs}`]), 'batch', 'time', inputSize]);
+    throw new RangeError(`inputs have shape ${shapeText(s)}; expected ${expected} (inputSize ${inputSize})`);
   }
   if (inputs.dtype !== 'float32') throw new TypeError(`inputs must be float32, got ${inputs.dtype}`);
 }
@@ -49,17 +55,22 @@ export function targetShape(head: Head, batch: number, time: number, outputSize:
   }
 }
 
-/** Checks a batch against the model's sizes and head. */
+/**
+ * Checks a batch against the model's sizes and head; with `runs`, every tensor has one more
+ * leading axis of that size (an ensemble of stacked models, one data stream each).
+ */
 export function validateBatch(
-  batch: Batch,
+  batch: Batch | { inputs: Tensor; targets: Tensor; mask?: Tensor },
   sizes: { inputSize: number; outputSize: number; head: Head },
+  runs?: number,
 ): void {
   if (batch == null || typeof batch !== 'object')
     throw new TypeError(`batch must be { inputs, targets, mask? }`);
-  validateInputs(batch.inputs, sizes.inputSize);
-  const [B, T] = batch.inputs.shape;
+  validateInputs(batch.inputs, sizes.inputSize, runs);
+  const lead = runs === undefined ? [] : [runs];
+  const [B, T] = batch.inputs.shape.slice(lead.length);
   assertTensor(batch.targets, 'batch.targets');
-  const expected = targetShape(sizes.head, B, T, sizes.outputSize);
+  const expected = [...lead, ...targetShape(sizes.head, B, T, sizes.outputSize)];
   const got = batch.targets.shape;
   if (got.length !== expected.length || got.some((d, i) => d !== expected[i])) {
     throw new RangeError(
@@ -80,8 +91,10 @@ export function validateBatch(
       );
     }
     assertTensor(batch.mask, 'batch.mask');
-    if (batch.mask.rank !== 2 || batch.mask.shape[0] !== B || batch.mask.shape[1] !== T) {
-      throw new RangeError(`mask has shape ${shapeText(batch.mask.shape)}; expected ${shapeText([B, T])}`);
+    const want = [...lead, B, T];
+    const m = batch.mask.shape;
+    if (m.length !== want.length || m.some((d, i) => d !== want[i])) {
+      throw new RangeError(`mask has shape ${shapeText(m)}; expected ${shapeText(want)}`);
     }
   }
 }

@@ -1,0 +1,412 @@
+/**
+ * Batched ensembles: R independent runs of the paper's RNN (same sizes; own seed, init, method
+ * SGD / SGD-C / SGD-CR, learning rate, threshold, α) trained as ONE computation, their parameters
+ * stacked along a leading run axis, so a sweep (Fig. 7) advances all its runs per kernel call.
+ * Run r equals `createRnn({ ..., init, seed })` trained by `trainStep` with `paperMethod(...)` on
+ * the same data, to float32 tolerance (see ensemble-step.ts for the update).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { PARAM_NAMES, RECORD_ROWS, type StackedBatch, stackedTrainStep } from './ensemble-step.js';
+import { isLastStepHead, stackedHeadOutputs } from './heads.js';
+import type { Activation, Batch, Head, ParamName, RnnConfig } from './implementation.js';
+import { type InitName, initialRnnWeights, type SmartTanhOptions } from './init.js';
+import { checkWeights, makeVariables, readWeights, uniqueModelName, type Weights } from './model.js';
+import {
+  type PaperMethodName,
+  type PaperMethodOptions,
+  type PaperMethodSettings,
+  resolvePaperMethod,
+} from './paper-method.js';
+import { stackedRecurrence } from './reference.js';
+import { resolveRnnConfig } from './rnn.js';
+import { resolveAlpha, type StepRecord } from './train-step.js';
+import { validateBatch, validateInputs } from './validate.js';
+
+/** One run of an ensemble: how its weights are drawn and how it is trained. */
+export interface EnsembleMemberOptions extends PaperMethodOptions {
+  /** 'SGD', 'SGD-C' (clipping, Algorithm 1) or 'SGD-CR' (clipping + Ω) */
+  method: PaperMethodName;
+  /** default: 'sigmoid' for sigmoid units, else 'smart-tanh' (as createRnn) */
+  init?: InitName;
+  /** integer seed of the initialisation; default 52 (as createRnn) */
+  seed?: number;
+  /** smart-tanh's non-zeros per unit and spectral radius (as createRnn) */
+  smartTanh?: SmartTanhOptions;
+}
+
+export interface CreateEnsembleOptions {
+  inputSize: number;
+  hiddenSize: number;
+  outputSize: number;
+  /** shared by every run; default as createRnn ('sigmoid' when every member's init is 'sigmoid') */
+  activation?: Activation;
+  /** shared by every run; default 'last-softmax' */
+  head?: Head;
+  /** the runs, at least one */
+  members: EnsembleMemberOptions[];
+  /** variable-name prefix (`<name>/W_in`, ...); default `ensemble_<n>` */
+  name?: string;
+}
+
+/** A member as resolved: its method's settings with defaults, its init and seed. */
+export interface EnsembleMember extends PaperMethodSettings {
+  init: InitName;
+  seed: number;
+}
+
+export interface EnsembleConfig extends RnnConfig {
+  /** R, the number of runs */
+  runs: number;
+}
+
+/** What one {@link ensembleStep} did, per run (index r is member r), as plain numbers. */
+export interface EnsembleStepRecord {
+  /** task loss of each run (Ω not included) */
+  loss: number[];
+  /** each run's global L2 norm (its own gradients, Ω term included), before safeguard and clipping */
+  norm: number[];
+  /** Ω's value for the runs that use it (SGD-CR), null for the others */
+  omega: (number | null)[];
+  /** the α used (0 without Ω) */
+  alpha: number[];
+  /** whether Algorithm 1 rescaled the run's step (norm > threshold; SGD-C and SGD-CR) */
+  clipped: boolean[];
+  /** whether the run's step was skipped (non-finite norm after the safeguard; SGD-C and SGD-CR) */
+  skipped: boolean[];
+  /** whether the authors' safeguard replaced the run's step by the shrink step */
+  safeguarded: boolean[];
+}
+
+/** An ensemble's training state as plain data: stacked weights and the update count. */
+export interface EnsembleState {
+  version: 1;
+  runs: number;
+  /** updates taken (α schedules read it) */
+  iterations: number;
+  /** stacked parameters: W_in [R, I, H], W_rec [R, H, H], b [R, H], W_out [R, H, O], b_out [R, O] */
+  weights: Weights;
+}
+
+export interface EnsembleStepOptions {
+  /** the update number an α schedule is evaluated at; default the ensemble's `iterations` */
+  step?: number;
+}
+
+const STATE_VERSION = 1;
+
+function sizesOf(config: EnsembleConfig): Record<ParamName, number[]> {
+  const { inputSize: I, hiddenSize: H, outputSize: O } = config;
+  return { W_in: [I, H], W_rec: [H, H], b: [H], W_out: [H, O], b_out: [O] };
+}
+
+function resolveMembers(options: CreateEnsembleOptions): {
+  config: EnsembleConfig;
+  members: EnsembleMember[];
+} {
+  if (options == null || typeof options !== 'object') {
+    throw new TypeError('createEnsemble needs an options object');
+  }
+  const list = options.members;
+  if (!Array.isArray(list) || list.length === 0) {
+    throw new RangeError(`createEnsemble: members must be a non-empty array, got ${String(list)}`);
+  }
+  let config: EnsembleConfig | undefined;
+  const members = list.map((m, r) => {
+    const who = `createEnsemble: members[${r}]`;
+    if (m == null || typeof m !== 'object') throw new TypeError(`${who} must be an object, got ${String(m)}`);
+    const settings = resolvePaperMethod(m.method, m, who);
+    const c = resolveRnnConfig({ ...options, init: m.init, seed: m.seed });
+    if (!Number.isInteger(c.seed))
+      throw new RangeError(`${who}: seed must be an integer, got ${String(c.seed)}`);
+    if (config && c.activation !== config.activation) {
+      throw new RangeError(
+        `${who} would have '${c.activation}' units (init '${c.init}') but members[0] '${config.activation}'; ` +
+          'an ensemble shares one activation: give options.activation',
+      );
+    }
+    config ??= {
+      inputSize: c.inputSize,
+      hiddenSize: c.hiddenSize,
+      outputSize: c.outputSize,
+      activation: c.activation,
+      head: c.head,
+      runs: list.length,
+    };
+    return Object.freeze({ ...settings, init: c.init, seed: c.seed });
+  });
+  return { config: config!, members };
+}
+
+/** Each member's initial weights (bit-identical to createRnn's), stacked along a first axis. */
+function stackedInitialWeights(
+  config: EnsembleConfig,
+  members: readonly EnsembleMember[],
+  options: CreateEnsembleOptions,
+): Record<ParamName, { shape: number[]; values: Float32Array }> {
+  const per = members.map((m, r) => initialRnnWeights(m.init, config, m.seed, options.members[r].smartTanh));
+  const sizes = sizesOf(config);
+  const out = {} as Record<ParamName, { shape: number[]; values: Float32Array }>;
+  for (const k of PARAM_NAMES) {
+    const size = sizes[k].reduce((n, d) => n * d, 1);
+    const values = new Float32Array(members.length * size);
+    for (const [r, w] of per.entries()) values.set(w[k].values, r * size);
+    out[k] = { shape: [members.length, ...sizes[k]], values };
+  }
+  return out;
+}
+
+/** R runs of the paper's RNN with stacked parameters; train it with {@link ensembleStep}. */
+export class Ensemble {
+  readonly config: Readonly<EnsembleConfig>;
+  readonly members: readonly Readonly<EnsembleMember>[];
+  /** The stacked parameters by name ([R, ...] each). */
+  readonly variables: Readonly<Record<ParamName, tf.Variable>>;
+  private updates = 0;
+  private disposed = false;
+
+  /** Use {@link createEnsemble}. */
+  constructor(
+    config: EnsembleConfig,
+    members: readonly EnsembleMember[],
+    variables: Record<ParamName, tf.Variable>,
+  ) {
+    this.config = Object.freeze({ ...config });
+    this.members = Object.freeze([...members]);
+    this.variables = Object.freeze({ ...variables });
+  }
+
+  /** R, the number of runs. */
+  get size(): number {
+    return this.config.runs;
+  }
+
+  /** Updates taken so far. */
+  get iterations(): number {
+    return this.updates;
+  }
+
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  /** @internal Called by ensembleStep once an update has been committed. */
+  countUpdate(): void {
+    this.updates += 1;
+  }
+
+  assertUsable(): void {
+    if (this.disposed) throw new Error('this ensemble has been disposed');
+  }
+
+  private assertRun(r: number, who: string): void {
+    if (!(Number.isInteger(r) && r >= 0 && r < this.size)) {
+      throw new RangeError(`${who}: run index must be an integer in [0, ${this.size - 1}], got ${String(r)}`);
+    }
+  }
+
+  /** Run r's weights as plain data, in the format of `model.getWeights()` (evaluate or checkpoint it). */
+  async member(r: number): Promise<Weights> {
+    this.assertUsable();
+    this.assertRun(r, 'member');
+    const slices = tf.tidy(() => {
+      const out: Record<string, tf.Tensor> = {};
+      for (const k of PARAM_NAMES) {
+        const v = this.variables[k];
+        out[k] = tf.reshape(tf.slice(v, r, 1), v.shape.slice(1));
+      }
+      return out;
+    });
+    try {
+      return await readWeights(slices);
+    } finally {
+      tf.dispose(Object.values(slices));
+    }
+  }
+
+  /** Replaces run r's weights (format of `model.getWeights()`); checks everything before writing. */
+  setMember(r: number, weights: Weights): void {
+    this.assertUsable();
+    this.assertRun(r, 'setMember');
+    checkWeights(weights, sizesOf(this.config), 'setMember');
+    tf.tidy(() => {
+      for (const k of PARAM_NAMES) {
+        const v = this.variables[k];
+        const parts = [
+          ...(r > 0 ? [tf.slice(v, 0, r)] : []),
+          tf.tensor(weights[k].values, [1, ...v.shape.slice(1)], 'float32'),
+          ...(r < this.size - 1 ? [tf.slice(v, r + 1, this.size - r - 1)] : []),
+        ];
+        v.assign(parts.length === 1 ? parts[0] : tf.concat(parts, 0));
+      }
+    });
+  }
+
+  /**
+   * Every run on `inputs` ([R, B, T, I], one stream per run, or [B, T, I] shared):
+   * outputs [R, B, O] (last-step heads) or [R, B, T, O], and states [R, B, T, H].
+   */
+  forward(inputs: tf.Tensor): { outputs: tf.Tensor; states: tf.Tensor } {
+    this.assertUsable();
+    const { runs: R, hiddenSize: H } = this.config;
+    const shared = inputs instanceof tf.Tensor && inputs.rank === 3;
+    validateInputs(inputs, this.config.inputSize, shared ? undefined : R);
+    return tf.tidy(() => {
+      const x = shared ? tf.broadcastTo(inputs, [R, ...inputs.shape]) : inputs;
+      const v = this.variables;
+      const B = x.shape[1] as number;
+      const params = { W_in: v.W_in, W_rec: v.W_rec, b: tf.reshape(v.b, [R, 1, H]) };
+      const hs = stackedRecurrence(params, this.config.activation, x, tf.zeros([R, B, H]), [R]);
+      const states = tf.stack(hs, 2);
+      const hidden = isLastStepHead(this.config.head) ? hs[hs.length - 1] : states;
+      const outputs = stackedHeadOutputs(this.config.head, hidden, v.W_out, v.b_out, [R]);
+      return { outputs, states };
+    });
+  }
+
+  /** The stacked weights and the update count as plain data (a checkpoint of the whole ensemble). */
+  async getState(): Promise<EnsembleState> {
+    this.assertUsable();
+    return {
+      version: STATE_VERSION,
+      runs: this.size,
+      iterations: this.updates,
+      weights: await readWeights(this.variables),
+    };
+  }
+
+  /** Restores what {@link getState} returned; checks everything before writing anything. */
+  setState(state: EnsembleState): void {
+    this.assertUsable();
+    if (state == null || state.version !== STATE_VERSION) {
+      throw new RangeError(
+        `setState: expected a state of version ${STATE_VERSION} from getState(), got version ${String(state?.version)}`,
+      );
+    }
+    if (state.runs !== this.size) {
+      throw new RangeError(
+        `setState: the state has ${String(state.runs)} runs; this ensemble has ${this.size}`,
+      );
+    }
+    if (!(Number.isInteger(state.iterations) && state.iterations >= 0)) {
+      throw new RangeError(`setState: iterations must be an integer ≥ 0, got ${String(state.iterations)}`);
+    }
+    const expected = Object.fromEntries(PARAM_NAMES.map((k) => [k, this.variables[k].shape]));
+    checkWeights(state.weights, expected, 'setState');
+    tf.tidy(() => {
+      for (const k of PARAM_NAMES) {
+        this.variables[k].assign(tf.tensor(state.weights[k].values, state.weights[k].shape, 'float32'));
+      }
+    });
+    this.updates = state.iterations;
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    tf.dispose(Object.values(this.variables));
+    this.disposed = true;
+  }
+}
+
+/**
+ * Creates R runs with stacked parameters W_in [R, I, H], W_rec [R, H, H], b [R, H],
+ * W_out [R, H, O], b_out [R, O]; run r's weights are bit-identical to
+ * `createRnn({ ..., init: members[r].init, seed: members[r].seed })`.
+ */
+export function createEnsemble(options: CreateEnsembleOptions): Ensemble {
+  const { config, members } = resolveMembers(options);
+  const weights = stackedInitialWeights(config, members, options);
+  const variables = makeVariables(uniqueModelName('ensemble', options.name), weights);
+  return new Ensemble(config, members, variables);
+}
+
+/** The batch with a leading run axis: per-run batches as they are, a shared one broadcast. */
+function stackedBatch(ensemble: Ensemble, batch: Batch | StackedBatch): StackedBatch {
+  const R = ensemble.size;
+  const inputs = batch?.inputs;
+  if (!(inputs instanceof tf.Tensor) || (inputs.rank !== 3 && inputs.rank !== 4)) {
+    const got = inputs instanceof tf.Tensor ? `[${inputs.shape.join(', ')}]` : String(inputs);
+    throw new RangeError(
+      `ensembleStep: inputs must be [R=${R}, batch, time, ${ensemble.config.inputSize}] (one stream per run) ` +
+        `or [batch, time, ${ensemble.config.inputSize}] (shared by every run); got ${got}`,
+    );
+  }
+  if (inputs.rank === 4) {
+    validateBatch(batch, ensemble.config, R);
+    return batch;
+  }
+  validateBatch(batch, ensemble.config);
+  const lead = (t: tf.Tensor) => tf.broadcastTo(t, [R, ...t.shape]);
+  return {
+    inputs: lead(batch.inputs),
+    targets: lead(batch.targets),
+    ...(batch.mask ? { mask: lead(batch.mask) } : {}),
+  };
+}
+
+/**
+ * One update of every run of `ensemble` on `batch`: inputs [R, B, T, I] with targets (and mask)
+ * carrying the same leading R (each run its own data stream), or a batch shaped as for one model
+ * that every run sees. Per run: its loss, its global-norm clip (Algorithm 1, `>`), its Ω and
+ * the authors' safeguard, then SGD. ONE readback per step.
+ */
+export async function ensembleStep(
+  ensemble: Ensemble,
+  batch: Batch | StackedBatch,
+  options: EnsembleStepOptions = {},
+): Promise<EnsembleStepRecord> {
+  if (!(ensemble instanceof Ensemble)) {
+    throw new TypeError(`ensembleStep needs an Ensemble from createEnsemble, got ${String(ensemble)}`);
+  }
+  ensemble.assertUsable();
+  const step = options.step ?? ensemble.iterations;
+  const alphas = ensemble.members.map((m, r) =>
+    m.usesOmega ? (resolveAlpha({ alpha: m.alpha }, step, `ensembleStep: members[${r}]`) as number) : 0,
+  );
+  const packed = tf.tidy(() => {
+    const stacked = stackedBatch(ensemble, batch);
+    const { next, record } = stackedTrainStep(
+      ensemble.variables,
+      ensemble.config,
+      stacked,
+      ensemble.members,
+      alphas,
+    );
+    for (const k of PARAM_NAMES) ensemble.variables[k].assign(next[k]);
+    return record;
+  });
+  let values: Float32Array;
+  try {
+    // A copy: on cpu, data() hands out the backend's own buffer.
+    values = Float32Array.from((await packed.data()) as Float32Array);
+  } finally {
+    packed.dispose();
+  }
+  ensemble.countUpdate();
+  const R = ensemble.size;
+  const row = (name: (typeof RECORD_ROWS)[number]) => {
+    const i = RECORD_ROWS.indexOf(name);
+    return Array.from(values.subarray(i * R, (i + 1) * R));
+  };
+  return {
+    loss: row('loss'),
+    norm: row('norm'),
+    omega: row('omega').map((v, r) => (ensemble.members[r].usesOmega ? v : null)),
+    alpha: alphas,
+    clipped: row('clipped').map((v) => v === 1),
+    skipped: row('skipped').map((v) => v === 1),
+    safeguarded: row('safeguarded').map((v) => v === 1),
+  };
+}
+
+/** Run r's part of an ensemble step record, in trainStep's {@link StepRecord} form. */
+export function memberRecord(record: EnsembleStepRecord, r: number): StepRecord {
+  return {
+    loss: record.loss[r],
+    norm: record.norm[r],
+    omega: record.omega[r],
+    alpha: record.alpha[r],
+    clipped: record.clipped[r],
+    skipped: record.skipped[r],
+    safeguarded: record.safeguarded[r],
+  };
+}
