@@ -48,7 +48,7 @@ function lcg(seed) {
   };
 }
 
-async function child(backend, names, quick) {
+async function child(backend, names, quick, withReference = true) {
   const tf = await import('@tensorflow/tfjs-core');
   await import('@tensorflow/tfjs-backend-cpu');
   await import('@tensorflow/tfjs-backend-wasm');
@@ -117,13 +117,14 @@ async function child(backend, names, quick) {
     const perRound = quick ? 2 : big ? 4 : 4;
     const times = { fused: [], reference: [], fusedPass: [], fusedPassNoOmega: [] };
     await step('fused');
-    await step('reference');
+    if (withReference) await step('reference');
     pass('fused', true);
     for (let r = 0; r < rounds; r++) {
       const order = r % 2 ? ['reference', 'fused'] : ['fused', 'reference'];
       for (const impl of order) {
-        if (impl === 'reference') times.reference.push(await step('reference'));
-        else for (let k = 0; k < perRound; k++) times.fused.push(await step('fused'));
+        if (impl === 'reference') {
+          if (withReference) times.reference.push(await step('reference'));
+        } else for (let k = 0; k < perRound; k++) times.fused.push(await step('fused'));
       }
       for (let k = 0; k < perRound; k++) {
         times.fusedPass.push(pass('fused', true));
@@ -134,8 +135,8 @@ async function child(backend, names, quick) {
       const s = [...a].sort((x, y) => x - y);
       return { median: s[s.length >> 1], min: s[0], max: s[s.length - 1], n: s.length };
     };
-    const row = { backend, config: name, ...c, flops: stepFlops(c), kernelInfo: fused.kernelInfo() };
-    for (const [k, v] of Object.entries(times)) row[k] = stat(v);
+    const row = { backend, config: name, ...c, flops: stepFlops(c), kernelInfo: fused.kernelInfo(), times };
+    for (const [k, v] of Object.entries(times)) if (v.length) row[k] = stat(v);
     if (backend === 'wasm' && fused.wasmVariant()) {
       // phases of the wasm engine on one thread (the engine's own build)
       const wasm = await fused.instantiateFusedWasm(fused.wasmVariant());
@@ -169,7 +170,7 @@ async function child(backend, names, quick) {
     optimizer.dispose();
     model.dispose?.();
     process.stderr.write(
-      `${backend} ${name}: fused ${row.fused.median.toFixed(2)} ms, reference ${row.reference.median.toFixed(2)} ms\n`,
+      `${backend} ${name}: fused ${row.fused.median.toFixed(2)} ms, reference ${row.reference ? row.reference.median.toFixed(2) : '–'} ms\n`,
     );
   }
   process.stdout.write(`${JSON.stringify(out)}\n`);
@@ -195,8 +196,85 @@ function torch(names, threads) {
 
 const fmt = (s) => (s ? `${s.median.toFixed(2)} (${s.min.toFixed(2)}–${s.max.toFixed(2)})` : '–');
 
+/**
+ * fused (wasm, full trainStep) against the PyTorch peer on a shared machine: blocks alternate
+ * (PyTorch, fused, PyTorch, fused, ...) per config and thread count, so both see the same load;
+ * medians over all blocks.
+ */
+async function peerInterleaved() {
+  const names = opt('configs', 'P100,M,C').split(',');
+  const rounds = Number(opt('rounds', '3'));
+  const lines = [
+    '| config | threads | fused step ms | fused pass (Ω) ms | PyTorch step ms | fused step / PyTorch | fused pass / PyTorch |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  const all = [];
+  for (const name of names) {
+    for (const threads of ['1', '2']) {
+      const f = { fused: [], fusedPass: [] };
+      const t = [];
+      for (let r = 0; r < rounds; r++) {
+        const script = join(here, '..', '..', '..', '..', 'shared', 'peers', 'pytorch_rnn_step.py');
+        const py = spawnSync(
+          '/usr/bin/python3',
+          [script, '--configs', name, '--threads', threads, '--steps', '15', '--warmup', '3'],
+          {
+            encoding: 'utf8',
+          },
+        );
+        if (py.status === 0) t.push(JSON.parse(py.stdout.trim().split('\n').pop()).ms_median);
+        const ch = spawnSync(
+          process.execPath,
+          [
+            '--experimental-wasm-relaxed-simd',
+            fileURLToPath(import.meta.url),
+            '--child',
+            '--backend',
+            'wasm',
+            '--configs',
+            name,
+            '--quick',
+            '--no-reference',
+          ],
+          {
+            encoding: 'utf8',
+            env: { ...process.env, CLIFFGUARD_FUSED_THREADS: threads, CLIFFGUARD_WEBGPU: 'off' },
+            stdio: ['ignore', 'pipe', 'ignore'],
+            maxBuffer: 1 << 26,
+          },
+        );
+        if (ch.status !== 0) throw new Error(`fused child failed for ${name}`);
+        const row = JSON.parse(ch.stdout.trim().split('\n').pop())[0];
+        f.fused.push(...row.times.fused);
+        f.fusedPass.push(...row.times.fusedPass);
+      }
+      const med = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
+      const rng = (a) => `${med(a).toFixed(2)} (${Math.min(...a).toFixed(2)}–${Math.max(...a).toFixed(2)})`;
+      const peer = med(t);
+      all.push({ name, threads, fused: f.fused, fusedPass: f.fusedPass, torch: t });
+      lines.push(
+        `| ${name} | ${threads} | ${rng(f.fused)} | ${rng(f.fusedPass)} | ${t.length ? rng(t) : '–'} | ${(med(f.fused) / peer).toFixed(2)}x | ${(med(f.fusedPass) / peer).toFixed(2)}x |`,
+      );
+      process.stderr.write(`${lines[lines.length - 1]}\n`);
+    }
+  }
+  console.log(
+    ['PyTorch: median of each block of 15 steps; fused: every step of every block', '', ...lines].join('\n'),
+  );
+  const json = opt('json');
+  if (json) writeFileSync(json, JSON.stringify(all, null, 2));
+}
+
 async function main() {
-  if (flag('child')) return child(opt('backend', 'wasm'), opt('configs', 'P100').split(','), flag('quick'));
+  if (flag('child')) {
+    return child(
+      opt('backend', 'wasm'),
+      opt('configs', 'P100').split(','),
+      flag('quick'),
+      !flag('no-reference'),
+    );
+  }
+  if (flag('peer')) return peerInterleaved();
   const backends = opt('backends', 'wasm,cpu').split(',');
   const names = opt('configs', 'P50,P100,P200,M,C').split(',');
   const rows = [];
