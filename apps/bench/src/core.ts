@@ -226,7 +226,12 @@ async function runConfig(config: BenchConfig, options: CoreOptions): Promise<Cor
     // dispose in reverse order so each stack's freed count is its own
     for (const t of [...tracked].reverse()) {
       const m0 = tf.memory().numTensors;
-      t.stack.dispose();
+      try {
+        t.stack.dispose();
+      } catch (err) {
+        if (active.includes(t)) fail(t.factory, err);
+        active = active.filter((a) => a !== t);
+      }
       const freed = m0 - tf.memory().numTensors;
       t.leftBehind = t.heldTensors + t.growth - freed;
     }
