@@ -236,6 +236,30 @@ describe('bench CLI on cpu and wasm', () => {
   });
 });
 
+describe('bench CLI with webgpu', () => {
+  it('runs webgpu when an adapter starts, else reports why, and goes on with the others', async () => {
+    const r = await bench(
+      '--configs tiny --backends webgpu,cpu --impls tfjs-layers --steps 1 --warmup 0 --out r/webgpu.json'.split(
+        ' ',
+      ),
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const results = JSON.parse(readFileSync(join(dir, 'r/webgpu.json'), 'utf8')) as BenchResults;
+    const [webgpu, cpu] = results.backends;
+    expect([webgpu.backend, cpu.backend, cpu.unavailable]).toEqual(['webgpu', 'cpu', null]);
+    const webgpuRows = results.rows.filter((x) => x.backend === 'webgpu');
+    if (webgpu.unavailable === null) {
+      expect(webgpuRows.map((x) => [x.impl, x.ok])).toEqual([['tfjs-layers', true]]);
+      expect(typeof webgpu.flags.software).toBe('boolean');
+    } else {
+      expect(webgpu.unavailable).toMatch(/adapter|Vulkan|failed/);
+      expect(r.stderr).toContain(`webgpu: unavailable (${webgpu.unavailable})`);
+      expect(webgpuRows).toEqual([]);
+    }
+    expect(results.rows.filter((x) => x.backend === 'cpu')).toHaveLength(1);
+  });
+});
+
 describe('bench CLI input errors', () => {
   const request = (over: Partial<BenchOptions>): BenchOptions => ({
     configs: ['P100'],

@@ -42,7 +42,8 @@ const SYSTEM_ICD_DIRS = ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d'];
 /**
  * The environment for a webgpu child process. Dawn dlopens libvulkan.so.1, and the dynamic
  * loader reads LD_LIBRARY_PATH only at process start, so this is decided before the child starts:
- * - a Vulkan driver of the system's (an ICD file) is used as it is;
+ * - a Vulkan driver of the system's (an ICD file) is tried first (the child falls back to
+ *   SwiftShader when it gives no adapter, see startWebgpu);
  * - otherwise Debian Chromium's SwiftShader driver, with Chromium's own copy of libvulkan.so.1
  *   when the system has none (Debian's chromium package does not pull in libvulkan1).
  */
@@ -73,16 +74,26 @@ interface AdapterInfo {
  * WebGPU in Node (toolchain.md): install Dawn's globals and navigator.gpu, then import the
  * tfjs webgpu backend, which registers itself only when navigator.gpu exists at import.
  */
+type Gpu = { requestAdapter(): Promise<{ info?: AdapterInfo } | null> };
+
 async function startWebgpu(): Promise<BackendStart> {
   const flags: BackendFlags = {};
-  if (process.env.VK_ICD_FILENAMES) flags.vk_icd = process.env.VK_ICD_FILENAMES;
-  if (process.env.LD_LIBRARY_PATH) flags.ld_library_path = process.env.LD_LIBRARY_PATH;
   const { create, globals } = await import('webgpu');
   Object.assign(globalThis, globals);
   const g = globalThis as unknown as { navigator?: { gpu?: unknown } };
   g.navigator ??= {};
-  const gpu = create([]) as { requestAdapter(): Promise<{ info?: AdapterInfo } | null> };
-  const adapter = await gpu.requestAdapter();
+  let gpu = create([]) as Gpu;
+  let adapter = await gpu.requestAdapter();
+  if (!adapter && !process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD)) {
+    // the system's Vulkan drivers gave Dawn nothing (Debian 12's Mesa 22 lavapipe is rejected):
+    // a new Dawn instance re-reads VK_ICD_FILENAMES, so try Chromium's SwiftShader
+    process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+    flags.fallback = 'the system Vulkan drivers gave no adapter; SwiftShader';
+    gpu = create([]) as Gpu;
+    adapter = await gpu.requestAdapter();
+  }
+  if (process.env.VK_ICD_FILENAMES) flags.vk_icd = process.env.VK_ICD_FILENAMES;
+  if (process.env.LD_LIBRARY_PATH) flags.ld_library_path = process.env.LD_LIBRARY_PATH;
   if (!adapter) {
     const reason = process.env.VK_ICD_FILENAMES
       ? `no WebGPU adapter from Dawn with the Vulkan driver ${process.env.VK_ICD_FILENAMES}`
@@ -94,7 +105,10 @@ async function startWebgpu(): Promise<BackendStart> {
   for (const k of ['vendor', 'architecture', 'device', 'description'] as const) {
     if (info[k]) flags[`adapter_${k}`] = info[k] as string;
   }
-  flags.software = Boolean(info.isFallbackAdapter) || process.env.VK_ICD_FILENAMES === SWIFTSHADER_ICD;
+  flags.software =
+    Boolean(info.isFallbackAdapter) ||
+    process.env.VK_ICD_FILENAMES === SWIFTSHADER_ICD ||
+    /swiftshader|llvmpipe|lavapipe/i.test(`${info.architecture} ${info.description} ${info.device}`);
   await import('@tensorflow/tfjs-backend-webgpu');
   return { backend: 'webgpu', unavailable: null, flags };
 }
