@@ -341,4 +341,10 @@ export const jsSequenceEngine: SequenceEngine = {
     }
     return out;
   },
+
+  trainMany(problems: TrainingProblem[], each: (r: SequenceGradients, i: number) => void): void {
+    problems.forEach((p, i) => {
+      each(jsSequenceEngine.train(p), i);
+    });
+  },
 };

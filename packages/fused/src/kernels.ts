@@ -41,6 +41,7 @@ import {
 
 export const RNN_FORWARD = 'CliffguardRnnForward';
 export const RNN_LOSS = 'CliffguardRnnLoss';
+export const RNN_ENSEMBLE_STEP = 'CliffguardRnnEnsembleStep';
 
 /** Names of CliffguardRnnLoss's outputs, in order. */
 export const LOSS_OUTPUTS = [
@@ -258,11 +259,156 @@ export const lossGradient: GradConfig = {
   },
 };
 
+export interface EnsembleAttrs extends ForwardAttrs {
+  /** the Ω variant for the runs with α > 0 */
+  omega: OmegaVariant;
+  /** SGD learning rate */
+  learningRate: number;
+  /** the authors' safeguard: norm NaN/Inf or > 1e10 → g_W_rec = 0.02·W_rec, others 0 */
+  safeguard: boolean;
+}
+
+/** Columns of CliffguardRnnEnsembleStep's per-run statistics. */
+export const ENSEMBLE_STATS = ['loss', 'norm', 'omega', 'clipped', 'skipped', 'safeguarded'] as const;
+
+const SAFEGUARD_NORM = 1e10;
+const SAFEGUARD_SHRINK = 0.02;
+
+/**
+ * One SGD update of each run r's parameters θ_r with gradient g_r (Ω included), as trainStep with
+ * withGradientClipping(sgd): norm = ‖g‖ over all parameters (before clipping); the safeguard; a
+ * run with a clip skips a non-finite step and scales by maxNorm / max(norm, maxNorm) above it;
+ * θ ← θ − lr·g. Writes the new parameters into `next`, returns [norm, clipped, skipped, safeguarded].
+ */
+function sgdUpdate(
+  theta: Record<string, Float32Array>,
+  g: Record<string, Float32Array>,
+  next: Record<string, Float32Array>,
+  lr: number,
+  maxNorm: number,
+  safeguard: boolean,
+): [number, number, number, number] {
+  const keys = Object.keys(theta);
+  const sumSquares = (x: Record<string, Float32Array>) => {
+    let s = 0;
+    for (const k of keys) for (let i = 0; i < x[k].length; i++) s += x[k][i] * x[k][i];
+    return s;
+  };
+  const norm = Math.sqrt(sumSquares(g));
+  let grads = g;
+  let safeguarded = 0;
+  if (safeguard && (!Number.isFinite(norm) || norm > SAFEGUARD_NORM)) {
+    safeguarded = 1;
+    grads = Object.fromEntries(
+      keys.map((k) => [
+        k,
+        k === 'W_rec'
+          ? theta[k].map((w) => Math.fround(w * SAFEGUARD_SHRINK))
+          : new Float32Array(theta[k].length),
+      ]),
+    );
+  }
+  const clipNorm = safeguarded ? Math.sqrt(sumSquares(grads)) : norm;
+  const withClip = Number.isFinite(maxNorm);
+  const skipped = withClip && !Number.isFinite(clipNorm) ? 1 : 0;
+  const clipped = withClip && !skipped && clipNorm > maxNorm ? 1 : 0;
+  const scale = clipped ? Math.fround(maxNorm / clipNorm) : 1;
+  for (const k of keys) {
+    const t = theta[k];
+    const d = grads[k];
+    const out = next[k];
+    for (let i = 0; i < t.length; i++) {
+      out[i] = skipped ? t[i] : t[i] - lr * Math.fround(d[i] * scale);
+    }
+  }
+  return [norm, clipped, skipped, safeguarded];
+}
+
+/**
+ * CliffguardRnnEnsembleStep: one training update of R independent runs of one shape in one call.
+ * Inputs are stacked on a leading R axis (W_in [R, I, H], …, inputs [R, B, T, I], targets [R, …],
+ * mask [R, B, T] or empty) plus `alpha` [R] (a run with α > 0 gets Ω, its gradient weighted by α)
+ * and `maxNorm` [R] (+Inf: no clip). Outputs: the five updated parameter tensors, stacked, and the
+ * statistics [R, 6] (ENSEMBLE_STATS). No registered gradient: an update is not differentiated.
+ */
+export function ensembleStepKernel(engine: () => SequenceEngine): KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const b = backend as unknown as ArrayBackend;
+    const a = attrs as unknown as EnsembleAttrs;
+    const x = inputs as unknown as SequenceInputs & { alpha: TensorInfo; maxNorm: TensorInfo };
+    const [R, B, T, I] = x.inputs.shape as [number, number, number, number];
+    const [, H, O] = x.W_out.shape as [number, number, number];
+    const keys = ['W_in', 'W_rec', 'b', 'W_out', 'b_out'] as const;
+    const sizes = { W_in: I * H, W_rec: H * H, b: H, W_out: H * O, b_out: O };
+    const all = Object.fromEntries(keys.map((k) => [k, floats(b, x[k])])) as Record<
+      (typeof keys)[number],
+      Float32Array
+    >;
+    const u = floats(b, x.inputs);
+    const y = isClassHead(a.head) ? classes(b, x.targets) : floats(b, x.targets);
+    const mask = given(x.mask) ? floats(b, x.mask) : undefined;
+    const alpha = floats(b, x.alpha);
+    const maxNorm = floats(b, x.maxNorm);
+    const ny = y.length / R;
+    const part = <A extends Float32Array | Int32Array>(arr: A, n: number, r: number) =>
+      arr.subarray(r * n, (r + 1) * n) as A;
+    const weightsOf = (src: Record<string, Float32Array>, r: number) =>
+      Object.fromEntries(keys.map((k) => [k, part(src[k], sizes[k], r)])) as Record<
+        (typeof keys)[number],
+        Float32Array
+      >;
+    const problems: TrainingProblem[] = Array.from({ length: R }, (_, r) => ({
+      batch: B,
+      time: T,
+      inputSize: I,
+      hiddenSize: H,
+      outputSize: O,
+      activation: a.activation,
+      head: a.head,
+      weights: weightsOf(all, r),
+      inputs: part(u, B * T * I, r),
+      targets: part(y, ny, r),
+      mask: mask ? part(mask, B * T, r) : undefined,
+      omega: alpha[r] > 0 ? a.omega : undefined,
+      omegaWeight: alpha[r] > 0 ? alpha[r] : undefined,
+    }));
+    const next = Object.fromEntries(keys.map((k) => [k, new Float32Array(R * sizes[k])])) as Record<
+      (typeof keys)[number],
+      Float32Array
+    >;
+    const stats = new Float32Array(R * ENSEMBLE_STATS.length);
+    engine().trainMany(
+      problems,
+      (res, r) => {
+        const [norm, clipped, skipped, safeguarded] = sgdUpdate(
+          problems[r].weights as unknown as Record<string, Float32Array>,
+          res.grads as unknown as Record<string, Float32Array>,
+          weightsOf(next, r),
+          a.learningRate,
+          maxNorm[r],
+          a.safeguard,
+        );
+        stats.set([res.loss, norm, res.omega, clipped, skipped, safeguarded], r * ENSEMBLE_STATS.length);
+      },
+      { views: true },
+    );
+    return [
+      output(b, next.W_in, [R, I, H]),
+      output(b, next.W_rec, [R, H, H]),
+      output(b, next.b, [R, H]),
+      output(b, next.W_out, [R, H, O]),
+      output(b, next.b_out, [R, O]),
+      output(b, stats, [R, ENSEMBLE_STATS.length]),
+    ];
+  };
+}
+
 /** Kernel configs for a backend whose data can be read synchronously (cpu, wasm). */
 export function arrayKernels(backendName: string, engine: () => SequenceEngine): KernelConfig[] {
   return [
     { kernelName: RNN_FORWARD, backendName, kernelFunc: forwardKernel(engine) },
     { kernelName: RNN_LOSS, backendName, kernelFunc: lossKernel(engine) },
+    { kernelName: RNN_ENSEMBLE_STEP, backendName, kernelFunc: ensembleStepKernel(engine) },
   ];
 }
 

@@ -100,6 +100,12 @@ export interface SequenceEngine {
   readonly name: string;
   forward(problem: SequenceProblem, options?: EngineCallOptions): SequenceOutputs;
   train(problem: TrainingProblem, options?: EngineCallOptions): SequenceGradients;
+  /** Independent passes (an ensemble of runs); `each` gets every result in turn. */
+  trainMany(
+    problems: TrainingProblem[],
+    each: (result: SequenceGradients, index: number) => void,
+    options?: EngineCallOptions,
+  ): void;
 }
 
 export function isLastStepHead(head: Head): boolean {

@@ -153,17 +153,21 @@ function shapeKey(s: SequenceShape): string {
 /** Recurrent multiply-adds per pass (B·T·H²) above which the second thread is used. */
 export const THREAD_THRESHOLD = 5e7;
 
+const combines = (p: TrainingProblem) => p.omega !== undefined && p.omegaWeight !== undefined;
+
 /** Half of n, rounded to a multiple of 4 (the micro-kernel's rows, the SIMD lanes). */
 const half4 = (n: number) => Math.min(n, Math.max(0, Math.round(n / 8) * 4));
 
 export class WasmSequenceEngine implements SequenceEngine {
   readonly name: string;
   private readonly x: FusedExports;
-  private layout: PlanLayout | null = null;
+  /** plan slot 0 (every call) and slot 1 (the second run of a pair, laid out after slot 0) */
+  private layouts: [PlanLayout | null, PlanLayout | null] = [null, null];
 
   private readonly threads: WasmThreadPair | null;
   private readonly threadThreshold: number;
   private outCursor = 0;
+  private outEnd = 0;
   private views = false;
 
   /**
@@ -188,7 +192,8 @@ export class WasmSequenceEngine implements SequenceEngine {
 
   /** Bytes of module memory the current plan uses (for diagnostics). */
   get bytesInUse(): number {
-    return this.layout ? this.layout.end - this.layout.plan : 0;
+    const [a, b] = this.layouts;
+    return a ? (b ?? a).end - a.plan : 0;
   }
 
   private f32(): Float32Array {
@@ -200,12 +205,19 @@ export class WasmSequenceEngine implements SequenceEngine {
   }
 
   /** The plan for this shape: reused when the shape repeats, else laid out afresh and zeroed. */
-  private planFor(s: SequenceShape): PlanLayout {
+  private get layout(): PlanLayout | null {
+    return this.layouts[0];
+  }
+
+  /** The plan for this shape in `slot`: reused when the shape repeats, else laid out afresh and zeroed. */
+  private planFor(s: SequenceShape, slot: 0 | 1 = 0): PlanLayout {
     const key = shapeKey(s);
-    if (this.layout?.key === key) return this.layout;
+    const current = this.layouts[slot];
+    if (current?.key === key && (slot === 0 || this.layouts[0]?.key === key)) return current;
+    if (slot === 1) this.planFor(s, 0);
     const [words, stagingWords] = bufferWords(s, this.x);
     const align = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
-    const plan = align(this.x.heapBase());
+    const plan = align(slot === 0 ? this.x.heapBase() : this.layouts[0]!.end);
     let cursor = plan + PLAN_BYTES;
     const at = {} as Record<Buffer, number>;
     for (const name of Object.keys(words) as Buffer[]) {
@@ -246,13 +258,21 @@ export class WasmSequenceEngine implements SequenceEngine {
     ];
     for (const [f, v] of fields) i32[plan / 4 + f] = v;
     for (const name of Object.keys(at) as Buffer[]) i32[plan / 4 + F[name]] = at[name];
-    this.layout = { key, plan, end, hp, ip, op, staging, out, at };
-    return this.layout;
+    const layout = { key, plan, end, hp, ip, op, staging, out, at };
+    this.layouts[slot] = layout;
+    if (slot === 0) this.layouts[1] = null;
+    return layout;
   }
 
   /** Copies a dense [rows][cols] array into a buffer with row stride ld (padding stays 0). */
-  private putPadded(src: Float32Array, rows: number, cols: number, dst: number, ld: number): void {
-    const L = this.layout!;
+  private putPadded(
+    L: PlanLayout,
+    src: Float32Array,
+    rows: number,
+    cols: number,
+    dst: number,
+    ld: number,
+  ): void {
     this.f32().set(src, L.staging / 4);
     this.x.padRows(L.staging, rows, cols, dst, ld);
   }
@@ -261,8 +281,7 @@ export class WasmSequenceEngine implements SequenceEngine {
   private slot(n: number): number {
     const at = this.outCursor;
     this.outCursor += Math.ceil(n / 4) * 16;
-    if (this.outCursor > this.layout!.end)
-      throw new Error('WasmSequenceEngine: results overflow the output area');
+    if (this.outCursor > this.outEnd) throw new Error('WasmSequenceEngine: results overflow the output area');
     return at;
   }
 
@@ -285,22 +304,23 @@ export class WasmSequenceEngine implements SequenceEngine {
   }
 
   /** Writes weights, inputs and h0, detects one-hot inputs and packs the weights. */
-  private load(p: SequenceProblem, options: EngineCallOptions = {}): PlanLayout {
-    const L = this.planFor(p);
+  private load(p: SequenceProblem, options: EngineCallOptions = {}, slot: 0 | 1 = 0): PlanLayout {
+    const L = this.planFor(p, slot);
     this.outCursor = L.out;
+    this.outEnd = L.end;
     this.views = options.views ?? false;
     const { batch: B, inputSize: I, hiddenSize: H, outputSize: O } = p;
     const i32 = this.i32();
     i32[L.plan / 4 + F.ACT] = p.activation === 'tanh' ? 0 : 1;
     const w = p.weights;
-    this.putPadded(w.W_in, I, H, L.at.WIN, L.hp);
-    this.putPadded(w.W_rec, H, H, L.at.WREC, L.hp);
-    this.putPadded(w.W_out, H, O, L.at.WOUT, L.op);
+    this.putPadded(L, w.W_in, I, H, L.at.WIN, L.hp);
+    this.putPadded(L, w.W_rec, H, H, L.at.WREC, L.hp);
+    this.putPadded(L, w.W_out, H, O, L.at.WOUT, L.op);
     const f32 = this.f32();
     f32.set(w.b, L.at.BIAS / 4);
     f32.set(w.b_out, L.at.BOUT / 4);
     f32.set(p.inputs, L.at.RAWIN / 4);
-    if (p.h0) this.putPadded(p.h0, B, H, L.at.S, L.hp);
+    if (p.h0) this.putPadded(L, p.h0, B, H, L.at.S, L.hp);
     else f32.fill(0, L.at.S / 4, L.at.S / 4 + B * L.hp);
     this.x.prepareInputs(L.plan);
     this.x.prepareWeights(L.plan);
@@ -321,21 +341,25 @@ export class WasmSequenceEngine implements SequenceEngine {
     return { outputs, states };
   }
 
-  train(p: TrainingProblem, options?: EngineCallOptions): SequenceGradients {
-    validateProblem(p, true);
-    const L = this.load(p, options);
-    const { batch: B, time: T, inputSize: I, hiddenSize: H, outputSize: O } = p;
+  /** Loads a training problem into `slot` (weights, inputs, targets, flags); returns its plan. */
+  private loadTraining(p: TrainingProblem, options: EngineCallOptions | undefined, slot: 0 | 1): PlanLayout {
+    const L = this.load(p, options, slot);
     const i32 = this.i32();
     i32[L.plan / 4 + F.OMEGA] = p.omega === 'paper' ? 1 : p.omega === 'code' ? 2 : 0;
     i32[L.plan / 4 + F.MASK] = p.mask ? 1 : 0;
-    const combine = p.omega !== undefined && p.omegaWeight !== undefined;
-    i32[L.plan / 4 + F.COMBINE] = combine ? 1 : 0;
+    i32[L.plan / 4 + F.COMBINE] = combines(p) ? 1 : 0;
     new Float32Array(this.x.memory.buffer, L.plan + F.ALPHA * 4, 1)[0] = p.omegaWeight ?? 0;
     if (p.targets instanceof Int32Array) i32.set(p.targets, L.at.TARGETS / 4);
     else this.f32().set(p.targets, L.at.TARGETS / 4);
     if (p.mask) this.f32().set(p.mask, L.at.MASKP / 4);
-    if (this.threadsFor(p) === 2) this.trainOnTwo(L, p, combine);
-    else this.x.train(L.plan);
+    return L;
+  }
+
+  /** The results of a finished training pass in plan L. */
+  private trainingResults(L: PlanLayout, p: TrainingProblem): SequenceGradients {
+    this.outCursor = L.out;
+    this.outEnd = L.end;
+    const { batch: B, time: T, inputSize: I, hiddenSize: H, outputSize: O } = p;
     const result = new Float64Array(this.x.memory.buffer, L.at.RESULT, 3);
     const [loss, omega, omegaRows] = [result[0], p.omega ? result[1] : 0, p.omega ? result[2] : 0];
     const out: SequenceGradients = {
@@ -349,7 +373,7 @@ export class WasmSequenceEngine implements SequenceEngine {
         W_out: this.takeUnpadded(L.at.DWOUT, H, L.op, O),
         b_out: this.takeUnpadded(L.at.DBOUT, 1, L.op, O),
       },
-      omegaGrad: p.omega && !combine ? this.takeUnpadded(L.at.DOMEGA, H, L.hp, H) : new Float32Array(0),
+      omegaGrad: p.omega && !combines(p) ? this.takeUnpadded(L.at.DOMEGA, H, L.hp, H) : new Float32Array(0),
       h0Grad: this.takeUnpadded(L.at.DH0, B, L.hp, H),
       lastState: this.takeUnpadded(L.at.S + T * B * L.hp * 4, B, L.hp, H),
     };
@@ -358,6 +382,49 @@ export class WasmSequenceEngine implements SequenceEngine {
       out.deltas = this.takeSequence(L.at.DELTA, p, L.hp, H);
     }
     return out;
+  }
+
+  train(p: TrainingProblem, options?: EngineCallOptions): SequenceGradients {
+    validateProblem(p, true);
+    const L = this.loadTraining(p, options, 0);
+    if (this.threadsFor(p) === 2) this.trainOnTwo(L, p, combines(p));
+    else this.x.train(L.plan);
+    return this.trainingResults(L, p);
+  }
+
+  /**
+   * Several independent passes of the same shape (an ensemble of runs). With the worker, small
+   * models go two at a time, one on each thread, each in its own plan; large ones one after the
+   * other, each split over both threads. `each` receives every result in turn (with `views`, a
+   * result is valid only until `each` returns).
+   */
+  trainMany(
+    problems: TrainingProblem[],
+    each: (r: SequenceGradients, i: number) => void,
+    options?: EngineCallOptions,
+  ): void {
+    for (const p of problems) validateProblem(p, true);
+    let i = 0;
+    while (i < problems.length) {
+      const p = problems[i];
+      if (
+        this.threads &&
+        this.threadsFor(p) === 1 &&
+        i + 1 < problems.length &&
+        shapeKey(problems[i + 1]) === shapeKey(p)
+      ) {
+        const q = problems[i + 1];
+        const L0 = this.loadTraining(p, options, 0);
+        const L1 = this.loadTraining(q, options, 1);
+        this.threads.both('train', [L0.plan], [L1.plan]);
+        each(this.trainingResults(L0, p), i);
+        each(this.trainingResults(L1, q), i + 1);
+        i += 2;
+      } else {
+        each(this.train(p, options), i);
+        i += 1;
+      }
+    }
   }
 
   /**

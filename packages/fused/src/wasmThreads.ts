@@ -15,6 +15,7 @@ export const PHASES = [
   'omegaScaleRows',
   'gradientColumns',
   'omegaProduct',
+  'train',
 ] as const;
 export type Phase = (typeof PHASES)[number];
 
