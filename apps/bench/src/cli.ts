@@ -65,6 +65,7 @@ export function benchCommand(): Command {
     .option('--out <path>', 'results JSON file', 'out/results.json')
     .option('--markdown <path>', 'Markdown summary (default: --out with .md)')
     .option('--compare <previous.json>', 'print ratios against a previous results file')
+    .option('--ensembles <R,...>', 'also run fused ensembles of R runs each (SGD-C), e.g. 1,4,16', list, [])
     .option('--peer <name>', 'also run the same shapes in a peer framework: pytorch')
     .option('--peer-threads <n,...>', 'thread counts for the peer', list, ['1'])
     .option('--no-progress', 'no progress bar')

@@ -19,6 +19,10 @@ export interface ResultRow extends TimeSummary {
   /** implementation or stack: 'reference', 'fused', 'tfjs-layers', 'pytorch' */
   impl: string;
   method: Method;
+  /** runs trained together per step (ensembles); 1 otherwise */
+  runs: number;
+  /** runs × steps per second: training updates per second summed over the runs */
+  updates_per_s: number;
   /** warm-up steps run after the first step and before timing */
   warmup: number;
   /** the first step alone (kernel compilation, wasm start-up, lazy allocations) */
@@ -264,7 +268,8 @@ function toRow(
   after: tf.MemoryInfo,
 ): ResultRow {
   const summary = summarizeTimes(t.times);
-  const flop = stepFlops(config, { omega: t.factory.method === 'SGD-CR' });
+  const runs = t.factory.runs ?? 1;
+  const flop = runs * stepFlops(config, { omega: t.factory.method === 'SGD-CR' });
   const leaked = t.leftBehind;
   const problems: string[] = [];
   if (leaked !== 0) problems.push(`left ${leaked} tensor(s) behind after dispose`);
@@ -275,7 +280,9 @@ function toRow(
     backend,
     impl: t.factory.impl,
     method: t.factory.method,
+    runs,
     ...summary,
+    updates_per_s: runs * summary.steps_per_s,
     warmup,
     ms_first: t.msFirst,
     flop,

@@ -71,6 +71,8 @@ describe('bench CLI on cpu and wasm', () => {
       '3',
       '--warmup',
       '1',
+      '--ensembles',
+      '1,3',
       '--out',
       'r/results.json',
     ]);
@@ -147,7 +149,9 @@ describe('bench CLI on cpu and wasm', () => {
 
   it('runs the reference and fused implementations with every method', () => {
     for (const backend of ['cpu', 'wasm']) {
-      const names = results.rows.filter((r) => r.backend === backend).map((r) => `${r.impl} ${r.method}`);
+      const names = results.rows
+        .filter((r) => r.backend === backend && r.impl !== 'fused-ensemble')
+        .map((r) => `${r.impl} ${r.method}`);
       expect(names.sort()).toEqual([
         'fused SGD',
         'fused SGD-C',
@@ -201,6 +205,34 @@ describe('bench CLI on cpu and wasm', () => {
       ref.losses.forEach((l, i) => {
         expect(Math.abs(l - fused.losses[i]) / l, `${backend} step ${i}`).toBeLessThan(1e-4);
       });
+    }
+  });
+
+  it('runs fused ensembles whose run 0 trains exactly as the single fused run', () => {
+    const skippedEnsembles = results.skipped.filter((s) => s.impl === 'fused-ensemble');
+    if (skippedEnsembles.length > 0) {
+      // a build of @cliffguard/fused without ensembles: listed as not run, with the reason
+      expect(skippedEnsembles.length).toBe(4);
+      for (const s of skippedEnsembles) expect(s.reason).toMatch(/RnnEnsemble|ensemble kernel/);
+      return;
+    }
+    for (const backend of ['cpu', 'wasm']) {
+      const single = results.rows.find(
+        (r) => r.backend === backend && r.impl === 'fused' && r.method === 'SGD-C',
+      )!;
+      const ensembles = results.rows.filter((r) => r.backend === backend && r.impl === 'fused-ensemble');
+      expect(ensembles.map((r) => [r.runs, r.method, r.ok])).toEqual([
+        [1, 'SGD-C', true],
+        [3, 'SGD-C', true],
+      ]);
+      for (const e of ensembles) {
+        e.losses.forEach((l, i) => {
+          expect(Math.abs(l - single.losses[i]) / l, `${backend} R=${e.runs} step ${i}`).toBeLessThan(1e-4);
+        });
+        expect(e.updates_per_s).toBeCloseTo(e.runs * e.steps_per_s, 9);
+        expect(e.throughput_vs_separate).toBeGreaterThan(0);
+        expect(e.flop).toBe(e.runs * single.flop);
+      }
     }
   });
 
@@ -272,6 +304,7 @@ describe('bench CLI input errors', () => {
     seed: 1,
     out: 'x.json',
     peerThreads: ['1'],
+    ensembles: [],
     progress: false,
     relaxedSimd: false,
     ...over,

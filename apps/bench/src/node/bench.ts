@@ -40,6 +40,8 @@ export interface BenchOptions {
   compare?: string;
   peer?: string;
   peerThreads: string[];
+  /** ensemble sizes, e.g. ['1', '4', '16'] */
+  ensembles: string[];
   progress: boolean;
   /** pass --experimental-wasm-relaxed-simd to the children when Node accepts it */
   relaxedSimd: boolean;
@@ -81,6 +83,11 @@ export function checkRequest(o: BenchOptions): {
       throw new Error(`--peer-threads must list positive integers, got "${t}"`);
     return n;
   });
+  const ensembles = o.ensembles.map((t) => {
+    const n = Number(t);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--ensembles must list positive integers, got "${t}"`);
+    return n;
+  });
   let previous: { file: string; rows: ReturnType<typeof rowsOfResultsFile> } | undefined;
   if (o.compare !== undefined) {
     let data: unknown;
@@ -95,6 +102,7 @@ export function checkRequest(o: BenchOptions): {
     configs,
     impls,
     methods,
+    ensembles,
     ...(o.steps !== undefined ? { steps: o.steps } : {}),
     warmup: o.warmup,
     minSteps: 5,

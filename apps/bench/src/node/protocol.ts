@@ -10,6 +10,8 @@ export interface WorkerJob {
   impls: string[];
   methods: Method[];
   steps?: number;
+  /** ensemble sizes R to run as fused-ensemble rows (empty: none) */
+  ensembles: number[];
   warmup: number;
   minSteps: number;
   maxSteps: number;

@@ -99,6 +99,8 @@ export async function runPytorchPeer(configs: BenchConfig[], options: PeerOption
         backend: 'pytorch',
         impl: 'pytorch',
         method: 'SGD-C' as const,
+        runs: 1,
+        updates_per_s: summary.steps_per_s,
         threads: r.threads,
         variant: r.variant,
         ...summary,

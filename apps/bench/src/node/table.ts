@@ -12,6 +12,11 @@ export function terminalTable(results: BenchResults): string {
     const what = o.what === 'clip' ? 'clip overhead (SGD-C / SGD)' : 'Ω overhead (SGD-CR / SGD-C)';
     lines.push(`${o.config} ${o.backend} ${o.impl}: ${what} ${fmtRatio(o.ratio)}`);
   }
+  for (const r of results.rows.filter((x) => x.throughput_vs_separate !== undefined)) {
+    lines.push(
+      `${r.config} ${r.backend} ensemble R=${r.runs}: ${r.updates_per_s.toFixed(1)} updates/s, ${fmtRatio(r.throughput_vs_separate)} R separate fused runs`,
+    );
+  }
   for (const a of results.loss_agreement) {
     const flag = a.max_rel_diff > 1e-3 ? '  <-- DISAGREE' : '';
     lines.push(

@@ -129,7 +129,7 @@ form.addEventListener('submit', (e) => {
   for (const k of ['configs', 'backends', 'impls', 'steps']) {
     data.set(k, (form.elements.namedItem(k) as HTMLInputElement).value);
   }
-  for (const k of ['methods', 'warmup', 'budget', 'seed', 'wasmThreads'])
+  for (const k of ['methods', 'ensembles', 'warmup', 'budget', 'seed', 'wasmThreads'])
     if (params.has(k)) data.set(k, params.get(k)!);
   void run(parseRequest(data));
 });

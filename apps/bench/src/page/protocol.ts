@@ -14,6 +14,7 @@ export interface PageRequest {
   impls: string[];
   methods: string[];
   steps?: number;
+  ensembles: number[];
   warmup: number;
   budget: number;
   seed: number;
@@ -36,6 +37,7 @@ export function parseRequest(params: URLSearchParams): PageRequest {
     backends: list(params.get('backends'), ['webgpu', 'wasm', 'cpu']),
     impls: list(params.get('impls'), ['reference', 'fused', 'tfjs-layers']),
     methods: list(params.get('methods'), ['SGD', 'SGD-C', 'SGD-CR']),
+    ensembles: list(params.get('ensembles'), []).map(Number),
     ...(steps ? { steps: Number(steps) } : {}),
     warmup: Number(params.get('warmup') ?? 2),
     budget: Number(params.get('budget') ?? 3),
@@ -50,6 +52,7 @@ export function requestQuery(r: PageRequest, backend?: string): string {
     backends: backend ?? r.backends.join(','),
     impls: r.impls.join(','),
     methods: r.methods.join(','),
+    ensembles: r.ensembles.join(','),
     warmup: String(r.warmup),
     budget: String(r.budget),
     seed: String(r.seed),

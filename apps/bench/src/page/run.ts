@@ -59,7 +59,11 @@ async function main(): Promise<void> {
   const backend = request.backends[0];
   try {
     const configs = selectConfigs(request.configs, { ...builtinConfigs });
-    const stacks = await selectStacks(checkImpls(request.impls), checkMethods(request.methods));
+    const stacks = await selectStacks(
+      checkImpls(request.impls),
+      checkMethods(request.methods),
+      request.ensembles,
+    );
     const start = await startBackend(backend);
     if (start.unavailable !== null) {
       post({ type: 'done', start, result: { rows: [], skipped: [], failed: [] } });

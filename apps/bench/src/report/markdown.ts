@@ -13,7 +13,7 @@ export const TABLE_HEADER = [
   'median ms',
   'min–max ms',
   'first ms',
-  'steps/s',
+  'updates/s',
   'GFLOP/s',
   'vs tfjs-layers',
   'x PyTorch time',
@@ -22,7 +22,12 @@ export const TABLE_HEADER = [
 
 /** One row's cells, in TABLE_HEADER's order. */
 export function rowCells(r: Row): string[] {
-  const impl = r.impl === 'pytorch' ? `pytorch ${r.threads ?? 1}t` : r.impl;
+  const impl =
+    r.impl === 'pytorch'
+      ? `pytorch ${r.threads ?? 1}t`
+      : r.runs > 1 || r.impl === 'fused-ensemble'
+        ? `${r.impl} R=${r.runs}`
+        : r.impl;
   const tensors =
     r.impl === 'pytorch'
       ? ''
@@ -36,7 +41,7 @@ export function rowCells(r: Row): string[] {
     fmtMs(r.ms_median),
     fmtRange(r.ms_min, r.ms_max),
     fmtMs(r.ms_first),
-    fmtNum(r.steps_per_s, 1),
+    fmtNum(r.updates_per_s ?? r.steps_per_s, 1),
     fmtGflops(r.gflops),
     fmtRatio(r.speedup_vs_layers),
     Object.entries(r.time_vs_pytorch_by_threads ?? {})
@@ -84,6 +89,26 @@ export function markdownSummary(results: BenchResults): string {
       const of = (what: string) =>
         results.overheads.find((o) => `${o.config}|${o.backend}|${o.impl}` === k && o.what === what);
       out.push(line([config, backend, impl, fmtRatio(of('clip')?.ratio), fmtRatio(of('omega')?.ratio)]));
+    }
+  }
+  const ensembles = results.rows.filter((r) => r.throughput_vs_separate !== undefined);
+  if (ensembles.length > 0) {
+    out.push('', '## Ensembles (updates per second summed over the R runs)', '');
+    out.push(
+      line(['config', 'backend', 'method', 'R', 'updates/s', 'vs R separate fused runs']),
+      line(['---', '---', '---', '---', '---', '---']),
+    );
+    for (const r of ensembles) {
+      out.push(
+        line([
+          r.config,
+          r.backend,
+          r.method,
+          String(r.runs),
+          fmtNum(r.updates_per_s, 1),
+          fmtRatio(r.throughput_vs_separate),
+        ]),
+      );
     }
   }
   if (results.loss_agreement.length > 0) {

@@ -56,6 +56,19 @@ export function timeVsPytorch(row: RowLike, rows: RowLike[], threads = 1): numbe
   return peer ? row.ms_median / peer.ms_median : undefined;
 }
 
+/**
+ * An ensemble's throughput (updates/s over its R runs) over the same method's single fused run,
+ * i.e. over R separate runs one after the other (paired by rounds).
+ */
+export function ensembleGain(row: RowLike & { runs?: number }, rows: RowLike[]): number | undefined {
+  if (row.impl !== 'fused-ensemble') return undefined;
+  const single = rows.find(
+    (r) =>
+      r.config === row.config && r.backend === row.backend && r.impl === 'fused' && r.method === row.method,
+  );
+  return single ? (row.runs ?? 1) * timeRatio(single, row) : undefined;
+}
+
 /** Clip overhead (SGD-C / SGD) and Ω overhead (SGD-CR / SGD-C) per implementation. */
 export function overheads(rows: RowLike[]): Overhead[] {
   const out: Overhead[] = [];

@@ -2,7 +2,7 @@
 import type { BenchConfig } from '../configs.js';
 import type { FailedRow, ResultRow, SkippedRow } from '../core.js';
 import type { Comparison } from './compare.js';
-import { type Overhead, overheads, speedupVsLayers, timeVsPytorch } from './ratios.js';
+import { ensembleGain, type Overhead, overheads, speedupVsLayers, timeVsPytorch } from './ratios.js';
 
 export const RESULTS_SCHEMA = 'cliffguard-bench/1';
 
@@ -20,6 +20,8 @@ export type Row = ResultRow & {
   speedup_vs_layers?: number;
   /** this row's median over PyTorch's (1 thread) on the same config (<1: faster than PyTorch) */
   time_vs_pytorch?: number;
+  /** ensembles: updates/s over R separate single fused runs of the same method */
+  throughput_vs_separate?: number;
   /** the same against PyTorch at each thread count run (`--peer-threads`), by thread count */
   time_vs_pytorch_by_threads?: Record<string, number>;
 };
@@ -83,6 +85,7 @@ export function assembleResults(
   const rows = parts.rows.map((r) => {
     const speedup = speedupVsLayers(r, parts.rows);
     const vsTorch = timeVsPytorch(r, parts.rows);
+    const gain = ensembleGain(r, parts.rows);
     const byThreads: Record<string, number> = {};
     for (const n of new Set(parts.rows.filter((p) => p.impl === 'pytorch').map((p) => p.threads ?? 1))) {
       const v = timeVsPytorch(r, parts.rows, n);
@@ -92,6 +95,7 @@ export function assembleResults(
       ...r,
       ...(speedup !== undefined ? { speedup_vs_layers: speedup } : {}),
       ...(vsTorch !== undefined ? { time_vs_pytorch: vsTorch } : {}),
+      ...(gain !== undefined ? { throughput_vs_separate: gain } : {}),
       ...(Object.keys(byThreads).length > 0 ? { time_vs_pytorch_by_threads: byThreads } : {}),
     };
   });

@@ -5,6 +5,9 @@
 import type { Method, StackFactory } from './stack.js';
 import { METHODS } from './stack.js';
 
+/** The method of the ensemble rows: each run clipped, as in the paper's SGD-C. */
+export const ENSEMBLE_METHOD: Method = 'SGD-C';
+
 /** The implementations and stacks the bench knows by name. */
 export const IMPLS = ['reference', 'fused', 'tfjs-layers'] as const;
 
@@ -34,7 +37,11 @@ export function checkMethods(names: string[]): Method[] {
  * The stack factories for `impls` × `methods`. tfjs-layers has no clipping or Ω, so it
  * contributes one 'SGD' stack whatever the methods.
  */
-export async function selectStacks(impls: string[], methods: Method[]): Promise<StackFactory[]> {
+export async function selectStacks(
+  impls: string[],
+  methods: Method[],
+  ensembles: number[] = [],
+): Promise<StackFactory[]> {
   const stacks: StackFactory[] = [];
   for (const impl of impls) {
     if (impl === 'tfjs-layers') {
@@ -46,6 +53,10 @@ export async function selectStacks(impls: string[], methods: Method[]): Promise<
     const { cliffguardStack, loadFused } = await import('./cliffguard.js');
     const problem = impl === 'fused' ? await loadFused() : null;
     for (const method of methods) stacks.push(cliffguardStack(impl, method, problem));
+  }
+  if (ensembles.length > 0) {
+    const { ensembleStack } = await import('./ensemble.js');
+    for (const runs of ensembles) stacks.push(await ensembleStack(runs, ENSEMBLE_METHOD));
   }
   return stacks;
 }

@@ -21,6 +21,8 @@ export interface StackFactory {
   /** which implementation or stack: 'reference', 'fused', 'tfjs-layers', ... */
   impl: string;
   method: Method;
+  /** runs trained together per step (an ensemble); 1 when absent */
+  runs?: number;
   /** null when it can run `config` on `backend`, else the reason it cannot. */
   unavailable(config: BenchConfig, backend: string): string | null;
   /** Builds the model from `weights` and the batch from `data`. */
