@@ -10,8 +10,9 @@
  * reaches another, and the step needs no readback of its own.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { repeatRows, spreadRuns } from './broadcast.js';
 import type { Head, ParamName, RnnConfig, RnnParams } from './implementation.js';
-import { type OmegaScale, omegaScale } from './omega.js';
+import { type OmegaScale, omegaScale, stackedOmegaAndGradient } from './omega.js';
 import type { PaperMethodSettings } from './paper-method.js';
 import { stackedLossAndGradients } from './reference.js';
 import { safeguardGradient, safeguardTriggered } from './train-step.js';
@@ -29,17 +30,11 @@ export interface StackedBatch {
   mask?: tf.Tensor;
 }
 
-/** A per-run value as a tensor [R, 1, …, 1] of rank `rank`, broadcasting over each run's slice. */
-function perRun(values: readonly (number | boolean)[], rank: number): tf.Tensor {
-  const shape = [values.length, ...new Array(rank - 1).fill(1)];
+/** One value per run as a [R] tensor. */
+function perRun(values: readonly (number | boolean)[]): tf.Tensor {
   return typeof values[0] === 'boolean'
-    ? tf.tensor(values as boolean[], shape, 'bool')
-    : tf.tensor(values as number[], shape, 'float32');
-}
-
-/** A [R] mask reshaped to broadcast over tensors of rank `rank` ([R, 1, …, 1]). */
-function spread(mask: tf.Tensor, rank: number): tf.Tensor {
-  return tf.reshape(mask, [mask.shape[0], ...new Array(rank - 1).fill(1)]);
+    ? tf.tensor1d(values as boolean[], 'bool')
+    : tf.tensor1d(values as number[], 'float32');
 }
 
 /** The global L2 norm of each run's gradients (all its parameters together): [R]. */
@@ -49,46 +44,61 @@ export function runNorms(grads: readonly tf.Tensor[]): tf.Tensor {
   return tf.sqrt(tf.sum(tf.square(tf.concat(flat, 1)), 1));
 }
 
-/**
- * Ω's averaging per run: the members' variant ('paper' 1/B, 'code' 1/#valid), one factor per run
- * when they differ. Only the members that use Ω decide.
- */
-function ensembleOmegaScale(members: readonly PaperMethodSettings[], batch: number): OmegaScale | undefined {
-  const users = members.filter((m) => m.usesOmega);
-  if (users.length === 0) return undefined;
+/** Ω's averaging for `users` (the runs that use Ω): 'paper' 1/B, 'code' 1/#valid, per run when they differ. */
+function omegaScaleOf(users: readonly PaperMethodSettings[], batch: number): OmegaScale {
   const variants = new Set(users.map((m) => m.omegaVariant));
   if (variants.size === 1) return omegaScale(users[0].omegaVariant, batch);
   const paper = omegaScale('paper', batch);
   const code = omegaScale('code', batch);
-  return (valid) =>
-    tf.where(
-      perRun(
-        members.map((m) => m.omegaVariant === 'paper'),
-        2,
-      ),
-      paper(valid),
-      code(valid),
-    );
+  const isPaper = tf.reshape(perRun(users.map((m) => m.omegaVariant === 'paper')), [users.length, 1]);
+  return (valid) => tf.where(isPaper, paper(valid), code(valid));
 }
 
-/** ∂E/∂W_rec + α_r ∂Ω/∂W_rec for the runs that use Ω (added before the norm, as the authors' code does). */
-function withOmegaTerm(
-  gW_rec: tf.Tensor,
-  omegaGrad: tf.Tensor,
+/**
+ * Ω (eq. 9-10) for the runs that use it, from δ_t and h_t [R, B, T, H] held constant: its value
+ * per run ([R], NaN for the others) and α_r·∂Ω/∂W_rec ([R, H, H], exactly 0 for the others, so
+ * adding it leaves their gradient as it is and cannot bring them a NaN). Only those runs are
+ * computed: a sweep's SGD and SGD-C runs pay nothing for Ω.
+ */
+function omegaTerms(
+  W_rec: tf.Tensor,
+  deltas: tf.Tensor,
+  states: tf.Tensor,
+  activation: RnnConfig['activation'],
   members: readonly PaperMethodSettings[],
   alphas: readonly number[],
-): tf.Tensor {
-  const summed = tf.add(gW_rec, tf.mul(omegaGrad, perRun(alphas, 3)));
-  if (members.every((m) => m.usesOmega)) return summed;
-  // A select, not α = 0: a run without Ω must not inherit a NaN from its (unused) Ω term.
-  return tf.where(
-    perRun(
-      members.map((m) => m.usesOmega),
-      3,
-    ),
-    summed,
-    gW_rec,
+): { value: tf.Tensor; weighted: tf.Tensor } {
+  const users = members.flatMap((m, r) => (m.usesOmega ? [r] : []));
+  const all = users.length === members.length;
+  const pick = (x: tf.Tensor) => (all ? x : tf.gather(x, users));
+  const usersSettings = users.map((r) => members[r]);
+  const { value, grad } = stackedOmegaAndGradient(
+    pick(W_rec),
+    pick(deltas),
+    pick(states),
+    activation,
+    [users.length],
+    omegaScaleOf(usersSettings, deltas.shape[1] as number),
   );
+  const weighted = tf.mul(grad, spreadRuns(perRun(users.map((r) => alphas[r])), grad.shape));
+  if (all) return { value, weighted };
+  // Back to all R runs: users' rows in place, a zero (NaN for the value) row for the others.
+  const slot = members.map((m, r) => (m.usesOmega ? users.indexOf(r) : users.length));
+  const H = grad.shape[1] as number;
+  return {
+    value: tf.gather(tf.concat([value, tf.fill([1], Number.NaN)]), slot),
+    weighted: tf.gather(tf.concat([weighted, tf.zeros([1, H, H])]), slot),
+  };
+}
+
+/**
+ * The stacked parameters as the shared recurrence takes them: b [R, H] repeated over the B rows
+ * of a step ([R, B, H]), so adding it to the projections [T, R, B, H] is an equal-suffix add
+ * (see broadcast.ts).
+ */
+export function recurrenceParams(params: RnnParams, batch: number): RnnParams {
+  const [R, H] = params.b.shape;
+  return { ...params, b: repeatRows(tf.reshape(params.b, [R, 1, H]), batch) };
 }
 
 /** What {@link stackedTrainStep} produced: the updated parameters and the packed record [6, R]. */
@@ -112,72 +122,69 @@ export function stackedTrainStep(
   const R = members.length;
   const [B] = batch.inputs.shape.slice(1);
   const H = config.hiddenSize;
-  const scale = ensembleOmegaScale(members, B);
-  const stacked = { ...params, b: tf.reshape(params.b, [R, 1, H]) };
+  const anyOmega = members.some((m) => m.usesOmega);
   const r = stackedLossAndGradients(
-    stacked,
+    recurrenceParams(params, B),
     config.head,
     config.activation,
     batch,
     tf.zeros([R, B, H]),
     [R],
-    {
-      omegaScale: scale,
-    },
+    { keepDeltas: anyOmega },
   );
-  if (r.omega) r.grads.W_rec = withOmegaTerm(r.grads.W_rec, r.omega.grad, members, alphas);
+  let omegaValue: tf.Tensor = tf.fill([R], Number.NaN);
+  if (anyOmega) {
+    const o = omegaTerms(params.W_rec, r.deltas!, r.states, config.activation, members, alphas);
+    // Added before the norm and the clip, as the authors' code does.
+    r.grads.W_rec = tf.add(r.grads.W_rec, o.weighted);
+    omegaValue = o.value;
+  }
 
   let grads = PARAM_NAMES.map((k) => r.grads[k]);
   const norm = runNorms(grads);
 
   // The authors' safeguard: a non-finite or huge norm becomes the shrink step g_W_rec = 0.02·W_rec.
+  const guarded = members.some((m) => m.safeguard);
   let broken: tf.Tensor = tf.zeros([R], 'bool');
-  if (members.some((m) => m.safeguard)) {
-    broken = tf.logicalAnd(
-      perRun(
-        members.map((m) => m.safeguard),
-        1,
-      ),
-      safeguardTriggered(norm),
-    );
+  if (guarded) {
+    broken = tf.logicalAnd(perRun(members.map((m) => m.safeguard)), safeguardTriggered(norm));
     grads = grads.map((g, i) =>
-      safeguardGradient(g, spread(broken, g.rank), PARAM_NAMES[i] === 'W_rec' ? params.W_rec : undefined),
+      safeguardGradient(
+        g,
+        spreadRuns(broken, g.shape),
+        PARAM_NAMES[i] === 'W_rec' ? params.W_rec : undefined,
+      ),
     );
   }
 
   // Algorithm 1 on the gradients the optimizer sees (after the safeguard), with `>`, per run;
   // a non-finite norm there is skipped (the clip wrapper's guard). Plain SGD has neither.
+  const clipping = members.some((m) => m.clips);
   let clipped: tf.Tensor = tf.zeros([R], 'bool');
   let skipped: tf.Tensor = tf.zeros([R], 'bool');
-  if (members.some((m) => m.clips)) {
-    const clips = perRun(
-      members.map((m) => m.clips),
-      1,
-    );
-    const seen = members.some((m) => m.safeguard) ? runNorms(grads) : norm;
-    const threshold = perRun(
-      members.map((m) => m.threshold),
-      1,
-    );
+  if (clipping) {
+    const clips = perRun(members.map((m) => m.clips));
+    const seen = guarded ? runNorms(grads) : norm;
+    const threshold = perRun(members.map((m) => m.threshold));
     clipped = tf.logicalAnd(clips, tf.greater(seen, threshold));
     skipped = tf.logicalAnd(clips, tf.logicalNot(tf.isFinite(seen)));
     const factor = tf.div(threshold, seen);
     // Selected, not multiplied by 1, where unclipped: bit for bit what the optimizer gets there.
-    grads = grads.map((g) => tf.where(spread(clipped, g.rank), tf.mul(g, spread(factor, g.rank)), g));
+    grads = grads.map((g) =>
+      tf.where(spreadRuns(clipped, g.shape), tf.mul(g, spreadRuns(factor, g.shape)), g),
+    );
   }
 
   // SGD, no momentum: w ← w + (−lr)·g (tf.train.sgd's arithmetic); skipped runs keep w.
-  const negLr = members.map((m) => -m.learningRate);
-  const anySkip = members.some((m) => m.clips);
+  const negLr = perRun(members.map((m) => -m.learningRate));
   const next = {} as Record<ParamName, tf.Tensor>;
   PARAM_NAMES.forEach((k, i) => {
     const w = params[k];
-    const moved = tf.add(tf.mul(perRun(negLr, w.rank), grads[i]), w);
-    next[k] = anySkip ? tf.where(spread(skipped, w.rank), w, moved) : moved;
+    const moved = tf.add(tf.mul(spreadRuns(negLr, w.shape), grads[i]), w);
+    next[k] = clipping ? tf.where(spreadRuns(skipped, w.shape), w, moved) : moved;
   });
 
   const asFloat = (t: tf.Tensor) => tf.cast(t, 'float32');
-  const omega = r.omega ? r.omega.value : tf.fill([R], Number.NaN);
-  const record = tf.stack([r.loss, norm, omega, asFloat(broken), asFloat(clipped), asFloat(skipped)]);
+  const record = tf.stack([r.loss, norm, omegaValue, asFloat(broken), asFloat(clipped), asFloat(skipped)]);
   return { next, record };
 }

@@ -165,6 +165,13 @@ const WITH_OMEGA: EnsembleMemberOptions[] = [
   { method: 'SGD-C', init: 'orthogonal', seed: 24, learningRate: 0.3, threshold: 1e-3 },
 ];
 
+/** Every run with Ω: both variants, different α, one clipped. */
+const ALL_OMEGA: EnsembleMemberOptions[] = [
+  { method: 'SGD-CR', init: 'smart-tanh', seed: 41, learningRate: 0.2, threshold: 1e-3, alpha: 4 },
+  { method: 'SGD-CR', init: 'basic-tanh', seed: 42, learningRate: 0.1, threshold: 1e3, omegaVariant: 'code' },
+  { method: 'SGD-CR', init: 'glorot', seed: 43, learningRate: 0.3, threshold: 1e3, alpha: 0 },
+];
+
 const CASES: { head: Head; activation: Activation; masked: boolean }[] = [
   { head: 'last-softmax', activation: 'tanh', masked: false },
   { head: 'softmax', activation: 'tanh', masked: true },
@@ -261,6 +268,7 @@ describeBackends('ensemble', (backend) => {
     for (const [label, members] of [
       ['without Ω', WITHOUT_OMEGA],
       ['with Ω (paper and code variants)', WITH_OMEGA],
+      ...(c.head === 'last-softmax' ? ([['every run SGD-CR', ALL_OMEGA]] as const) : []),
     ] as const) {
       it.skipIf(backend.software || !canReadSync(backend))(
         `${c.head} head, ${c.activation}, ${label}: 3 steps equal R separate createRnn + trainStep(paperMethod) runs${SYNC_NOTE}`,

@@ -6,7 +6,13 @@
  * the same data, to float32 tolerance (see ensemble-step.ts for the update).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { PARAM_NAMES, RECORD_ROWS, type StackedBatch, stackedTrainStep } from './ensemble-step.js';
+import {
+  PARAM_NAMES,
+  RECORD_ROWS,
+  recurrenceParams,
+  type StackedBatch,
+  stackedTrainStep,
+} from './ensemble-step.js';
 import { isLastStepHead, stackedHeadOutputs } from './heads.js';
 import type { Activation, Batch, Head, ParamName, RnnConfig } from './implementation.js';
 import { type InitName, initialRnnWeights, type SmartTanhOptions } from './init.js';
@@ -189,13 +195,50 @@ export class Ensemble {
     return this.disposed;
   }
 
-  /** @internal Called by ensembleStep once an update has been committed. */
-  countUpdate(): void {
-    this.updates += 1;
+  private assertUsable(): void {
+    if (this.disposed) throw new Error('this ensemble has been disposed');
   }
 
-  assertUsable(): void {
-    if (this.disposed) throw new Error('this ensemble has been disposed');
+  /** One update of every run; see {@link ensembleStep}. */
+  async step(batch: Batch | StackedBatch, options: EnsembleStepOptions = {}): Promise<EnsembleStepRecord> {
+    this.assertUsable();
+    const step = options.step ?? this.updates;
+    const alphas = this.members.map((m, r) =>
+      m.usesOmega ? (resolveAlpha({ alpha: m.alpha }, step, `ensembleStep: members[${r}]`) as number) : 0,
+    );
+    const packed = tf.tidy(() => {
+      const { next, record } = stackedTrainStep(
+        this.variables,
+        this.config,
+        stackedBatch(this, batch),
+        this.members,
+        alphas,
+      );
+      for (const k of PARAM_NAMES) this.variables[k].assign(next[k]);
+      return record;
+    });
+    let values: Float32Array;
+    try {
+      // A copy: on cpu, data() hands out the backend's own buffer.
+      values = Float32Array.from((await packed.data()) as Float32Array);
+    } finally {
+      packed.dispose();
+    }
+    this.updates += 1;
+    const R = this.size;
+    const row = (name: (typeof RECORD_ROWS)[number]) => {
+      const i = RECORD_ROWS.indexOf(name);
+      return Array.from(values.subarray(i * R, (i + 1) * R));
+    };
+    return {
+      loss: row('loss'),
+      norm: row('norm'),
+      omega: row('omega').map((v, r) => (this.members[r].usesOmega ? v : null)),
+      alpha: alphas,
+      clipped: row('clipped').map((v) => v === 1),
+      skipped: row('skipped').map((v) => v === 1),
+      safeguarded: row('safeguarded').map((v) => v === 1),
+    };
   }
 
   private assertRun(r: number, who: string): void {
@@ -254,8 +297,9 @@ export class Ensemble {
       const x = shared ? tf.broadcastTo(inputs, [R, ...inputs.shape]) : inputs;
       const v = this.variables;
       const B = x.shape[1] as number;
-      const params = { W_in: v.W_in, W_rec: v.W_rec, b: tf.reshape(v.b, [R, 1, H]) };
-      const hs = stackedRecurrence(params, this.config.activation, x, tf.zeros([R, B, H]), [R]);
+      const hs = stackedRecurrence(recurrenceParams(v, B), this.config.activation, x, tf.zeros([R, B, H]), [
+        R,
+      ]);
       const states = tf.stack(hs, 2);
       const hidden = isLastStepHead(this.config.head) ? hs[hs.length - 1] : states;
       const outputs = stackedHeadOutputs(this.config.head, hidden, v.W_out, v.b_out, [R]);
@@ -357,45 +401,7 @@ export async function ensembleStep(
   if (!(ensemble instanceof Ensemble)) {
     throw new TypeError(`ensembleStep needs an Ensemble from createEnsemble, got ${String(ensemble)}`);
   }
-  ensemble.assertUsable();
-  const step = options.step ?? ensemble.iterations;
-  const alphas = ensemble.members.map((m, r) =>
-    m.usesOmega ? (resolveAlpha({ alpha: m.alpha }, step, `ensembleStep: members[${r}]`) as number) : 0,
-  );
-  const packed = tf.tidy(() => {
-    const stacked = stackedBatch(ensemble, batch);
-    const { next, record } = stackedTrainStep(
-      ensemble.variables,
-      ensemble.config,
-      stacked,
-      ensemble.members,
-      alphas,
-    );
-    for (const k of PARAM_NAMES) ensemble.variables[k].assign(next[k]);
-    return record;
-  });
-  let values: Float32Array;
-  try {
-    // A copy: on cpu, data() hands out the backend's own buffer.
-    values = Float32Array.from((await packed.data()) as Float32Array);
-  } finally {
-    packed.dispose();
-  }
-  ensemble.countUpdate();
-  const R = ensemble.size;
-  const row = (name: (typeof RECORD_ROWS)[number]) => {
-    const i = RECORD_ROWS.indexOf(name);
-    return Array.from(values.subarray(i * R, (i + 1) * R));
-  };
-  return {
-    loss: row('loss'),
-    norm: row('norm'),
-    omega: row('omega').map((v, r) => (ensemble.members[r].usesOmega ? v : null)),
-    alpha: alphas,
-    clipped: row('clipped').map((v) => v === 1),
-    skipped: row('skipped').map((v) => v === 1),
-    safeguarded: row('safeguarded').map((v) => v === 1),
-  };
+  return ensemble.step(batch, options);
 }
 
 /** Run r's part of an ensemble step record, in trainStep's {@link StepRecord} form. */

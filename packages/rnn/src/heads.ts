@@ -6,6 +6,7 @@
  * sigmoid (music): binary cross-entropy summed over units, mean over (batch, time).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { repeatLast, repeatRows } from './broadcast.js';
 import type { Head } from './implementation.js';
 
 export const HEADS: readonly Head[] = ['last-softmax', 'softmax', 'last-linear', 'sigmoid'];
@@ -39,9 +40,10 @@ export function headOutputs(head: Head, hidden: tf.Tensor, W_out: tf.Tensor, b_o
  */
 export type RunAxes = readonly number[];
 
-/** b_out shaped to broadcast over [...runs, rows, O]. */
-function outputBias(b_out: tf.Tensor, runs: RunAxes): tf.Tensor {
-  return runs.length === 0 ? b_out : tf.reshape(b_out, [...runs, 1, b_out.shape[b_out.rank - 1]]);
+/** b_out shaped to add to [...runs, rows, O]: as it is for one model, repeated per row for stacked runs. */
+function outputBias(b_out: tf.Tensor, runs: RunAxes, rows: number): tf.Tensor {
+  if (runs.length === 0) return b_out;
+  return repeatRows(tf.reshape(b_out, [...runs, 1, b_out.shape[b_out.rank - 1]]), rows);
 }
 
 /** Per-row loss weights: 1/B (last-step heads), 1/(B·T), or mask/max(Σ mask, 1) (masked mean). */
@@ -100,7 +102,7 @@ function headRows(
   const [Hsize, O] = W_out.shape.slice(-2);
   const rows = hidden.size / Hsize / runs.reduce((n, r) => n * r, 1);
   const hidden2 = tf.reshape(hidden, [...runs, rows, Hsize]);
-  const z = tf.add(tf.matMul(hidden2, W_out as tf.Tensor2D), outputBias(b_out, runs));
+  const z = tf.add(tf.matMul(hidden2, W_out as tf.Tensor2D), outputBias(b_out, runs, rows));
   return { hidden2, z, y: targetRows(head, targets, rows, O, runs), w: rowWeights(head, rows, runs, mask) };
 }
 
@@ -118,12 +120,19 @@ export function stackedHeadLogits(
   b_out: tf.Tensor,
   runs: RunAxes,
 ): tf.Tensor {
-  const bias = outputBias(b_out, runs);
-  if (hidden.rank === runs.length + 2)
-    return tf.add(tf.matMul(hidden as tf.Tensor2D, W_out as tf.Tensor2D), bias);
+  const k = runs.length;
+  if (hidden.rank === k + 2) {
+    return tf.add(
+      tf.matMul(hidden as tf.Tensor2D, W_out as tf.Tensor2D),
+      outputBias(b_out, runs, hidden.shape[k]),
+    );
+  }
   const [Hsize, O] = W_out.shape.slice(-2);
-  const [B, T] = hidden.shape.slice(runs.length, -1);
-  const flat = tf.add(tf.matMul(tf.reshape(hidden, [...runs, B * T, Hsize]), W_out as tf.Tensor2D), bias);
+  const [B, T] = hidden.shape.slice(k, -1);
+  const flat = tf.add(
+    tf.matMul(tf.reshape(hidden, [...runs, B * T, Hsize]), W_out as tf.Tensor2D),
+    outputBias(b_out, runs, B * T),
+  );
   return tf.reshape(flat, [...runs, B, T, O]);
 }
 
@@ -159,7 +168,8 @@ export function stackedHeadLossAndGradients(
   return tf.tidy(() => {
     const rowsOf = headRows(head, hidden, W_out, b_out, targets, mask, runs);
     const { hidden2, z, y, w } = rowsOf;
-    const dz = tf.mul(rowLossSlope(head, z, y), w);
+    // Row weights repeated over the outputs: an equal-shape product (see broadcast.ts).
+    const dz = tf.mul(rowLossSlope(head, z, y), repeatLast(w, z.shape[z.rank - 1]));
     return {
       loss: weightedLoss(head, rowsOf, runs),
       dHidden: tf.reshape(tf.matMul(dz, W_out as tf.Tensor2D, false, true), hidden.shape),

@@ -8,6 +8,7 @@
  * δ_t and h_t are constants, so Ω is a function of W_rec alone and ∂Ω/∂W_rec is first order.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { repeatLast } from './broadcast.js';
 import type { Activation, OmegaSpec } from './implementation.js';
 
 /** ‖δ_t‖² below this excludes a term (the authors' `bound`). */
@@ -144,14 +145,16 @@ export function stackedOmegaAndGradient(
   const valid = tf.greaterEqual(den, OMEGA_BOUND);
   const safeDen = tf.where(valid, den, tf.onesLike(den));
   const excess = tf.where(valid, tf.sub(tf.div(num, safeDen), 1), tf.zerosLike(den));
+  // A per-run factor [...runs, 1] is repeated over the rows: equal-shape products (see broadcast.ts).
   const scale = scaleOf(valid);
+  const rowScale = scale.rank === 0 ? scale : repeatLast(scale, B * T);
   const value =
     k === 0
       ? tf.mul(tf.sum(tf.square(excess)), scale)
       : tf.reshape(tf.mul(tf.sum(tf.square(excess), -1, true), scale), [...runs]);
   // Per-row weight 4 c (r − 1) / ‖δ‖² (0 for excluded rows), then one [H, H] matMul per run.
-  const weight = tf.reshape(tf.div(tf.mul(tf.mul(excess, 4), scale), safeDen), [...runs, B * T, 1]);
-  const grad = tf.matMul(tf.mul(g, weight) as tf.Tensor2D, a as tf.Tensor2D, true, false);
+  const weight = tf.reshape(tf.div(tf.mul(tf.mul(excess, 4), rowScale), safeDen), [...runs, B * T, 1]);
+  const grad = tf.matMul(tf.mul(g, repeatLast(weight, H)) as tf.Tensor2D, a as tf.Tensor2D, true, false);
   return { value, grad };
 }
 

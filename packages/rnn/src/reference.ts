@@ -57,14 +57,21 @@ export function stackedRecurrence(
   const k = runs.length;
   const [B, T, I] = inputs.shape.slice(k);
   const H = params.W_rec.shape[params.W_rec.rank - 1];
-  // All input projections in one matMul, then one [..., B, H] slice per step (time-major).
-  const toTimeMajor = [...runs.map((_, i) => i), k + 1, k, k + 2];
-  const timeMajor = tf.reshape(tf.transpose(inputs, toTimeMajor), [...runs, T * B, I]);
-  const projected = tf.reshape(
-    tf.add(tf.matMul(timeMajor as tf.Tensor2D, params.W_in as tf.Tensor2D), params.b),
-    [...runs, T, B, H],
-  );
-  const steps = tf.unstack(projected, k);
+  // All input projections in one matMul on time-major inputs [T, ...runs, B, I], then one
+  // [...runs, B, H] slice per step. With run axes, the matMul's batch axes [T, ...runs]
+  // broadcast against W_in's [...runs].
+  const timeMajor = tf.transpose(inputs, [k + 1, ...runs.map((_, i) => i), k, k + 2]);
+  const projected =
+    k === 0
+      ? tf.reshape(
+          tf.add(
+            tf.matMul(tf.reshape(timeMajor, [T * B, I]) as tf.Tensor2D, params.W_in as tf.Tensor2D),
+            params.b,
+          ),
+          [T, B, H],
+        )
+      : tf.add(tf.matMul(timeMajor as tf.Tensor2D, params.W_in as tf.Tensor2D), params.b);
+  const steps = timeSlices(projected, 0);
   const hs: tf.Tensor[] = new Array(T);
   let h = h0;
   for (let t = 0; t < T; t++) {
@@ -72,6 +79,18 @@ export function stackedRecurrence(
     hs[t] = h;
   }
   return hs;
+}
+
+/**
+ * The slices of `x` along `axis` (that axis removed): tf.unstack, except where it is slow. On
+ * wasm every Slice first copies its whole input out of the heap (readSync), so T slices cost T
+ * full copies; on cpu a slice along an inner axis copies element by element. A gather reads
+ * only what it returns. The values are the same either way.
+ */
+export function timeSlices(x: tf.Tensor, axis: number): tf.Tensor[] {
+  if (axis === 0 && tf.getBackend() !== 'wasm') return tf.unstack(x, 0);
+  const shape = x.shape.filter((_, i) => i !== axis);
+  return Array.from({ length: x.shape[axis] }, (_, t) => tf.reshape(tf.gather(x, [t], axis), shape));
 }
 
 function initialState(inputs: tf.Tensor3D, config: RnnConfig, h0?: tf.Tensor2D): tf.Tensor2D {
@@ -118,7 +137,7 @@ function headGradients(
     batch.mask,
     runs,
   );
-  if (!last) return { loss, gW_out, gb_out, direct: tf.unstack(dHidden, runs.length + 1) };
+  if (!last) return { loss, gW_out, gb_out, direct: timeSlices(dHidden, runs.length + 1) };
   const direct: (tf.Tensor | null)[] = new Array(T).fill(null);
   direct[T - 1] = dHidden;
   return { loss, gW_out, gb_out, direct };
@@ -164,13 +183,13 @@ export function stackedLossAndGradients(
   const states = tf.stack(hs, k + 1);
   const { loss, gW_out, gb_out, direct } = headGradients(head, params, batch, hs, states, runs);
 
-  const slopes = tf.unstack(activationDerivative(states, activation), k + 1);
   const as: tf.Tensor[] = new Array(T);
   const deltas: tf.Tensor[] = new Array(T);
   let delta = direct[T - 1] as tf.Tensor;
   for (let t = T - 1; t >= 0; t--) {
     deltas[t] = delta;
-    as[t] = tf.mul(delta, slopes[t]);
+    // σ'(h_t) step by step: cheaper than slicing one [..., T, ...] tensor (see timeSlices).
+    as[t] = tf.mul(delta, activationDerivative(hs[t], activation));
     if (t > 0) {
       const back = tf.matMul(as[t] as tf.Tensor2D, params.W_rec as tf.Tensor2D, false, true);
       const d = direct[t - 1];
