@@ -144,7 +144,7 @@ describe('temporal-order checkpoints', () => {
         '--lengths',
         '10',
         '--updates',
-        '3000',
+        '800',
         '--inits',
         'sigmoid',
         '--methods',
@@ -163,7 +163,7 @@ describe('temporal-order checkpoints', () => {
     const file = join(out, 'temporal-order', 'quick', 'results.jsonl');
     expect(existsSync(file) ? rawLines(file) : []).toHaveLength(0);
     const finished = cli(args);
-    expect(finished.status, finished.stderr).toBe(0);
+    expect(finished.status, `${finished.stdout}\n${finished.stderr}`).toBe(0);
     const [line] = results(file);
     expect(line.timing.resumedFromStep).toBe(step);
   });
