@@ -17,6 +17,7 @@ export {
   ensembleStep,
   memberRecord,
 } from './ensemble.js';
+export type { StackedBatch } from './ensemble-step.js';
 export {
   HEADS,
   headInput,
