@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { overheads, type RowLike, speedupVsLayers, timeRatio, timeVsPytorch } from './ratios.js';
+import {
+  ensembleGain,
+  overheads,
+  type RowLike,
+  speedupVsLayers,
+  timeRatio,
+  timeVsPytorch,
+} from './ratios.js';
 
 const row = (impl: string, method: string, ms_steps: number[], backend = 'wasm'): RowLike => ({
   config: 'P100',
@@ -44,5 +51,15 @@ describe('ratios', () => {
     expect(speedupVsLayers(layers, rows)).toBeUndefined();
     expect(timeVsPytorch(fused, rows)).toBe(0.25);
     expect(timeVsPytorch(fused, rows, 2)).toBeUndefined();
+  });
+
+  it('gives an ensemble its gain over R separate runs, and no per-step ratios', () => {
+    const fused = row('fused', 'SGD-C', [2, 2, 2]);
+    const ensemble = { ...row('fused-ensemble', 'SGD-C', [8, 8, 8]), runs: 16 };
+    const rows = [fused, ensemble, row('tfjs-layers', 'SGD', [80, 80, 80])];
+    // 16 updates in 8 ms against 1 update in 2 ms
+    expect(ensembleGain(ensemble, rows)).toBe(4);
+    expect(speedupVsLayers(ensemble, rows)).toBeUndefined();
+    expect(timeVsPytorch(ensemble, rows)).toBeUndefined();
   });
 });

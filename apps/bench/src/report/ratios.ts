@@ -37,7 +37,8 @@ export interface Overhead {
 
 /** How many times faster than stock tfjs-layers on the same config and backend (>1: faster). */
 export function speedupVsLayers(row: RowLike, rows: RowLike[]): number | undefined {
-  if (row.impl === 'tfjs-layers' || row.impl === 'pytorch') return undefined;
+  // ensembles are compared per update with ensembleGain, not per step
+  if (row.impl === 'tfjs-layers' || row.impl === 'pytorch' || row.impl === 'fused-ensemble') return undefined;
   const layers = rows.find(
     (r) => r.config === row.config && r.backend === row.backend && r.impl === 'tfjs-layers',
   );
@@ -49,7 +50,7 @@ export function speedupVsLayers(row: RowLike, rows: RowLike[]): number | undefin
  * (<1: faster than PyTorch). issue 7's targets are stated this way.
  */
 export function timeVsPytorch(row: RowLike, rows: RowLike[], threads = 1): number | undefined {
-  if (row.impl === 'pytorch') return undefined;
+  if (row.impl === 'pytorch' || row.impl === 'fused-ensemble') return undefined;
   const peer = rows.find(
     (r) => r.config === row.config && r.impl === 'pytorch' && (r.threads ?? 1) === threads,
   );
