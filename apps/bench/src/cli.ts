@@ -62,7 +62,7 @@ export function benchCommand(): Command {
     .option('--warmup <n>', 'untimed steps after the first step', nonNegativeInt('--warmup'), 2)
     .option('--budget <seconds>', 'time budget for the timed steps of one config on one backend', Number, 3)
     .option('--seed <n>', 'seed of the weights and the batch', nonNegativeInt('--seed'), 1)
-    .option('--out <path>', 'results JSON file', 'out/results.json')
+    .option('--out <path>', 'results JSON file (default: apps/bench/out/results.json)')
     .option('--markdown <path>', 'Markdown summary (default: --out with .md)')
     .option('--compare <previous.json>', 'print ratios against a previous results file')
     .option('--ensembles <R,...>', 'also run fused ensembles of R runs each (SGD-C), e.g. 1,4,16', list, [])

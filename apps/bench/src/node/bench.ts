@@ -5,6 +5,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import cliProgress from 'cli-progress';
 import { type BenchConfig, configRegistry, parseConfigFile, selectConfigs } from '../configs.js';
 import type { FailedRow, ProgressEvent, SkippedRow } from '../core.js';
@@ -35,7 +36,8 @@ export interface BenchOptions {
   warmup: number;
   budget: number;
   seed: number;
-  out: string;
+  /** default: the app's out/ folder (ignored by git) */
+  out?: string;
   markdown?: string;
   compare?: string;
   peer?: string;
@@ -190,7 +192,7 @@ export async function runBench(o: BenchOptions): Promise<number> {
       rows: compareRuns(results.rows, request.previous.rows),
     };
   }
-  const out = userPath(o.out);
+  const out = o.out ? userPath(o.out) : fileURLToPath(new URL('../../out/results.json', import.meta.url));
   const md = o.markdown ? userPath(o.markdown) : out.replace(/\.json$/i, '') + '.md';
   mkdirSync(dirname(out), { recursive: true });
   mkdirSync(dirname(md), { recursive: true });
