@@ -6,8 +6,13 @@
 import { lineChart, PALETTE } from '../report/charts.js';
 import type { Block, ReportDoc } from '../report/doc.js';
 import { tracedRun, trainingFigures } from '../report/training.js';
-import { evalSizeFlag, numberFlag, omegaFlags, TEMPORAL_ORDER_OPTIONS } from './temporal-order.js';
-import { runSynthetic, type SyntheticRunConfig, type SyntheticRunResult } from './train-synthetic.js';
+import { evalSizeFlag, omegaFlags, TEMPORAL_ORDER_OPTIONS, updatesFlag } from './temporal-order.js';
+import {
+  runSynthetic,
+  type SyntheticRunConfig,
+  type SyntheticRunResult,
+  sgdCrRunConfig,
+} from './train-synthetic.js';
 import type { ExperimentDef, Plan, PlanOptions, Profile, ReportInput, ResultLine } from './types.js';
 
 const PAPER_TEST_LENGTHS = [50, 100, 150, 200, 250, 500, 1000, 2000, 3000, 5000];
@@ -44,32 +49,21 @@ const SETTINGS: Record<
 function plan(options: PlanOptions): Plan {
   const s = SETTINGS[options.profile];
   const { alpha, omega } = omegaFlags(options.flags);
-  const maxUpdates =
-    numberFlag(
-      options.flags.updates,
-      'updates',
-      (n) => Number.isInteger(n) && n >= 1,
-      'a whole number >= 1',
-    ) ?? s.maxUpdates;
+  const maxUpdates = updatesFlag(options.flags, s.maxUpdates);
   const evalSize = evalSizeFlag(options.flags);
   const testSize = Math.min(s.testSize, evalSize);
   const base: SyntheticRunConfig = {
-    task: 'temporal-order',
-    method: 'SGD-CR',
-    init: 'basic-tanh',
-    hidden: 50,
-    batch: 20,
-    lr: 0.01,
-    clip: 1,
-    alpha,
-    omega,
-    minLength: s.minLength,
-    maxLength: s.maxLength,
-    maxUpdates,
-    checkEvery: Math.min(options.profile === 'paper' ? 1000 : 250, maxUpdates),
-    checkSize: Math.min(1000, evalSize),
-    evalSize,
-    traceEvery: Math.max(5, Math.min(options.profile === 'paper' ? 5000 : 50, Math.floor(maxUpdates / 20))),
+    ...sgdCrRunConfig({
+      task: 'temporal-order',
+      init: 'basic-tanh',
+      alpha,
+      omega,
+      minLength: s.minLength,
+      maxLength: s.maxLength,
+      maxUpdates,
+      evalSize,
+      paperProfile: options.profile === 'paper',
+    }),
     testLengths: s.testLengths,
     testSize,
   };

@@ -6,8 +6,14 @@
 import type { TaskName } from '@cliffguard/datasets';
 import type { Block, ReportDoc } from '../report/doc.js';
 import { tracedRun, trainingFigures } from '../report/training.js';
-import { evalSizeFlag, listFlag, numberFlag, omegaFlags, TEMPORAL_ORDER_OPTIONS } from './temporal-order.js';
-import { INITS, runSynthetic, type SyntheticRunConfig, type SyntheticRunResult } from './train-synthetic.js';
+import { evalSizeFlag, listFlag, omegaFlags, TEMPORAL_ORDER_OPTIONS, updatesFlag } from './temporal-order.js';
+import {
+  INITS,
+  runSynthetic,
+  type SyntheticRunConfig,
+  type SyntheticRunResult,
+  sgdCrRunConfig,
+} from './train-synthetic.js';
 import type { ExperimentDef, Plan, PlanOptions, Profile, ReportInput, ResultLine } from './types.js';
 
 export const SYNTHETIC_TASKS: readonly TaskName[] = [
@@ -38,13 +44,7 @@ const SETTINGS: Record<Profile, { minLength: number; maxLength: number; seeds: n
 function plan(options: PlanOptions): Plan {
   const s = SETTINGS[options.profile];
   const { alpha, omega } = omegaFlags(options.flags);
-  const maxUpdates =
-    numberFlag(
-      options.flags.updates,
-      'updates',
-      (n) => Number.isInteger(n) && n >= 1,
-      'a whole number >= 1',
-    ) ?? s.maxUpdates;
+  const maxUpdates = updatesFlag(options.flags, s.maxUpdates);
   const tasks = listFlag(options.flags.tasks, SYNTHETIC_TASKS, 'tasks') ?? [...SYNTHETIC_TASKS];
   const [init] = listFlag(options.flags.inits, INITS, 'inits') ?? ['smart-tanh'];
   const evalSize = evalSizeFlag(options.flags);
@@ -53,22 +53,17 @@ function plan(options: PlanOptions): Plan {
   for (const task of tasks) {
     const regression = task === 'addition' || task === 'multiplication';
     const config: SyntheticRunConfig = {
-      task,
-      method: 'SGD-CR',
-      init,
-      hidden: 50,
-      batch: 20,
-      lr: 0.01,
-      clip: 1,
-      alpha,
-      omega,
-      minLength: s.minLength,
-      maxLength: s.maxLength,
-      maxUpdates,
-      checkEvery: Math.min(options.profile === 'paper' ? 1000 : 250, maxUpdates),
-      checkSize: Math.min(1000, evalSize),
-      evalSize,
-      traceEvery: Math.max(5, Math.min(options.profile === 'paper' ? 5000 : 50, Math.floor(maxUpdates / 20))),
+      ...sgdCrRunConfig({
+        task,
+        init,
+        alpha,
+        omega,
+        minLength: s.minLength,
+        maxLength: s.maxLength,
+        maxUpdates,
+        evalSize,
+        paperProfile: options.profile === 'paper',
+      }),
       ...(regression
         ? { testLengths: [options.profile === 'paper' ? 500 : 50], testSize: Math.min(evalSize, 10_000) }
         : {}),

@@ -103,15 +103,17 @@ export function lengthsFlag(value: unknown): number[] | undefined {
     });
 }
 
+function wholeNumberFlag(value: unknown, what: string): number | undefined {
+  return numberFlag(value, what, (n) => Number.isInteger(n) && n >= 1, 'a whole number >= 1');
+}
+
 export function evalSizeFlag(flags: PlanOptions['flags']): number {
-  return (
-    numberFlag(
-      flags['eval-size'],
-      'eval-size',
-      (n) => Number.isInteger(n) && n >= 1,
-      'a whole number >= 1',
-    ) ?? 10_000
-  );
+  return wholeNumberFlag(flags['eval-size'], 'eval-size') ?? 10_000;
+}
+
+/** --updates: the most updates one run may take. */
+export function updatesFlag(flags: PlanOptions['flags'], fallback: number): number {
+  return wholeNumberFlag(flags.updates, 'updates') ?? fallback;
 }
 
 export function omegaFlags(flags: PlanOptions['flags']): { alpha: number; omega: 'paper' | 'code' } {
@@ -126,13 +128,7 @@ function plan(options: PlanOptions): Plan {
   const s = SETTINGS[options.profile];
   const { alpha, omega } = omegaFlags(options.flags);
   const lengths = lengthsFlag(options.flags.lengths) ?? s.lengths;
-  const maxUpdates =
-    numberFlag(
-      options.flags.updates,
-      'updates',
-      (n) => Number.isInteger(n) && n >= 1,
-      'a whole number >= 1',
-    ) ?? s.maxUpdates;
+  const maxUpdates = updatesFlag(options.flags, s.maxUpdates);
   const inits = listFlag(options.flags.inits, INITS, 'inits') ?? [...INITS];
   const methods = listFlag(options.flags.methods, METHODS, 'methods') ?? [...METHODS];
   const seeds = options.seeds ?? s.seeds;

@@ -52,6 +52,42 @@ export interface SyntheticRunConfig extends Record<string, unknown> {
   testSize?: number;
 }
 
+/**
+ * One SGD-CR run of a synthetic task with the paper's settings (50 hidden, minibatch 20, SGD lr
+ * 0.01, clip 1), checked and traced at the cadence of its profile.
+ */
+export function sgdCrRunConfig(run: {
+  task: TaskName;
+  init: PaperInit;
+  alpha: number;
+  omega: 'paper' | 'code';
+  minLength: number;
+  maxLength: number;
+  maxUpdates: number;
+  evalSize: number;
+  paperProfile: boolean;
+}): SyntheticRunConfig {
+  const { maxUpdates, evalSize, paperProfile } = run;
+  return {
+    task: run.task,
+    method: 'SGD-CR',
+    init: run.init,
+    hidden: 50,
+    batch: 20,
+    lr: 0.01,
+    clip: 1,
+    alpha: run.alpha,
+    omega: run.omega,
+    minLength: run.minLength,
+    maxLength: run.maxLength,
+    maxUpdates,
+    checkEvery: Math.min(paperProfile ? 1000 : 250, maxUpdates),
+    checkSize: Math.min(1000, evalSize),
+    evalSize,
+    traceEvery: Math.max(5, Math.min(paperProfile ? 5000 : 50, Math.floor(maxUpdates / 20))),
+  };
+}
+
 export interface SyntheticRunResult extends Record<string, unknown> {
   success: boolean;
   /** updates done (at success, or all of them) */
