@@ -4,7 +4,8 @@
  */
 import type { Block, ReportDoc } from '../report/doc.js';
 import { epochFigure, naturalTraces, table1Blocks } from './natural-report.js';
-import { listFlag, numberFlag } from './temporal-order.js';
+import { type NaturalSettings, naturalFlags } from './natural-settings.js';
+import { listFlag } from './temporal-order.js';
 import { type NaturalRunConfig, type NaturalRunResult, runNatural } from './train-natural.js';
 import type { ExperimentDef, Plan, PlanOptions, Profile, ReportInput, ResultLine } from './types.js';
 
@@ -19,37 +20,15 @@ const LABEL: Record<string, string> = {
 const PAPER_SETUP =
   'sigmoid RNN, 300 hidden (400 MuseData), 200-step sequences, clip 8 on the mean-over-time gradient, lr 1.0 (0.5 MuseData) halved when the epoch error rises, α from 0.5 with a 1/t schedule';
 
-interface Settings {
-  hidden: number;
-  steps: number;
-  batch: number;
-  epochs: number;
-  trainLimit: number;
-  evalLimit: number;
-  seeds: number;
-}
-
-const SETTINGS: Record<Profile, Settings> = {
+const SETTINGS: Record<Profile, NaturalSettings> = {
   quick: { hidden: 32, steps: 50, batch: 8, epochs: 3, trainLimit: 60, evalLimit: 20, seeds: 1 },
   paper: { hidden: 300, steps: 200, batch: 16, epochs: 50, trainLimit: 0, evalLimit: 0, seeds: 1 },
 };
 
 function plan(options: PlanOptions): Plan {
   const s = SETTINGS[options.profile];
-  const epochs =
-    numberFlag(options.flags.epochs, 'epochs', (n) => Number.isInteger(n) && n >= 1, 'a whole number >= 1') ??
-    s.epochs;
+  const { epochs, seeds, trainLimit, evalLimit } = naturalFlags(options, s);
   const sets = listFlag(options.flags.sets, MUSIC_SETS, 'sets') ?? [...MUSIC_SETS];
-  const seeds = options.seeds ?? s.seeds;
-  const limit = (name: string, fallback: number) =>
-    numberFlag(
-      options.flags[name],
-      name,
-      (n) => Number.isInteger(n) && n >= 0,
-      'a whole number >= 0 (0 = all)',
-    ) ?? fallback;
-  const trainLimit = limit('train-limit', s.trainLimit);
-  const evalLimit = limit('eval-limit', s.evalLimit);
   const runs = [];
   for (const set of sets) {
     for (const method of ['SGD', 'SGD-C', 'SGD-CR'] as const) {

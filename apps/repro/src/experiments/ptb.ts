@@ -4,43 +4,21 @@
  */
 import type { Block, ReportDoc } from '../report/doc.js';
 import { epochFigure, naturalTraces, table1Blocks } from './natural-report.js';
-import { numberFlag } from './temporal-order.js';
+import { type NaturalSettings, naturalFlags } from './natural-settings.js';
 import { type NaturalRunConfig, type NaturalRunResult, runNatural } from './train-natural.js';
 import type { ExperimentDef, Plan, PlanOptions, Profile, ReportInput, ResultLine } from './types.js';
 
 const PAPER_SETUP =
   '500 sigmoid units, 200-step segments with the state carried, clip 45 on the summed cost, lr 0.01 (SGD-C) / 0.05 (SGD-CR), α ≈ 0.01';
 
-interface Settings {
-  hidden: number;
-  steps: number;
-  batch: number;
-  epochs: number;
-  trainLimit: number;
-  evalLimit: number;
-  seeds: number;
-}
-
-const SETTINGS: Record<Profile, Settings> = {
+const SETTINGS: Record<Profile, NaturalSettings> = {
   quick: { hidden: 64, steps: 50, batch: 32, epochs: 3, trainLimit: 200_000, evalLimit: 50_000, seeds: 1 },
   paper: { hidden: 500, steps: 200, batch: 32, epochs: 10, trainLimit: 0, evalLimit: 0, seeds: 1 },
 };
 
 function plan(options: PlanOptions): Plan {
   const s = SETTINGS[options.profile];
-  const epochs =
-    numberFlag(options.flags.epochs, 'epochs', (n) => Number.isInteger(n) && n >= 1, 'a whole number >= 1') ??
-    s.epochs;
-  const seeds = options.seeds ?? s.seeds;
-  const limit = (name: string, fallback: number) =>
-    numberFlag(
-      options.flags[name],
-      name,
-      (n) => Number.isInteger(n) && n >= 0,
-      'a whole number >= 0 (0 = all)',
-    ) ?? fallback;
-  const trainLimit = limit('train-limit', s.trainLimit);
-  const evalLimit = limit('eval-limit', s.evalLimit);
+  const { epochs, seeds, trainLimit, evalLimit } = naturalFlags(options, s);
   // The paper's lr and threshold apply to the cost summed over the T steps of a segment; our loss
   // is the mean over (batch, time), so lr × T, threshold / T and α / T give the same updates.
   const T = s.steps;
