@@ -1,7 +1,7 @@
 import { describeBackends, expectNoLeak } from '@cliffguard/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { clipByGlobalNorm, globalNorm } from './global-norm.js';
+import { clipByGlobalNorm, globalNorm, selectWhole } from './global-norm.js';
 import type { NamedGradient } from './gradients.js';
 
 /** Deterministic values in [-scale, scale) (a small LCG, so references do not depend on tfjs). */
@@ -183,6 +183,43 @@ describeBackends('clipByGlobalNorm', () => {
       expect((await norm.data())[0]).toBe(Number.POSITIVE_INFINITY);
       for (const g of grads) for (const v of await g!.data()) expect(Number.isNaN(v)).toBe(true);
       tf.dispose([a, b, norm, grads[0]!, grads[1]!]);
+    });
+  });
+});
+
+describeBackends('selectWhole', () => {
+  it('returns all of a or all of b, whatever the other holds, for every rank', async () => {
+    await expectNoLeak(async () => {
+      for (const shape of [[], [7], [3, 4], [2, 3, 2]]) {
+        const n = shape.reduce((p, d) => p * d, 1);
+        const av = values(n, 11, 3);
+        const a = tf.tensor(av, shape);
+        const b = tf.fill(shape, Number.NaN);
+        for (const [cond, want] of [
+          [true, av],
+          [false, new Array(n).fill(Number.NaN)],
+        ] as const) {
+          const c = tf.scalar(cond, 'bool');
+          const out = selectWhole(c, a, b);
+          expect(out.shape).toEqual(shape);
+          expect(Array.from(await out.data())).toEqual(Array.from(Float32Array.from(want)));
+          tf.dispose([c, out]);
+        }
+        tf.dispose([a, b]);
+      }
+    });
+  });
+
+  it('takes a one-element condition of any rank, and rejects a larger one by its shape', async () => {
+    await expectNoLeak(async () => {
+      const a = tf.tensor2d([1, 2, 3, 4], [2, 2]);
+      const b = tf.zerosLike(a);
+      const c = tf.tensor2d([true], [1, 1], 'bool');
+      const out = selectWhole(c, a, b);
+      expect(Array.from(await out.data())).toEqual([1, 2, 3, 4]);
+      const wide = tf.tensor1d([true, false], 'bool');
+      expect(() => selectWhole(wide, a, b)).toThrow('condition must hold one value, got shape [2]');
+      tf.dispose([a, b, c, out, wide]);
     });
   });
 });

@@ -45,6 +45,22 @@ export function globalNorm(grads: Gradients, normType: NormType = 2): tf.Scalar 
   return tf.tidy(() => normOfTensors(tensors, normType));
 }
 
+/**
+ * `tf.where(condition, a, b)` for a scalar `condition`: all of `a` or all of `b`. tf.where
+ * broadcasts its condition with a Tile, and tfjs 4.22's Tile of a bool scalar runs element by
+ * element through index arithmetic (7.7 ms for a 300x300 matrix on wasm, 4.0 on cpu); a LogicalOr
+ * with a same-shape false tensor broadcasts in the binary kernel instead (1.1 ms and 0.6 ms).
+ */
+export function selectWhole(condition: tf.Tensor, a: tf.Tensor, b: tf.Tensor): tf.Tensor {
+  if (condition.size !== 1) {
+    throw new RangeError(`selectWhole: condition must hold one value, got shape [${condition.shape.join(', ')}]`);
+  }
+  return tf.tidy(() => {
+    const whole = tf.logicalOr(tf.zeros(a.shape, 'bool'), tf.reshape(condition, []));
+    return tf.where(whole, a, b);
+  });
+}
+
 /** Floor of a data-dependent threshold's denominator: a zero threshold and a zero norm give scale 0, not 0/0. */
 const TINY = 1e-30;
 
@@ -95,7 +111,7 @@ export function clipByGlobalNorm<G extends Gradients>(
     // Select rather than multiply by 1 under the threshold: GPUs flush subnormals in `g * 1`,
     // and the promise is "unchanged bit for bit". NaN/Inf norms take the scaled (NaN) branch.
     const clip = tf.logicalNot(tf.lessEqual(norm, maxNorm));
-    const out = mapGradients(grads, (g) => tf.where(clip, tf.mul(g, scale), g));
+    const out = mapGradients(grads, (g) => selectWhole(clip, tf.mul(g, scale), g));
     return { grads: out, norm } as unknown as tf.TensorContainer;
   });
   return result as unknown as { grads: G; norm: tf.Scalar };

@@ -31,6 +31,7 @@ export {
   clipScaleValue,
   globalNorm,
   type NormType,
+  selectWhole,
 } from './global-norm.js';
 export type { GradientMap, Gradients, NamedGradient } from './gradients.js';
 export {

@@ -4,7 +4,7 @@
  * wrapper of @cliffguard/clip). Every tensor lives inside one tf.tidy; the step's numbers come
  * back in ONE batched readback.
  */
-import { globalNorm } from '@cliffguard/clip';
+import { globalNorm, selectWhole } from '@cliffguard/clip';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Batch } from './implementation.js';
 import type { RecurrentModel } from './model.js';
@@ -63,7 +63,9 @@ export function safeguardTriggered(norm: tf.Tensor): tf.Tensor {
  * recurrent matrix and 0 for every other parameter (`recurrent` undefined); `g` elsewhere.
  */
 export function safeguardGradient(g: tf.Tensor, broken: tf.Tensor, recurrent?: tf.Tensor): tf.Tensor {
-  return tf.where(broken, recurrent ? tf.mul(recurrent, SAFEGUARD_SHRINK) : tf.zerosLike(g), g);
+  const shrink = recurrent ? tf.mul(recurrent, SAFEGUARD_SHRINK) : tf.zerosLike(g);
+  // One decision for the whole step: selectWhole spares tf.where's Tile of the scalar condition.
+  return broken.size === 1 ? selectWhole(broken, shrink, g) : tf.where(broken, shrink, g);
 }
 
 /** α for update `step` (a number, or a schedule evaluated at `step`), checked; null without Ω. */
