@@ -53,7 +53,9 @@ export function globalNorm(grads: Gradients, normType: NormType = 2): tf.Scalar 
  */
 export function selectWhole(condition: tf.Tensor, a: tf.Tensor, b: tf.Tensor): tf.Tensor {
   if (condition.size !== 1) {
-    throw new RangeError(`selectWhole: condition must hold one value, got shape [${condition.shape.join(', ')}]`);
+    throw new RangeError(
+      `selectWhole: condition must hold one value, got shape [${condition.shape.join(', ')}]`,
+    );
   }
   return tf.tidy(() => {
     const whole = tf.logicalOr(tf.zeros(a.shape, 'bool'), tf.reshape(condition, []));
