@@ -1,10 +1,21 @@
-import { withGradientClipping } from '@cliffguard/clip';
-import { type Batch, createRnn, type RnnModel, trainStep } from '@cliffguard/rnn';
+import {
+  alphaSchedule,
+  type Batch,
+  type CreateEnsembleOptions,
+  createEnsemble,
+  createRnn,
+  type EnsembleMemberOptions,
+  type EnsembleStepRecord,
+  paperMethod,
+  type RnnImplementation,
+  type StackedBatch,
+  trainStep,
+} from '@cliffguard/rnn';
 import { describeBackends, expectNoLeak } from '@cliffguard/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { expect, it } from 'vitest';
 import { lcg, relativeError } from '../test/float64.js';
-import { type EnsembleOptions, RnnEnsemble } from './index.js';
+import { fusedImplementation } from './index.js';
 
 const PARAMS = ['W_in', 'W_rec', 'b', 'W_out', 'b_out'] as const;
 
@@ -14,10 +25,10 @@ interface Shape {
   O: number;
   T: number;
   B: number;
-  head: 'last-softmax' | 'last-linear';
+  head: 'last-softmax' | 'last-linear' | 'sigmoid';
 }
 
-/** A deterministic batch for run r at step s: one-hot inputs, classes or values per head. */
+/** A deterministic batch for run r at step s: one-hot inputs; classes, values or bits per head. */
 function batchFor(c: Shape, r: number, s: number, targetScale = 1): Batch {
   const rand = lcg(1000 * r + s + 1);
   const u = new Float32Array(c.B * c.T * c.I);
@@ -28,166 +39,258 @@ function batchFor(c: Shape, r: number, s: number, targetScale = 1): Batch {
           Int32Array.from({ length: c.B }, () => Math.floor(rand() * c.O)),
           'int32',
         )
-      : tf.tensor2d(
-          Float32Array.from({ length: c.B * c.O }, () => (rand() * 2 - 1) * targetScale),
-          [c.B, c.O],
-        );
+      : c.head === 'last-linear'
+        ? tf.tensor2d(
+            Float32Array.from({ length: c.B * c.O }, () => (rand() * 2 - 1) * targetScale),
+            [c.B, c.O],
+          )
+        : tf.tensor3d(
+            Float32Array.from({ length: c.B * c.T * c.O }, () => (rand() < 0.3 ? 1 : 0)),
+            [c.B, c.T, c.O],
+          );
   return { inputs: tf.tensor3d(u, [c.B, c.T, c.I]), targets };
 }
 
-const disposeBatch = (b: Batch) => tf.dispose([b.inputs, b.targets]);
-
-function models(c: Shape, seeds: number[]): RnnModel[] {
-  return seeds.map((seed) =>
-    createRnn({
-      inputSize: c.I,
-      hiddenSize: c.H,
-      outputSize: c.O,
-      head: c.head,
-      activation: 'tanh',
-      init: 'basic-tanh',
-      seed,
-      implementation: 'fused',
-    }),
-  );
+/** Run r's batches stacked on a leading axis. */
+function stack(batches: Batch[]): StackedBatch {
+  return { inputs: tf.stack(batches.map((b) => b.inputs)), targets: tf.stack(batches.map((b) => b.targets)) };
 }
 
-/** R separate runs with trainStep and the clip wrapper, against the ensemble, step by step. */
-async function compare(c: Shape, seeds: number[], options: EnsembleOptions, steps: number, targetScale = 1) {
-  const separate = models(c, seeds);
-  const stacked = models(c, seeds);
-  const ensemble = new RnnEnsemble(stacked[0].config, stacked, options);
-  const optimizers = options.runs.map((run) =>
-    run.maxNorm === undefined
-      ? tf.train.sgd(options.learningRate)
-      : withGradientClipping(tf.train.sgd(options.learningRate), { maxNorm: run.maxNorm }),
-  );
-  const clippedSeen: boolean[] = [];
+/** Fresh batches for every run at step s, stacked (the per-run ones disposed). */
+function stackedBatchFor(c: Shape, runs: number, s: number, targetScale?: (r: number) => number): StackedBatch {
+  const batches = Array.from({ length: runs }, (_, r) => batchFor(c, r, s, targetScale?.(r)));
+  const stacked = stack(batches);
+  batches.forEach(disposeBatch);
+  return stacked;
+}
+
+const disposeBatch = (b: Batch | StackedBatch) => tf.dispose([b.inputs, b.targets]);
+
+function ensembleOf(c: Shape, members: EnsembleMemberOptions[], implementation: string) {
+  const options: CreateEnsembleOptions = {
+    inputSize: c.I,
+    hiddenSize: c.H,
+    outputSize: c.O,
+    head: c.head,
+    activation: 'tanh',
+    members,
+    implementation,
+  };
+  return createEnsemble(options);
+}
+
+function expectRecordsClose(got: EnsembleStepRecord, want: EnsembleStepRecord, where: string) {
+  const close = (a: number, b: number, floor: number) => Math.abs(a - b) / Math.max(floor, Math.abs(b));
+  got.loss.forEach((v, r) => expect(close(v, want.loss[r], 1), `${where} run ${r} loss`).toBeLessThan(2e-5));
+  got.norm.forEach((v, r) => expect(close(v, want.norm[r], 1e-6), `${where} run ${r} norm`).toBeLessThan(2e-5));
+  got.omega.forEach((v, r) => {
+    const w = want.omega[r];
+    if (w === null) expect(v, `${where} run ${r} omega`).toBeNull();
+    else expect(close(v as number, w, 1), `${where} run ${r} omega`).toBeLessThan(2e-5);
+  });
+  expect([got.clipped, got.skipped, got.safeguarded, got.alpha], `${where} flags`).toEqual([
+    want.clipped,
+    want.skipped,
+    want.safeguarded,
+    want.alpha,
+  ]);
+}
+
+/** The fused ensemble against the op-by-op reference ensemble, step by step, then every weight. */
+async function againstReference(c: Shape, members: EnsembleMemberOptions[], steps: number, targetScale = 1) {
+  const fused = ensembleOf(c, members, 'fused');
+  const reference = ensembleOf(c, members, 'reference');
+  const seen: EnsembleStepRecord[] = [];
   for (let s = 0; s < steps; s++) {
-    const batches = seeds.map((_, r) => batchFor(c, r, s, targetScale));
-    const records = await ensemble.step(batches);
-    for (const [r, run] of options.runs.entries()) {
-      const alpha = run.alpha ?? 0;
-      const want = await trainStep(separate[r], batches[r], optimizers[r], {
-        omega: alpha > 0 ? { alpha, variant: options.omegaVariant ?? 'paper' } : null,
-        safeguard: options.safeguard,
-      });
-      const got = records[r];
-      expect(
-        Math.abs(got.loss - want.loss) / Math.max(1, Math.abs(want.loss)),
-        `run ${r} step ${s} loss`,
-      ).toBeLessThan(2e-5);
-      expect(
-        Math.abs(got.norm - want.norm) / Math.max(1e-6, want.norm),
-        `run ${r} step ${s} norm`,
-      ).toBeLessThan(2e-5);
-      if (want.omega === null) expect(got.omega).toBeNull();
-      else
-        expect(Math.abs((got.omega ?? Number.NaN) - want.omega) / Math.max(1, want.omega)).toBeLessThan(2e-5);
-      expect(got.clipped, `run ${r} step ${s} clipped`).toBe(want.clipped);
-      expect(got.safeguarded, `run ${r} step ${s} safeguarded`).toBe(want.safeguarded);
-      clippedSeen[r] = (clippedSeen[r] ?? false) || got.clipped;
-    }
-    batches.forEach(disposeBatch);
+    const batch = stackedBatchFor(c, members.length, s, () => targetScale);
+    const got = await fused.step(batch);
+    const want = await reference.step(batch);
+    expectRecordsClose(got, want, `step ${s}`);
+    seen.push(got);
+    disposeBatch(batch);
   }
-  for (let r = 0; r < seeds.length; r++) {
-    const w = ensemble.weightsOf(r);
-    for (const k of PARAMS) {
-      const err = relativeError(await w[k].data(), await separate[r].variables[k].data());
-      expect(err, `run ${r} ${k} after ${steps} steps`).toBeLessThan(1e-5);
-    }
-    tf.dispose(Object.values(w));
+  for (const k of PARAMS) {
+    const err = relativeError(await fused.variables[k].data(), await reference.variables[k].data());
+    expect(err, `${k} after ${steps} steps`).toBeLessThan(1e-5);
   }
-  ensemble.dispose();
-  optimizers.forEach((o) => {
-    o.dispose();
-  });
-  [...separate, ...stacked].forEach((m) => {
-    m.dispose();
-  });
-  return clippedSeen;
+  fused.dispose();
+  reference.dispose();
+  return seen;
 }
 
-describeBackends(
-  'RnnEnsemble: R runs in one kernel call equal R separate runs',
-  () => {
-    it('SGD, SGD-C and SGD-CR runs with their own seeds, clips and Ω weights, over 3 steps', async () => {
-      await expectNoLeak(async () => {
-        const clipped = await compare(
-          { I: 6, H: 10, O: 4, T: 12, B: 5, head: 'last-softmax' },
-          [1, 2, 3, 4],
-          {
-            learningRate: 0.5,
-            omegaVariant: 'code',
-            runs: [{}, { maxNorm: 0.05 }, { maxNorm: 0.05, alpha: 2 }, { maxNorm: 100, alpha: 0.5 }],
-          },
-          3,
-        );
-        // the clip bit where its threshold is low, and not where it is high
-        expect(clipped).toEqual([false, true, true, false]);
-      });
-    });
+const SWEEP: EnsembleMemberOptions[] = [
+  { method: 'SGD', learningRate: 0.5, init: 'basic-tanh', seed: 1 },
+  { method: 'SGD-C', learningRate: 0.5, threshold: 0.05, init: 'basic-tanh', seed: 2 },
+  { method: 'SGD-CR', learningRate: 0.2, threshold: 0.05, alpha: 2, omegaVariant: 'code', seed: 3 },
+  { method: 'SGD-CR', learningRate: 0.5, threshold: 100, alpha: 0.5, omegaVariant: 'paper', seed: 4 },
+];
 
-    it("the authors' safeguard replaces a run's exploding step and leaves the others alone", async () => {
+describeBackends('fused ensembles (createEnsemble with implementation: fused)', (backend) => {
+  it('SGD, SGD-C and SGD-CR runs (own seeds, rates, clips, α and Ω variants) equal the reference ensemble', async () => {
+    await expectNoLeak(async () => {
+      const c: Shape = { I: 4, H: 6, O: 3, T: 5, B: 3, head: 'last-softmax' };
+      const seen = await againstReference(c, SWEEP, backend.software ? 1 : 3);
+      // the clip bit where its threshold is low, not where it is high or absent
+      expect(seen[0].clipped).toEqual([false, true, true, false]);
+      expect(seen[0].omega.map((v) => v === null)).toEqual([true, true, false, false]);
+    });
+  });
+
+  it.skipIf(backend.software)(
+    'sequence heads, and the safeguard replacing one run exploding step [skipped on software adapters: slow]',
+    async () => {
       await expectNoLeak(async () => {
-        // targets of 1e12 make one run's gradient norm > 1e10; the stacked batches share a shape
+        await againstReference({ I: 3, H: 5, O: 4, T: 4, B: 2, head: 'sigmoid' }, SWEEP, 2);
+        const guarded = SWEEP.slice(1, 3).map((m) => ({ ...m, safeguard: true }));
+        // targets of 1e12 give run 1 a gradient norm above 1e10
         const c: Shape = { I: 3, H: 6, O: 2, T: 5, B: 4, head: 'last-linear' };
-        const separate = models(c, [7, 8]);
-        const stacked = models(c, [7, 8]);
-        const ensemble = new RnnEnsemble(stacked[0].config, stacked, {
-          learningRate: 0.01,
-          safeguard: true,
-          runs: [{ maxNorm: 1 }, { maxNorm: 1 }],
-        });
-        const batches = [batchFor(c, 0, 0), batchFor(c, 1, 0, 1e12)];
-        const records = await ensemble.step(batches);
-        expect(records.map((r) => r.safeguarded)).toEqual([false, true]);
-        for (const r of [0, 1]) {
-          const opt = withGradientClipping(tf.train.sgd(0.01), { maxNorm: 1 });
-          const want = await trainStep(separate[r], batches[r], opt, { safeguard: true });
-          expect(records[r].safeguarded).toBe(want.safeguarded);
-          const w = ensemble.weightsOf(r);
-          for (const k of PARAMS) {
-            expect(
-              relativeError(await w[k].data(), await separate[r].variables[k].data()),
-              `run ${r} ${k}`,
-            ).toBeLessThan(1e-5);
-          }
-          tf.dispose(Object.values(w));
-          opt.dispose();
+        const fused = ensembleOf(c, guarded, 'fused');
+        const reference = ensembleOf(c, guarded, 'reference');
+        const batch = stackedBatchFor(c, 2, 0, (r) => (r === 1 ? 1e12 : 1));
+        const got = await fused.step(batch);
+        expectRecordsClose(got, await reference.step(batch), 'safeguard');
+        expect(got.safeguarded).toEqual([false, true]);
+        for (const k of PARAMS) {
+          const err = relativeError(await fused.variables[k].data(), await reference.variables[k].data());
+          expect(err, k).toBeLessThan(1e-5);
         }
-        batches.forEach(disposeBatch);
-        ensemble.dispose();
-        [...separate, ...stacked].forEach((m) => {
-          m.dispose();
-        });
+        disposeBatch(batch);
+        fused.dispose();
+        reference.dispose();
       });
-    });
+    },
+  );
 
-    it('names what is wrong with an ensemble', async () => {
+  it.skipIf(backend.name === 'webgpu')(
+    'each run equals its own fused trainStep with paperMethod, over 3 steps (α schedule included)',
+    async () => {
       await expectNoLeak(async () => {
-        const c: Shape = { I: 3, H: 4, O: 2, T: 3, B: 2, head: 'last-softmax' };
-        const a = models(c, [1, 2]);
-        const wide = models({ ...c, H: 5 }, [3]);
-        expect(
-          () => new RnnEnsemble(a[0].config, [a[0], wide[0]], { learningRate: 0.1, runs: [{}, {}] }),
-        ).toThrow(/models\[1\] has a different configuration/);
-        expect(() => new RnnEnsemble(a[0].config, a, { learningRate: 0.1, runs: [{}] })).toThrow(
-          /one entry per model \(2\), got 1/,
-        );
-        expect(
-          () => new RnnEnsemble(a[0].config, a, { learningRate: 0.1, runs: [{ maxNorm: 0 }, {}] }),
-        ).toThrow(/runs\[0\]\.maxNorm must be a positive finite number, got 0/);
-        const e = new RnnEnsemble(a[0].config, a, { learningRate: 0.1, runs: [{}, {}] });
-        const one = batchFor(c, 0, 0);
-        await expect(e.step([one])).rejects.toThrow(/one batch per run \(2\), got 1/);
-        disposeBatch(one);
-        e.dispose();
-        [...a, ...wide].forEach((m) => {
-          m.dispose();
-        });
+        const c: Shape = { I: 4, H: 6, O: 3, T: 5, B: 3, head: 'last-softmax' };
+        const members: EnsembleMemberOptions[] = [
+          ...SWEEP,
+          { method: 'SGD-CR', learningRate: 0.3, alpha: alphaSchedule({ kind: 'inverse-time', alpha0: 2, timescale: 2 }), seed: 5 },
+        ];
+        const ensemble = ensembleOf(c, members, 'fused');
+        // one-run ensembles: each run's own step, in the kernel, on its own
+        const separate = members.map((m) => ({ model: ensembleOf(c, [m], 'fused'), method: paperMethod(m.method, m) }));
+        for (let s = 0; s < 3; s++) {
+          const batches = members.map((_, r) => batchFor(c, r, s));
+          const batch = stack(batches);
+          const rec = await ensemble.step(batch);
+          for (const [r, { model, method }] of separate.entries()) {
+            const one = stack([batches[r]]);
+            const want = await model.step(one);
+            expectRecordsClose(
+              {
+                loss: [rec.loss[r]],
+                norm: [rec.norm[r]],
+                omega: [rec.omega[r]],
+                alpha: [rec.alpha[r]],
+                clipped: [rec.clipped[r]],
+                skipped: [rec.skipped[r]],
+                safeguarded: [rec.safeguarded[r]],
+              },
+              want,
+              `step ${s} run ${r} (method ${method.name})`,
+            );
+            disposeBatch(one);
+          }
+          batches.forEach(disposeBatch);
+          disposeBatch(batch);
+        }
+        for (const [r, { model }] of separate.entries()) {
+          const got = await ensemble.member(r);
+          const want = await model.member(0);
+          for (const k of PARAMS)
+            expect(relativeError(got[k].values, want[k].values), `run ${r} ${k}`).toBeLessThan(1e-5);
+        }
+        ensemble.dispose();
+        for (const { model, method } of separate) {
+          model.dispose();
+          method.optimizer.dispose();
+        }
       });
+    },
+  );
+
+  it.skipIf(backend.name === 'webgpu')(
+    'a one-run fused ensemble trains exactly as trainStep with the clip wrapper (the one-kernel step)',
+    async () => {
+      await expectNoLeak(async () => {
+        const c: Shape = { I: 4, H: 6, O: 3, T: 5, B: 3, head: 'last-softmax' };
+        const member: EnsembleMemberOptions = {
+          method: 'SGD-CR',
+          learningRate: 0.4,
+          threshold: 0.1,
+          alpha: 2,
+          omegaVariant: 'code',
+          safeguard: true,
+          init: 'basic-tanh',
+          seed: 9,
+        };
+        const ensemble = ensembleOf(c, [member], 'fused');
+        const model = createRnn({
+          inputSize: c.I,
+          hiddenSize: c.H,
+          outputSize: c.O,
+          head: c.head,
+          activation: 'tanh',
+          init: 'basic-tanh',
+          seed: 9,
+          implementation: 'fused',
+        });
+        const method = paperMethod('SGD-CR', member);
+        for (let s = 0; s < 3; s++) {
+          const batch = batchFor(c, 0, s);
+          const one = stack([batch]);
+          const rec = await ensemble.step(one);
+          const want = await trainStep(model, batch, method.optimizer, { omega: method.omega, safeguard: true });
+          expect(Math.abs(rec.loss[0] - want.loss)).toBeLessThan(2e-5);
+          expect(Math.abs(rec.norm[0] - want.norm) / want.norm).toBeLessThan(2e-5);
+          expect([rec.clipped[0], rec.safeguarded[0]]).toEqual([want.clipped, want.safeguarded]);
+          disposeBatch(batch);
+          disposeBatch(one);
+        }
+        const got = await ensemble.member(0);
+        for (const k of PARAMS) {
+          const err = relativeError(got[k].values, await model.variables[k].data());
+          expect(err, k).toBeLessThan(1e-5);
+        }
+        ensemble.dispose();
+        model.dispose();
+        method.optimizer.dispose();
+      });
+    },
+  );
+
+  it('an implementation without batched ensembles is refused by name; fused names what it cannot run', async () => {
+    await expectNoLeak(async () => {
+      const c: Shape = { I: 3, H: 4, O: 2, T: 3, B: 2, head: 'last-softmax' };
+      const { stacked: _, ...plain } = fusedImplementation;
+      const noStack = { ...plain, name: 'no-stack' } as RnnImplementation;
+      expect(() => ensembleOf(c, SWEEP.slice(0, 1), noStack as unknown as string)).toThrow(
+        /implementation 'no-stack' has no batched ensembles/,
+      );
+      const e = ensembleOf(c, SWEEP.slice(0, 2), 'fused');
+      expect(e.implementation.name).toBe('fused');
+      const one = batchFor(c, 0, 0);
+      const lone = stack([one]);
+      await expect(e.step(lone)).rejects.toThrow(/inputs have shape \[1, 2, 3, 3\]; expected \[runs=2, /);
+      const never = {
+        ...fusedImplementation,
+        name: 'never',
+        stacked: { ...fusedImplementation.stacked!, supports: () => false },
+      };
+      e.useImplementation(never);
+      const two = stack([one, one]);
+      await expect(e.step(two)).rejects.toThrow(
+        new RegExp(`'never' cannot step this ensemble \\(2 runs of 4 units, head 'last-softmax'\\) on backend '${backend.name}'`),
+      );
+      expect(e.iterations).toBe(0);
+      disposeBatch(one);
+      disposeBatch(lone);
+      disposeBatch(two);
+      e.dispose();
     });
-  },
-  { only: ['cpu', 'wasm'] },
-);
+  });
+});

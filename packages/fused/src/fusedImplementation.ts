@@ -15,6 +15,7 @@ import { getKernel, type Tensor, type Tensor2D, type Tensor3D } from '@tensorflo
 import { RNN_FORWARD, RNN_LOSS } from './kernels.js';
 import { rnnSequenceForward, runLossKernel } from './ops.js';
 import { ACTIVATIONS, HEADS } from './problem.js';
+import { fusedStacked } from './stacked.js';
 
 function checkConfig(config: RnnConfig): void {
   for (const k of ['inputSize', 'hiddenSize', 'outputSize'] as const) {
@@ -45,6 +46,9 @@ function checkModel(params: RnnParams, config: RnnConfig, inputs: Tensor3D): voi
 
 export const fusedImplementation: RnnImplementation = {
   name: 'fused',
+
+  /** Batched ensembles (createEnsemble): see stacked.ts. */
+  stacked: fusedStacked,
 
   /** Every activation and head, on the backends the kernels are registered for. */
   supports(config: RnnConfig, backend: string): boolean {

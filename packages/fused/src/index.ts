@@ -1,11 +1,11 @@
 import './register.js';
 
 export { isRelaxedSimd, wasmThreads, wasmVariant } from './engines.js';
-export { type EnsembleOptions, type EnsembleRun, type EnsembleStepRecord, RnnEnsemble } from './ensemble.js';
 export { fusedImplementation } from './fusedImplementation.js';
 export { type KernelInfo, kernelInfo } from './info.js';
+export { fusedStacked } from './stacked.js';
 export { jsSequenceEngine } from './jsEngine.js';
-export { ENSEMBLE_STATS, LOSS_OUTPUTS, RNN_ENSEMBLE_STEP, RNN_FORWARD, RNN_LOSS } from './kernels.js';
+export { ENSEMBLE_RUN_COLUMNS, ENSEMBLE_STATS, LOSS_OUTPUTS, RNN_ENSEMBLE_STEP, RNN_FORWARD, RNN_LOSS } from './kernels.js';
 export {
   type FusedParams,
   rnnSequenceForward,

@@ -259,17 +259,20 @@ export const lossGradient: GradConfig = {
   },
 };
 
-export interface EnsembleAttrs extends ForwardAttrs {
-  /** the Ω variant for the runs with α > 0 */
-  omega: OmegaVariant;
-  /** SGD learning rate */
-  learningRate: number;
-  /** the authors' safeguard: norm NaN/Inf or > 1e10 → g_W_rec = 0.02·W_rec, others 0 */
-  safeguard: boolean;
-}
+/**
+ * Columns of CliffguardRnnEnsembleStep's `runs` input [R, 5], one row per run: α (Ω's weight),
+ * the clip threshold (+Inf: no clip, plain SGD), the SGD learning rate, the safeguard (1 on) and
+ * Ω (0 none, 1 'paper', 2 'code').
+ */
+export const ENSEMBLE_RUN_COLUMNS = ['alpha', 'maxNorm', 'learningRate', 'safeguard', 'omega'] as const;
 
-/** Columns of CliffguardRnnEnsembleStep's per-run statistics. */
-export const ENSEMBLE_STATS = ['loss', 'norm', 'omega', 'clipped', 'skipped', 'safeguarded'] as const;
+/**
+ * Rows of CliffguardRnnEnsembleStep's statistics [6, R]: @cliffguard/rnn's RECORD_ROWS, so the
+ * kernel's record is the ensemble's record as it is.
+ */
+export const ENSEMBLE_STATS = ['loss', 'norm', 'omega', 'safeguarded', 'clipped', 'skipped'] as const;
+
+const OMEGA_CODES: readonly (OmegaVariant | undefined)[] = [undefined, 'paper', 'code'];
 
 const SAFEGUARD_NORM = 1e10;
 const SAFEGUARD_SHRINK = 0.02;
@@ -277,7 +280,7 @@ const SAFEGUARD_SHRINK = 0.02;
 /**
  * One SGD update of each run r's parameters θ_r with gradient g_r (Ω included), as trainStep with
  * withGradientClipping(sgd): norm = ‖g‖ over all parameters (before clipping); the safeguard; a
- * run with a clip skips a non-finite step and scales by maxNorm / max(norm, maxNorm) above it;
+ * run with a clip skips a non-finite step and scales by maxNorm / norm above it;
  * θ ← θ − lr·g. Writes the new parameters into `next`, returns [norm, clipped, skipped, safeguarded].
  */
 function sgdUpdate(
@@ -313,12 +316,13 @@ function sgdUpdate(
   const skipped = withClip && !Number.isFinite(clipNorm) ? 1 : 0;
   const clipped = withClip && !skipped && clipNorm > maxNorm ? 1 : 0;
   const scale = clipped ? Math.fround(maxNorm / clipNorm) : 1;
+  const step = Math.fround(-lr); // tf.train.sgd's arithmetic: w + (−lr)·g in float32
   for (const k of keys) {
     const t = theta[k];
     const d = grads[k];
     const out = next[k];
     for (let i = 0; i < t.length; i++) {
-      out[i] = skipped ? t[i] : t[i] - lr * Math.fround(d[i] * scale);
+      out[i] = skipped ? t[i] : Math.fround(step * Math.fround(d[i] * scale)) + t[i];
     }
   }
   return [norm, clipped, skipped, safeguarded];
@@ -327,15 +331,16 @@ function sgdUpdate(
 /**
  * CliffguardRnnEnsembleStep: one training update of R independent runs of one shape in one call.
  * Inputs are stacked on a leading R axis (W_in [R, I, H], …, inputs [R, B, T, I], targets [R, …],
- * mask [R, B, T] or empty) plus `alpha` [R] (a run with α > 0 gets Ω, its gradient weighted by α)
- * and `maxNorm` [R] (+Inf: no clip). Outputs: the five updated parameter tensors, stacked, and the
- * statistics [R, 6] (ENSEMBLE_STATS). No registered gradient: an update is not differentiated.
+ * mask [R, B, T] or empty) plus `runs` [R, 5] (ENSEMBLE_RUN_COLUMNS: each run's α, clip
+ * threshold, learning rate, safeguard and Ω variant). Outputs: the five updated parameter tensors,
+ * stacked, and the statistics [6, R] (ENSEMBLE_STATS; Ω's value NaN for a run without Ω). No
+ * registered gradient: an update is not differentiated.
  */
 export function ensembleStepKernel(engine: () => SequenceEngine): KernelFunc {
   return ({ inputs, backend, attrs }) => {
     const b = backend as unknown as ArrayBackend;
-    const a = attrs as unknown as EnsembleAttrs;
-    const x = inputs as unknown as SequenceInputs & { alpha: TensorInfo; maxNorm: TensorInfo };
+    const a = attrs as unknown as ForwardAttrs;
+    const x = inputs as unknown as SequenceInputs & { runs: TensorInfo };
     const [R, B, T, I] = x.inputs.shape as [number, number, number, number];
     const [, H, O] = x.W_out.shape as [number, number, number];
     const keys = ['W_in', 'W_rec', 'b', 'W_out', 'b_out'] as const;
@@ -347,8 +352,10 @@ export function ensembleStepKernel(engine: () => SequenceEngine): KernelFunc {
     const u = floats(b, x.inputs);
     const y = isClassHead(a.head) ? classes(b, x.targets) : floats(b, x.targets);
     const mask = given(x.mask) ? floats(b, x.mask) : undefined;
-    const alpha = floats(b, x.alpha);
-    const maxNorm = floats(b, x.maxNorm);
+    const runs = floats(b, x.runs);
+    const C = ENSEMBLE_RUN_COLUMNS.length;
+    const column = (r: number, name: (typeof ENSEMBLE_RUN_COLUMNS)[number]) =>
+      runs[r * C + ENSEMBLE_RUN_COLUMNS.indexOf(name)];
     const ny = y.length / R;
     const part = <A extends Float32Array | Int32Array>(arr: A, n: number, r: number) =>
       arr.subarray(r * n, (r + 1) * n) as A;
@@ -357,26 +364,32 @@ export function ensembleStepKernel(engine: () => SequenceEngine): KernelFunc {
         (typeof keys)[number],
         Float32Array
       >;
-    const problems: TrainingProblem[] = Array.from({ length: R }, (_, r) => ({
-      batch: B,
-      time: T,
-      inputSize: I,
-      hiddenSize: H,
-      outputSize: O,
-      activation: a.activation,
-      head: a.head,
-      weights: weightsOf(all, r),
-      inputs: part(u, B * T * I, r),
-      targets: part(y, ny, r),
-      mask: mask ? part(mask, B * T, r) : undefined,
-      omega: alpha[r] > 0 ? a.omega : undefined,
-      omegaWeight: alpha[r] > 0 ? alpha[r] : undefined,
-    }));
+    const problems: TrainingProblem[] = Array.from({ length: R }, (_, r) => {
+      const omega = OMEGA_CODES[column(r, 'omega')];
+      return {
+        batch: B,
+        time: T,
+        inputSize: I,
+        hiddenSize: H,
+        outputSize: O,
+        activation: a.activation,
+        head: a.head,
+        weights: weightsOf(all, r),
+        inputs: part(u, B * T * I, r),
+        targets: part(y, ny, r),
+        mask: mask ? part(mask, B * T, r) : undefined,
+        omega,
+        omegaWeight: omega ? column(r, 'alpha') : undefined,
+      };
+    });
     const next = Object.fromEntries(keys.map((k) => [k, new Float32Array(R * sizes[k])])) as Record<
       (typeof keys)[number],
       Float32Array
     >;
-    const stats = new Float32Array(R * ENSEMBLE_STATS.length);
+    const stats = new Float32Array(ENSEMBLE_STATS.length * R);
+    const stat = (name: (typeof ENSEMBLE_STATS)[number], r: number, value: number) => {
+      stats[ENSEMBLE_STATS.indexOf(name) * R + r] = value;
+    };
     engine().trainMany(
       problems,
       (res, r) => {
@@ -384,11 +397,16 @@ export function ensembleStepKernel(engine: () => SequenceEngine): KernelFunc {
           problems[r].weights as unknown as Record<string, Float32Array>,
           res.grads as unknown as Record<string, Float32Array>,
           weightsOf(next, r),
-          a.learningRate,
-          maxNorm[r],
-          a.safeguard,
+          column(r, 'learningRate'),
+          column(r, 'maxNorm'),
+          column(r, 'safeguard') === 1,
         );
-        stats.set([res.loss, norm, res.omega, clipped, skipped, safeguarded], r * ENSEMBLE_STATS.length);
+        stat('loss', r, res.loss);
+        stat('norm', r, norm);
+        stat('omega', r, problems[r].omega ? res.omega : Number.NaN);
+        stat('safeguarded', r, safeguarded);
+        stat('clipped', r, clipped);
+        stat('skipped', r, skipped);
       },
       { views: true },
     );
@@ -398,7 +416,7 @@ export function ensembleStepKernel(engine: () => SequenceEngine): KernelFunc {
       output(b, next.b, [R, H]),
       output(b, next.W_out, [R, H, O]),
       output(b, next.b_out, [R, O]),
-      output(b, stats, [R, ENSEMBLE_STATS.length]),
+      output(b, stats, [ENSEMBLE_STATS.length, R]),
     ];
   };
 }

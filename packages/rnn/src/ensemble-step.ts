@@ -107,6 +107,16 @@ export interface StackedStepResult {
   record: tf.Tensor;
 }
 
+/** R runs' gradients, the input of {@link stackedUpdate}. */
+export interface RunGradients {
+  /** each run's task loss [R] */
+  loss: tf.Tensor;
+  /** each run's gradients [R, ...], α·∂Ω/∂W_rec already in W_rec for the runs that use Ω */
+  grads: Record<ParamName, tf.Tensor>;
+  /** Ω's value [R], NaN for the runs without Ω */
+  omega: tf.Tensor;
+}
+
 /**
  * The update of R stacked runs (see the file comment). `members[r]` holds run r's method
  * settings, `alphas[r]` its α for this update (ignored unless it uses Ω). Call inside a tf.tidy;
@@ -132,15 +142,29 @@ export function stackedTrainStep(
     [R],
     { keepDeltas: anyOmega },
   );
-  let omegaValue: tf.Tensor = tf.fill([R], Number.NaN);
+  let omega: tf.Tensor = tf.fill([R], Number.NaN);
+  const grads = { ...r.grads };
   if (anyOmega) {
     const o = omegaTerms(params.W_rec, r.deltas!, r.states, config.activation, members, alphas);
     // Added before the norm and the clip, as the authors' code does.
-    r.grads.W_rec = tf.add(r.grads.W_rec, o.weighted);
-    omegaValue = o.value;
+    grads.W_rec = tf.add(grads.W_rec, o.weighted);
+    omega = o.value;
   }
+  return stackedUpdate(params, { loss: r.loss, grads, omega }, members);
+}
 
-  let grads = PARAM_NAMES.map((k) => r.grads[k]);
+/**
+ * Everything after the gradients, per run and decided on the device: the global norm, the
+ * authors' safeguard, Algorithm 1's clip behind the non-finite skip, and SGD. Shared by every
+ * implementation whose ensembles compute only the gradients (the reference, fused on webgpu).
+ */
+export function stackedUpdate(
+  params: RnnParams,
+  gradients: RunGradients,
+  members: readonly PaperMethodSettings[],
+): StackedStepResult {
+  const R = members.length;
+  let grads = PARAM_NAMES.map((k) => gradients.grads[k]);
   const norm = runNorms(grads);
 
   // The authors' safeguard: a non-finite or huge norm becomes the shrink step g_W_rec = 0.02·W_rec.
@@ -185,6 +209,13 @@ export function stackedTrainStep(
   });
 
   const asFloat = (t: tf.Tensor) => tf.cast(t, 'float32');
-  const record = tf.stack([r.loss, norm, omegaValue, asFloat(broken), asFloat(clipped), asFloat(skipped)]);
+  const record = tf.stack([
+    gradients.loss,
+    norm,
+    gradients.omega,
+    asFloat(broken),
+    asFloat(clipped),
+    asFloat(skipped),
+  ]);
   return { next, record };
 }

@@ -14,7 +14,15 @@ import {
   stackedTrainStep,
 } from './ensemble-step.js';
 import { isLastStepHead, stackedHeadOutputs } from './heads.js';
-import type { Activation, Batch, Head, ParamName, RnnConfig } from './implementation.js';
+import type {
+  Activation,
+  Batch,
+  Head,
+  ParamName,
+  RnnConfig,
+  RnnImplementation,
+  StackedTraining,
+} from './implementation.js';
 import { type InitName, initialRnnWeights, type SmartTanhOptions } from './init.js';
 import { checkWeights, makeVariables, readWeights, uniqueModelName, type Weights } from './model.js';
 import {
@@ -23,7 +31,8 @@ import {
   type PaperMethodSettings,
   resolvePaperMethod,
 } from './paper-method.js';
-import { stackedRecurrence } from './reference.js';
+import { referenceImplementation, stackedRecurrence } from './reference.js';
+import { resolveImplementation } from './registry.js';
 import { resolveRnnConfig } from './rnn.js';
 import { resolveAlpha, type StepRecord } from './train-step.js';
 import { validateBatch, validateInputs } from './validate.js';
@@ -52,6 +61,11 @@ export interface CreateEnsembleOptions {
   members: EnsembleMemberOptions[];
   /** variable-name prefix (`<name>/W_in`, ...); default `ensemble_<n>` */
   name?: string;
+  /**
+   * who computes a step: a registered implementation's name or the object ('fused' once
+   * @cliffguard/fused is imported: one kernel call per step on cpu and wasm); default 'reference'
+   */
+  implementation?: string | RnnImplementation;
 }
 
 /** A member as resolved: its method's settings with defaults, its init and seed. */
@@ -99,6 +113,13 @@ export interface EnsembleStepOptions {
 }
 
 const STATE_VERSION = 1;
+
+/** The reference's batched update (ensemble-step.ts): op by op, every backend. */
+const referenceStacked: StackedTraining = { supports: () => true, trainStep: stackedTrainStep };
+
+function stackedOf(impl: RnnImplementation): StackedTraining | undefined {
+  return impl.stacked ?? (impl === referenceImplementation ? referenceStacked : undefined);
+}
 
 function sizesOf(config: EnsembleConfig): Record<ParamName, number[]> {
   const { inputSize: I, hiddenSize: H, outputSize: O } = config;
@@ -169,16 +190,50 @@ export class Ensemble {
   readonly variables: Readonly<Record<ParamName, tf.Variable>>;
   private updates = 0;
   private disposed = false;
+  private impl: RnnImplementation;
 
   /** Use {@link createEnsemble}. */
   constructor(
     config: EnsembleConfig,
     members: readonly EnsembleMember[],
     variables: Record<ParamName, tf.Variable>,
+    implementation: string | RnnImplementation = referenceImplementation,
   ) {
     this.config = Object.freeze({ ...config });
     this.members = Object.freeze([...members]);
     this.variables = Object.freeze({ ...variables });
+    this.impl = referenceImplementation;
+    this.useImplementation(implementation);
+  }
+
+  /** The implementation that computes the steps. */
+  get implementation(): RnnImplementation {
+    return this.impl;
+  }
+
+  /** Switches implementation (by registered name or object); the weights stay. */
+  useImplementation(impl: string | RnnImplementation): void {
+    const resolved = resolveImplementation(impl);
+    if (!stackedOf(resolved)) {
+      throw new RangeError(
+        `RNN implementation '${resolved.name}' has no batched ensembles (no \`stacked\`); use 'reference'`,
+      );
+    }
+    this.impl = resolved;
+  }
+
+  /** The active implementation's batched update, checked against the current backend. */
+  private stacked(): StackedTraining {
+    const stacked = stackedOf(this.impl) as StackedTraining;
+    const backend = tf.getBackend();
+    if (!stacked.supports(this.config, this.members, backend)) {
+      throw new Error(
+        `RNN implementation '${this.impl.name}' cannot step this ensemble (${this.size} runs of ` +
+          `${this.config.hiddenSize} units, head '${this.config.head}') on backend '${backend}'; ` +
+          "use ensemble.useImplementation('reference')",
+      );
+    }
+    return stacked;
   }
 
   /** R, the number of runs. */
@@ -206,8 +261,9 @@ export class Ensemble {
     const alphas = this.members.map((m, r) =>
       m.usesOmega ? (resolveAlpha({ alpha: m.alpha }, step, `ensembleStep: members[${r}]`) as number) : 0,
     );
+    const stacked = this.stacked();
     const packed = tf.tidy(() => {
-      const { next, record } = stackedTrainStep(
+      const { next, record } = stacked.trainStep(
         this.variables,
         this.config,
         stackedBatch(this, batch),
@@ -359,8 +415,14 @@ export class Ensemble {
 export function createEnsemble(options: CreateEnsembleOptions): Ensemble {
   const { config, members } = resolveMembers(options);
   const weights = stackedInitialWeights(config, members, options);
+  const implementation = resolveImplementation(options.implementation);
   const variables = makeVariables(uniqueModelName('ensemble', options.name), weights);
-  return new Ensemble(config, members, variables);
+  try {
+    return new Ensemble(config, members, variables, implementation);
+  } catch (e) {
+    tf.dispose(Object.values(variables));
+    throw e;
+  }
 }
 
 /** The batch with a leading run axis: per-run batches as they are, a shared one broadcast. */

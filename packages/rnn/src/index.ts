@@ -17,7 +17,15 @@ export {
   ensembleStep,
   memberRecord,
 } from './ensemble.js';
-export type { StackedBatch } from './ensemble-step.js';
+export {
+  PARAM_NAMES,
+  RECORD_ROWS,
+  type RunGradients,
+  type StackedBatch,
+  type StackedStepResult,
+  stackedTrainStep,
+  stackedUpdate,
+} from './ensemble-step.js';
 export {
   HEADS,
   headInput,
@@ -38,6 +46,7 @@ export type {
   RnnConfig,
   RnnImplementation,
   RnnParams,
+  StackedTraining,
 } from './implementation.js';
 export {
   gaussian,
