@@ -129,6 +129,7 @@ def main():
         "python": sys.version.split()[0],
         "blas": torch.__config__.show().split("BLAS_INFO=")[-1].split(",")[0],
         "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", ""),
+        "openblas_num_threads": os.environ.get("OPENBLAS_NUM_THREADS", ""),
     }
     json.dump({"info": info, "rows": rows}, sys.stdout)
 

@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { getExperiment } from './experiments/registry.js';
 import { planRuns } from './runner/plan.js';
+import type { TracePoint } from './experiments/trace.js';
+import type { ResultLine } from './experiments/types.js';
 import { cli, cliKilledWhen, comparable, freshDir, rawLines, results } from './test-helpers.js';
 
 interface Tiny {
@@ -132,6 +134,50 @@ for (const tiny of TINY) {
     });
   });
 }
+
+describe('temporal-order with the fused implementation', () => {
+  it('trains each run as a one-run fused ensemble, which equals trainStep with the clip wrapper', () => {
+    const args = (out: string) => [
+      'temporal-order',
+      ...['--lengths', '10', '--updates', '60', '--inits', 'smart-tanh', '--methods', 'SGD-C,SGD-CR'],
+      ...['--eval-size', '200', '--out', out, '--backend', 'wasm', '--workers', '1'],
+    ];
+    const file = (out: string) => join(out, 'temporal-order', 'quick', 'results.jsonl');
+    const [fast, plain] = [freshDir(), freshDir()];
+    const a = cli(args(fast));
+    expect(a.status, a.stderr).toBe(0);
+    const b = cli(args(plain), { CLIFFGUARD_REPRO_TRAINER: 'trainStep' });
+    expect(b.status, b.stderr).toBe(0);
+    const byRun = (lines: ResultLine[]) =>
+      Object.fromEntries(lines.map((l) => [l.runId, l.result as Record<string, unknown>]));
+    const ensemble = byRun(results(file(fast)));
+    const separate = byRun(results(file(plain)));
+    expect(Object.keys(ensemble).sort()).toEqual(Object.keys(separate).sort());
+    expect(Object.keys(ensemble)).toHaveLength(2);
+    for (const [id, got] of Object.entries(ensemble)) {
+      const want = separate[id];
+      expect([got.implementation, got.trainer, want.trainer]).toEqual(['fused', 'ensemble', 'trainStep']);
+      expect(got.updates).toBe(want.updates);
+      const gt = got.trace as TracePoint[];
+      const wt = want.trace as TracePoint[];
+      expect(gt.map((p) => [p.step, p.n, p.clipped, p.skipped])).toEqual(
+        wt.map((p) => [p.step, p.n, p.clipped, p.skipped]),
+      );
+      gt.forEach((p, i) => {
+        expect(
+          Math.abs(p.lossMean - wt[i].lossMean) / wt[i].lossMean,
+          `${id} loss at ${p.step}`,
+        ).toBeLessThan(1e-4);
+        expect(
+          Math.abs(p.normMean - wt[i].normMean) / wt[i].normMean,
+          `${id} norm at ${p.step}`,
+        ).toBeLessThan(1e-4);
+        expect(Math.abs(p.rho - wt[i].rho), `${id} rho at ${p.step}`).toBeLessThan(1e-4);
+      });
+      expect(Math.abs((got.finalError as number) - (want.finalError as number))).toBeLessThanOrEqual(0.01);
+    }
+  });
+});
 
 describe('temporal-order checkpoints', () => {
   it('stops on Ctrl-C (SIGINT) after checkpointing, and the same command finishes the run', async () => {

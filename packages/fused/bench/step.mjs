@@ -40,6 +40,10 @@ export function stepFlops(c) {
   return 3 * rec + head + input;
 }
 
+// One OpenBLAS thread under each torch thread: OpenBLAS's own pool (one thread per core) beside
+// torch's oversubscribes the cores (M: 53 ms at torch 1 thread, 106 at 2, against 34 and 36).
+const torchEnv = { ...process.env, OPENBLAS_NUM_THREADS: process.env.OPENBLAS_NUM_THREADS ?? '1' };
+
 function lcg(seed) {
   let s = seed >>> 0;
   return () => {
@@ -53,7 +57,7 @@ async function child(backend, names, quick, withReference = true) {
   await import('@tensorflow/tfjs-backend-cpu');
   await import('@tensorflow/tfjs-backend-wasm');
   const fused = await import('@cliffguard/fused');
-  const { createRnn, trainStep } = await import('@cliffguard/rnn');
+  const { createEnsemble, createRnn, trainStep } = await import('@cliffguard/rnn');
   const { withGradientClipping } = await import('@cliffguard/clip');
   if (!(await tf.setBackend(backend))) throw new Error(`backend ${backend} did not start`);
   await tf.ready();
@@ -102,6 +106,32 @@ async function child(backend, names, quick, withReference = true) {
       await trainStep(model, batch, optimizer, { omega: { alpha: 2, variant: 'code' }, safeguard: true });
       return performance.now() - t0;
     };
+    // the same update as a one-run fused ensemble: clip, Ω, safeguard and SGD inside one kernel call
+    const ensemble = createEnsemble({
+      inputSize: c.I,
+      hiddenSize: c.H,
+      outputSize: c.O,
+      head: c.head,
+      activation: 'tanh',
+      members: [
+        {
+          method: 'SGD-CR',
+          learningRate: 0.01,
+          threshold: 1,
+          alpha: 2,
+          omegaVariant: 'code',
+          safeguard: true,
+        },
+      ],
+      implementation: 'fused',
+    });
+    ensemble.setMember(0, await model.getWeights());
+    const stacked = { inputs: tf.expandDims(inputs, 0), targets: tf.expandDims(targets, 0) };
+    const kernelStep = async () => {
+      const t0 = performance.now();
+      await ensemble.step(stacked);
+      return performance.now() - t0;
+    };
     const pass = (impl, withOmega) => {
       model.useImplementation(impl);
       const t0 = performance.now();
@@ -115,8 +145,9 @@ async function child(backend, names, quick, withReference = true) {
     const slow = backend === 'cpu' || big;
     const rounds = quick ? 3 : slow ? 5 : 15;
     const perRound = quick ? 2 : big ? 4 : 4;
-    const times = { fused: [], reference: [], fusedPass: [], fusedPassNoOmega: [] };
+    const times = { fused: [], reference: [], fusedPass: [], fusedPassNoOmega: [], kernelStep: [] };
     await step('fused');
+    await kernelStep();
     if (withReference) await step('reference');
     pass('fused', true);
     for (let r = 0; r < rounds; r++) {
@@ -127,6 +158,7 @@ async function child(backend, names, quick, withReference = true) {
         } else for (let k = 0; k < perRound; k++) times.fused.push(await step('fused'));
       }
       for (let k = 0; k < perRound; k++) {
+        times.kernelStep.push(await kernelStep());
         times.fusedPass.push(pass('fused', true));
         times.fusedPassNoOmega.push(pass('fused', false));
       }
@@ -166,7 +198,8 @@ async function child(backend, names, quick, withReference = true) {
       row.profile = engine.profile(problem, quick ? 3 : 9);
     }
     out.push(row);
-    tf.dispose([inputs, targets]);
+    tf.dispose([inputs, targets, stacked.inputs, stacked.targets]);
+    ensemble.dispose();
     optimizer.dispose();
     model.dispose?.();
     process.stderr.write(
@@ -184,6 +217,7 @@ function torch(names, threads) {
     {
       encoding: 'utf8',
       timeout: 900_000,
+      env: torchEnv,
     },
   );
   if (r.status !== 0) return [];
@@ -205,13 +239,13 @@ async function peerInterleaved() {
   const names = opt('configs', 'P100,M,C').split(',');
   const rounds = Number(opt('rounds', '3'));
   const lines = [
-    '| config | threads | fused step ms | fused pass (Ω) ms | PyTorch step ms | fused step / PyTorch | fused pass / PyTorch |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
+    '| config | threads | fused trainStep ms | fused one-kernel step ms | fused pass (Ω) ms | PyTorch step ms | trainStep / PyTorch | one-kernel step / PyTorch | pass / PyTorch |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   const all = [];
   for (const name of names) {
     for (const threads of ['1', '2']) {
-      const f = { fused: [], fusedPass: [] };
+      const f = { fused: [], kernelStep: [], fusedPass: [] };
       const t = [];
       for (let r = 0; r < rounds; r++) {
         const script = join(here, '..', '..', '..', '..', 'shared', 'peers', 'pytorch_rnn_step.py');
@@ -220,6 +254,7 @@ async function peerInterleaved() {
           [script, '--configs', name, '--threads', threads, '--steps', '15', '--warmup', '3'],
           {
             encoding: 'utf8',
+            env: torchEnv,
           },
         );
         if (py.status === 0) t.push(JSON.parse(py.stdout.trim().split('\n').pop()).ms_median);
@@ -246,14 +281,16 @@ async function peerInterleaved() {
         if (ch.status !== 0) throw new Error(`fused child failed for ${name}`);
         const row = JSON.parse(ch.stdout.trim().split('\n').pop())[0];
         f.fused.push(...row.times.fused);
+        f.kernelStep.push(...row.times.kernelStep);
         f.fusedPass.push(...row.times.fusedPass);
       }
       const med = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
       const rng = (a) => `${med(a).toFixed(2)} (${Math.min(...a).toFixed(2)}–${Math.max(...a).toFixed(2)})`;
       const peer = med(t);
-      all.push({ name, threads, fused: f.fused, fusedPass: f.fusedPass, torch: t });
+      all.push({ name, threads, ...f, torch: t });
+      const ratio = (a) => `${(med(a) / peer).toFixed(2)}x`;
       lines.push(
-        `| ${name} | ${threads} | ${rng(f.fused)} | ${rng(f.fusedPass)} | ${t.length ? rng(t) : '–'} | ${(med(f.fused) / peer).toFixed(2)}x | ${(med(f.fusedPass) / peer).toFixed(2)}x |`,
+        `| ${name} | ${threads} | ${rng(f.fused)} | ${rng(f.kernelStep)} | ${rng(f.fusedPass)} | ${t.length ? rng(t) : '–'} | ${ratio(f.fused)} | ${ratio(f.kernelStep)} | ${ratio(f.fusedPass)} |`,
       );
       process.stderr.write(`${lines[lines.length - 1]}\n`);
     }

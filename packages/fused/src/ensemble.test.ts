@@ -57,7 +57,12 @@ function stack(batches: Batch[]): StackedBatch {
 }
 
 /** Fresh batches for every run at step s, stacked (the per-run ones disposed). */
-function stackedBatchFor(c: Shape, runs: number, s: number, targetScale?: (r: number) => number): StackedBatch {
+function stackedBatchFor(
+  c: Shape,
+  runs: number,
+  s: number,
+  targetScale?: (r: number) => number,
+): StackedBatch {
   const batches = Array.from({ length: runs }, (_, r) => batchFor(c, r, s, targetScale?.(r)));
   const stacked = stack(batches);
   batches.forEach(disposeBatch);
@@ -82,7 +87,9 @@ function ensembleOf(c: Shape, members: EnsembleMemberOptions[], implementation: 
 function expectRecordsClose(got: EnsembleStepRecord, want: EnsembleStepRecord, where: string) {
   const close = (a: number, b: number, floor: number) => Math.abs(a - b) / Math.max(floor, Math.abs(b));
   got.loss.forEach((v, r) => expect(close(v, want.loss[r], 1), `${where} run ${r} loss`).toBeLessThan(2e-5));
-  got.norm.forEach((v, r) => expect(close(v, want.norm[r], 1e-6), `${where} run ${r} norm`).toBeLessThan(2e-5));
+  got.norm.forEach((v, r) =>
+    expect(close(v, want.norm[r], 1e-6), `${where} run ${r} norm`).toBeLessThan(2e-5),
+  );
   got.omega.forEach((v, r) => {
     const w = want.omega[r];
     if (w === null) expect(v, `${where} run ${r} omega`).toBeNull();
@@ -168,11 +175,19 @@ describeBackends('fused ensembles (createEnsemble with implementation: fused)', 
         const c: Shape = { I: 4, H: 6, O: 3, T: 5, B: 3, head: 'last-softmax' };
         const members: EnsembleMemberOptions[] = [
           ...SWEEP,
-          { method: 'SGD-CR', learningRate: 0.3, alpha: alphaSchedule({ kind: 'inverse-time', alpha0: 2, timescale: 2 }), seed: 5 },
+          {
+            method: 'SGD-CR',
+            learningRate: 0.3,
+            alpha: alphaSchedule({ kind: 'inverse-time', alpha0: 2, timescale: 2 }),
+            seed: 5,
+          },
         ];
         const ensemble = ensembleOf(c, members, 'fused');
         // one-run ensembles: each run's own step, in the kernel, on its own
-        const separate = members.map((m) => ({ model: ensembleOf(c, [m], 'fused'), method: paperMethod(m.method, m) }));
+        const separate = members.map((m) => ({
+          model: ensembleOf(c, [m], 'fused'),
+          method: paperMethod(m.method, m),
+        }));
         for (let s = 0; s < 3; s++) {
           const batches = members.map((_, r) => batchFor(c, r, s));
           const batch = stack(batches);
@@ -244,7 +259,10 @@ describeBackends('fused ensembles (createEnsemble with implementation: fused)', 
           const batch = batchFor(c, 0, s);
           const one = stack([batch]);
           const rec = await ensemble.step(one);
-          const want = await trainStep(model, batch, method.optimizer, { omega: method.omega, safeguard: true });
+          const want = await trainStep(model, batch, method.optimizer, {
+            omega: method.omega,
+            safeguard: true,
+          });
           expect(Math.abs(rec.loss[0] - want.loss)).toBeLessThan(2e-5);
           expect(Math.abs(rec.norm[0] - want.norm) / want.norm).toBeLessThan(2e-5);
           expect([rec.clipped[0], rec.safeguarded[0]]).toEqual([want.clipped, want.safeguarded]);
@@ -284,7 +302,9 @@ describeBackends('fused ensembles (createEnsemble with implementation: fused)', 
       e.useImplementation(never);
       const two = stack([one, one]);
       await expect(e.step(two)).rejects.toThrow(
-        new RegExp(`'never' cannot step this ensemble \\(2 runs of 4 units, head 'last-softmax'\\) on backend '${backend.name}'`),
+        new RegExp(
+          `'never' cannot step this ensemble \\(2 runs of 4 units, head 'last-softmax'\\) on backend '${backend.name}'`,
+        ),
       );
       expect(e.iterations).toBe(0);
       disposeBatch(one);

@@ -5,7 +5,14 @@ export { fusedImplementation } from './fusedImplementation.js';
 export { type KernelInfo, kernelInfo } from './info.js';
 export { fusedStacked } from './stacked.js';
 export { jsSequenceEngine } from './jsEngine.js';
-export { ENSEMBLE_RUN_COLUMNS, ENSEMBLE_STATS, LOSS_OUTPUTS, RNN_ENSEMBLE_STEP, RNN_FORWARD, RNN_LOSS } from './kernels.js';
+export {
+  ENSEMBLE_RUN_COLUMNS,
+  ENSEMBLE_STATS,
+  LOSS_OUTPUTS,
+  RNN_ENSEMBLE_STEP,
+  RNN_FORWARD,
+  RNN_LOSS,
+} from './kernels.js';
 export {
   type FusedParams,
   rnnSequenceForward,

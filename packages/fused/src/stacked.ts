@@ -113,7 +113,8 @@ export const fusedStacked: StackedTraining = {
     return (
       ACTIVATIONS.includes(config.activation) &&
       HEADS.includes(config.head) &&
-      (tf.getKernel(RNN_ENSEMBLE_STEP, backend) !== undefined || tf.getKernel(RNN_LOSS, backend) !== undefined)
+      (tf.getKernel(RNN_ENSEMBLE_STEP, backend) !== undefined ||
+        tf.getKernel(RNN_LOSS, backend) !== undefined)
     );
   },
 

@@ -23,6 +23,10 @@ it('always offers cpu and wasm', () => {
 
 it('expectNoLeak fails when a tensor is left behind', async () => {
   let kept: tf.Tensor | undefined;
-  await expect(expectNoLeak(() => { kept = tf.scalar(1); })).rejects.toThrow(/leaked: 1/);
+  await expect(
+    expectNoLeak(() => {
+      kept = tf.scalar(1);
+    }),
+  ).rejects.toThrow(/leaked: 1/);
   kept?.dispose();
 });

@@ -37,13 +37,20 @@ async function probeWebgpu(): Promise<Availability> {
     Object.assign(globalThis, globals);
     const g = globalThis as unknown as { navigator?: { gpu?: unknown } };
     g.navigator ??= {};
-    const gpu = create([]) as { requestAdapter(): Promise<{ info?: { isFallbackAdapter?: boolean } } | null> };
+    const gpu = create([]) as {
+      requestAdapter(): Promise<{ info?: { isFallbackAdapter?: boolean } } | null>;
+    };
     const adapter = await gpu.requestAdapter();
     if (!adapter) {
-      return { info, unavailable: 'no WebGPU adapter (no Vulkan driver: install chromium for SwiftShader, or a GPU driver)' };
+      return {
+        info,
+        unavailable:
+          'no WebGPU adapter (no Vulkan driver: install chromium for SwiftShader, or a GPU driver)',
+      };
     }
     g.navigator.gpu = gpu;
-    info.software = Boolean(adapter.info?.isFallbackAdapter) || process.env.VK_ICD_FILENAMES === SWIFTSHADER_ICD;
+    info.software =
+      Boolean(adapter.info?.isFallbackAdapter) || process.env.VK_ICD_FILENAMES === SWIFTSHADER_ICD;
     await import('@tensorflow/tfjs-backend-webgpu');
     return { info, unavailable: null };
   } catch (err) {

@@ -32,6 +32,17 @@ export interface PeerOptions {
   seed: number;
 }
 
+/**
+ * The peer's environment. OpenBLAS starts its own pool of one thread per core beside torch's
+ * intra-op threads unless told otherwise, so `torch.set_num_threads(1)` still ran 2-thread GEMMs,
+ * and 2 torch threads ran 4 on 2 cores: measured on the 2-core machine, M took 53 ms (1 torch
+ * thread) and 106 ms (2) that way against 34 and 36 ms with OPENBLAS_NUM_THREADS=1. PyTorch gets
+ * its best configuration: one OpenBLAS thread under each torch thread (a value set by the caller wins).
+ */
+export function peerEnv(): NodeJS.ProcessEnv {
+  return { ...process.env, OPENBLAS_NUM_THREADS: process.env.OPENBLAS_NUM_THREADS ?? '1' };
+}
+
 /** Why the peer cannot run here, or null when /usr/bin/python3 imports torch. */
 export async function pytorchUnavailable(): Promise<string | null> {
   try {
@@ -87,6 +98,7 @@ export async function runPytorchPeer(configs: BenchConfig[], options: PeerOption
     const { stdout } = await run(PYTHON, [SCRIPT, request], {
       maxBuffer: 64 * 2 ** 20,
       timeout: 30 * 60_000,
+      env: peerEnv(),
     });
     const out = JSON.parse(stdout) as { info: Record<string, string>; rows: PeerRawRow[] };
     const rows = out.rows.map((r) => {

@@ -42,7 +42,8 @@ export async function ensembleStack(runs: number, method: Method): Promise<Stack
       const stacked = getImplementation('fused').stacked;
       if (!stacked) return 'this build of @cliffguard/fused has no batched ensembles';
       const members = [resolvePaperMethod(method, member(config))];
-      if (!stacked.supports(config, members, backend)) return `@cliffguard/fused has no ensembles on ${backend}`;
+      if (!stacked.supports(config, members, backend))
+        return `@cliffguard/fused has no ensembles on ${backend}`;
       return null;
     },
     async create(config: BenchConfig, data: BatchData, w: InitialWeights): Promise<RunningStack> {
@@ -67,7 +68,9 @@ export async function ensembleStack(runs: number, method: Method): Promise<Stack
         });
       }
       const batch = tf.tidy(() => {
-        const per = Array.from({ length: runs }, (_, r) => tensors(r === 0 ? data : makeBatch(config, 1000 + r)));
+        const per = Array.from({ length: runs }, (_, r) =>
+          tensors(r === 0 ? data : makeBatch(config, 1000 + r)),
+        );
         return { inputs: tf.stack(per.map((b) => b.inputs)), targets: tf.stack(per.map((b) => b.targets)) };
       });
       return {

@@ -6,6 +6,7 @@
  */
 import type { TaskName } from '@cliffguard/datasets';
 import { pickImplementation } from './implementations.js';
+import { makeTrainer } from './trainer.js';
 import {
   addStep,
   binContributions,
@@ -99,6 +100,8 @@ export interface SyntheticRunResult extends Record<string, unknown> {
   /** error at each test length, when asked */
   testErrors?: { length: number; error: number; wrong: number; total: number }[];
   implementation: string;
+  /** how updates were taken: 'ensemble' (a one-run fused ensemble, one kernel call each) or 'trainStep' */
+  trainer?: 'ensemble' | 'trainStep';
   trace: TracePoint[];
 }
 
@@ -139,14 +142,20 @@ export async function runSynthetic(
   } as const;
   const implementation = await pickImplementation(rnnConfig, ctx.backend);
   const model = rnn.createRnn({ ...rnnConfig, init: config.init, seed, implementation });
-  // SGD, SGD-C (withGradientClipping over sgd) or SGD-CR (+ Ω), with the authors' safeguard when clipping
-  const method = rnn.paperMethod(config.method, {
-    learningRate: config.lr,
-    threshold: config.clip,
-    alpha: config.alpha,
-    omegaVariant: config.omega,
+  // SGD, SGD-C or SGD-CR with the authors' safeguard when clipping: a one-run fused ensemble
+  // (one kernel call an update) where it can, else trainStep with paperMethod's optimizer
+  const trainer = await makeTrainer({
+    model,
+    method: config.method,
+    options: {
+      learningRate: config.lr,
+      threshold: config.clip,
+      alpha: config.alpha,
+      omegaVariant: config.omega,
+    },
+    implementation,
+    backend: ctx.backend,
   });
-  const optimizer = method.optimizer;
   // fixed probes, independent of the training stream: checks and the temporal-contribution batch
   const checkSet = data.buildEvalSet(task, {
     size: config.checkSize,
@@ -165,10 +174,9 @@ export async function runSynthetic(
   if (resumed) {
     const s = resumed.state;
     model.setWeights(loadWeights(s.weights));
+    await trainer.fromModel();
     task.setState(s.task as Parameters<typeof task.setState>[0]);
-    if (s.optimizer && 'setState' in optimizer) {
-      (optimizer as { setState(x: unknown): void }).setState(s.optimizer);
-    }
+    trainer.setOptimizerState(s.optimizer);
     step = resumed.step;
     window = s.window;
     trace = s.trace;
@@ -205,7 +213,7 @@ export async function runSynthetic(
   const saveState = async (): Promise<SyntheticState> => ({
     weights: saveWeights(await model.getWeights()),
     task: task.getState(),
-    optimizer: 'getState' in optimizer ? (optimizer as { getState(): unknown }).getState() : null,
+    optimizer: trainer.optimizerState(),
     window,
     trace,
     traceEvery,
@@ -221,11 +229,7 @@ export async function runSynthetic(
       const batch = task.nextBatch(config.batch);
       let record: Awaited<ReturnType<typeof rnn.trainStep>>;
       try {
-        record = await rnn.trainStep(model, batch, optimizer, {
-          omega: method.omega,
-          safeguard: method.safeguard,
-          step,
-        });
+        record = await trainer.step(batch, step);
       } finally {
         tf.dispose([batch.inputs, batch.targets]);
       }
@@ -234,8 +238,13 @@ export async function runSynthetic(
       if (record.clipped) clippedTotal += 1;
       if (!Number.isFinite(record.loss)) diverged = true;
 
+      const checkDue = step % config.checkEvery === 0 || step === config.maxUpdates || diverged;
+      const traceDue = step % traceEvery === 0 || step === config.maxUpdates || diverged;
+      const checkpointDue = ctx.checkpointDue() && !diverged && step < config.maxUpdates;
+      // the model is what is evaluated, probed and saved
+      if (checkDue || traceDue || checkpointDue) await trainer.toModel();
       let checked = false;
-      if (step % config.checkEvery === 0 || step === config.maxUpdates || diverged) {
+      if (checkDue) {
         lastCheck = (await evaluate(checkSet)).rate;
         checked = true;
         if (lastCheck < 0.01) {
@@ -249,7 +258,7 @@ export async function runSynthetic(
           }
         }
       }
-      if (step % traceEvery === 0 || success || diverged || step === config.maxUpdates) {
+      if (traceDue || success) {
         const rho = await rhoOf();
         const contributions = binContributions(await rnn.temporalContributions(model, probe));
         trace.push(closeWindow(window, step, rho, contributions, checked ? lastCheck : null));
@@ -266,11 +275,12 @@ export async function runSynthetic(
         accuracy: lastCheck === null ? undefined : 1 - lastCheck,
         gradNorm: record.norm,
       });
-      if (ctx.checkpointDue() && !success && !diverged && step < config.maxUpdates) {
+      if (checkpointDue && !success) {
         ctx.checkpoint(step, await saveState());
         if (ctx.stopRequested()) throw new Interrupted();
       }
     }
+    await trainer.toModel();
     final ??= await evaluate(data.buildEvalSet(task, { size: config.evalSize, seed: seed * 1000 + 17 }));
     let testErrors: SyntheticRunResult['testErrors'];
     if (config.testLengths) {
@@ -303,11 +313,12 @@ export async function runSynthetic(
       clippedFraction: step ? clippedTotal / step : 0,
       testErrors,
       implementation,
+      trainer: trainer.kind,
       trace,
     };
   } finally {
     tf.dispose([probe.inputs, probe.targets]);
     model.dispose();
-    optimizer.dispose();
+    trainer.dispose();
   }
 }
