@@ -292,12 +292,7 @@ function sgdUpdate(
   safeguard: boolean,
 ): [number, number, number, number] {
   const keys = Object.keys(theta);
-  const sumSquares = (x: Record<string, Float32Array>) => {
-    let s = 0;
-    for (const k of keys) for (let i = 0; i < x[k].length; i++) s += x[k][i] * x[k][i];
-    return s;
-  };
-  const norm = Math.sqrt(sumSquares(g));
+  const norm = Math.sqrt(sumOfSquares(keys.map((k) => g[k])));
   let grads = g;
   let safeguarded = 0;
   if (safeguard && (!Number.isFinite(norm) || norm > SAFEGUARD_NORM)) {
@@ -311,21 +306,37 @@ function sgdUpdate(
       ]),
     );
   }
-  const clipNorm = safeguarded ? Math.sqrt(sumSquares(grads)) : norm;
+  const clipNorm = safeguarded ? Math.sqrt(sumOfSquares(keys.map((k) => grads[k]))) : norm;
   const withClip = Number.isFinite(maxNorm);
   const skipped = withClip && !Number.isFinite(clipNorm) ? 1 : 0;
   const clipped = withClip && !skipped && clipNorm > maxNorm ? 1 : 0;
   const scale = clipped ? Math.fround(maxNorm / clipNorm) : 1;
-  const step = Math.fround(-lr); // tf.train.sgd's arithmetic: w + (−lr)·g in float32
   for (const k of keys) {
-    const t = theta[k];
-    const d = grads[k];
-    const out = next[k];
-    for (let i = 0; i < t.length; i++) {
-      out[i] = skipped ? t[i] : Math.fround(step * Math.fround(d[i] * scale)) + t[i];
-    }
+    if (skipped) next[k].set(theta[k]);
+    else sgdStep(theta[k], grads[k], next[k], Math.fround(-lr), scale);
   }
   return [norm, clipped, skipped, safeguarded];
+}
+
+/** Σ x² over several arrays, in float64 (plain typed-array loops: V8 keeps them monomorphic). */
+function sumOfSquares(arrays: readonly Float32Array[]): number {
+  let s = 0;
+  for (const a of arrays) {
+    for (let i = 0; i < a.length; i++) {
+      const v = a[i];
+      s += v * v;
+    }
+  }
+  return s;
+}
+
+/** out = t + step·(d·scale) in tf.train.sgd's float32 arithmetic (each product rounded). */
+function sgdStep(t: Float32Array, d: Float32Array, out: Float32Array, step: number, scale: number): void {
+  if (scale === 1) {
+    for (let i = 0; i < t.length; i++) out[i] = Math.fround(step * d[i]) + t[i];
+  } else {
+    for (let i = 0; i < t.length; i++) out[i] = Math.fround(step * Math.fround(d[i] * scale)) + t[i];
+  }
 }
 
 /**

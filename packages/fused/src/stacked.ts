@@ -14,7 +14,6 @@ import {
   type ParamName,
   type RnnConfig,
   type RnnParams,
-  type StackedBatch,
   type StackedStepResult,
   type StackedTraining,
   stackedUpdate,
@@ -41,14 +40,10 @@ function runTable(members: readonly PaperMethodSettings[], alphas: readonly numb
   return tf.tensor2d(rows, [members.length, ENSEMBLE_RUN_COLUMNS.length]);
 }
 
+type StepFunction = StackedTraining['trainStep'];
+
 /** cpu and wasm: the whole update in one kernel call. */
-function kernelStep(
-  params: RnnParams,
-  config: RnnConfig,
-  batch: StackedBatch,
-  members: readonly PaperMethodSettings[],
-  alphas: readonly number[],
-): StackedStepResult {
+const kernelStep: StepFunction = (params, config, batch, members, alphas) => {
   const outs = tf.engine().runKernel(
     RNN_ENSEMBLE_STEP,
     {
@@ -62,16 +57,10 @@ function kernelStep(
   ) as tf.Tensor[];
   const next = Object.fromEntries(PARAMS.map((k, i) => [k, outs[i]])) as Record<ParamName, tf.Tensor>;
   return { next, record: outs[PARAMS.length] };
-}
+};
 
 /** Backends with the fused pass but no ensemble kernel (webgpu): a pass per run, the update shared. */
-function passPerRun(
-  params: RnnParams,
-  config: RnnConfig,
-  batch: StackedBatch,
-  members: readonly PaperMethodSettings[],
-  alphas: readonly number[],
-): StackedStepResult {
+const passPerRun: StepFunction = (params, config, batch, members, alphas) => {
   const perRun = (t: tf.Tensor) => tf.unstack(t);
   const weights = Object.fromEntries(PARAMS.map((k) => [k, perRun(params[k])])) as Record<
     ParamName,
@@ -105,7 +94,7 @@ function passPerRun(
     },
     members,
   );
-}
+};
 
 export const fusedStacked: StackedTraining = {
   /** Every activation, head and method, on the backends with the fused kernels. */
