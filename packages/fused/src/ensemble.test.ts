@@ -6,6 +6,7 @@ import {
   createRnn,
   type EnsembleMemberOptions,
   type EnsembleStepRecord,
+  ensembleStepTogether,
   paperMethod,
   type RnnImplementation,
   type StackedBatch,
@@ -277,6 +278,27 @@ describeBackends('fused ensembles (createEnsemble with implementation: fused)', 
         ensemble.dispose();
         model.dispose();
         method.optimizer.dispose();
+      });
+    },
+  );
+
+  it.skipIf(backend.name === 'webgpu')(
+    'one-run ensembles stepped together (one kernel call) end bit for bit where each stepping alone ends',
+    async () => {
+      await expectNoLeak(async () => {
+        const c: Shape = { I: 4, H: 6, O: 3, T: 5, B: 3, head: 'last-softmax' };
+        const together = SWEEP.map((m) => ensembleOf(c, [m], 'fused'));
+        const alone = SWEEP.map((m) => ensembleOf(c, [m], 'fused'));
+        for (let s = 0; s < 3; s++) {
+          const batches = SWEEP.map((_, r) => stackedBatchFor(c, 1, 10 * s + r));
+          const got = await ensembleStepTogether(together, batches);
+          const want: EnsembleStepRecord[] = [];
+          for (const [r, e] of alone.entries()) want.push(await e.step(batches[r]));
+          expect(got).toEqual(want);
+          batches.forEach(disposeBatch);
+        }
+        for (const [r, e] of together.entries()) expect(await e.member(0)).toEqual(await alone[r].member(0));
+        for (const e of [...together, ...alone]) e.dispose();
       });
     },
   );

@@ -8,6 +8,7 @@ import {
   type EnsembleMemberOptions,
   type EnsembleStepRecord,
   ensembleStep,
+  ensembleStepTogether,
   memberRecord,
 } from './ensemble.js';
 import type { Activation, Batch, Head } from './implementation.js';
@@ -379,6 +380,58 @@ describeBackends('ensemble', (backend) => {
           disposeRuns(runs);
         }
         ensemble.dispose();
+      });
+    },
+  );
+
+  it.skipIf(backend.software)(
+    'stepTogether: several ensembles in one computation equal each stepping alone [skipped on software adapters: slow]',
+    async () => {
+      await expectNoLeak(async () => {
+        const head = 'softmax' as const;
+        const parts = [WITH_OMEGA.slice(0, 1), WITH_OMEGA.slice(1, 4)];
+        const together = parts.map((members) => createEnsemble({ ...SIZES, head, members }));
+        const alone = parts.map((members) => createEnsemble({ ...SIZES, head, members }));
+        for (let s = 0; s < 2; s++) {
+          const data = parts.map((members, i) =>
+            members.map((_, r) => plainBatch(head, 100 * i + 10 * s + r, true)),
+          );
+          const batches = data.map((d) => stackedBatch(head, d));
+          // the second ensemble steps at its own update number (an α schedule would read it)
+          const got = await ensembleStepTogether(together, batches, [{}, { step: 7 + s }]);
+          const want = [await alone[0].step(batches[0]), await alone[1].step(batches[1], { step: 7 + s })];
+          got.forEach((g, i) => {
+            expectClose(g.loss, want[i].loss, 1e-6, `step ${s} ensemble ${i} loss`);
+            expectClose(g.norm, want[i].norm, 1e-6, `step ${s} ensemble ${i} norm`);
+            expect([g.clipped, g.skipped, g.safeguarded, g.alpha, g.omega.map((o) => o === null)]).toEqual([
+              want[i].clipped,
+              want[i].skipped,
+              want[i].safeguarded,
+              want[i].alpha,
+              want[i].omega.map((o) => o === null),
+            ]);
+          });
+          batches.forEach(disposeBatch);
+        }
+        expect(together.map((e) => e.iterations)).toEqual([2, 2]);
+        for (const [i, e] of together.entries()) {
+          for (let r = 0; r < e.size; r++) {
+            const g = await e.member(r);
+            const w = await alone[i].member(r);
+            for (const k of Object.keys(w))
+              expectClose(g[k].values, w[k].values, 1e-6, `ensemble ${i} run ${r} ${k}`);
+          }
+        }
+        const other = createEnsemble({ ...SIZES, head: 'last-softmax', members: parts[0] });
+        const b = stackedBatch(head, [plainBatch(head, 1, true)]);
+        await expect(ensembleStepTogether([together[0], other], [b, b])).rejects.toThrow(
+          /ensembles\[1\] differs from ensembles\[0\]/,
+        );
+        await expect(ensembleStepTogether(together, [b])).rejects.toThrow(
+          /one batch per ensemble, got 2 ensembles and 1 batches/,
+        );
+        disposeBatch(b);
+        for (const e of [...together, ...alone, other]) e.dispose();
       });
     },
   );

@@ -222,13 +222,13 @@ export class Ensemble {
     this.impl = resolved;
   }
 
-  /** The active implementation's batched update, checked against the current backend. */
-  private stacked(): StackedTraining {
+  /** The active implementation's batched update, checked for `members` on the current backend. */
+  private stacked(members: readonly PaperMethodSettings[] = this.members): StackedTraining {
     const stacked = stackedOf(this.impl) as StackedTraining;
     const backend = tf.getBackend();
-    if (!stacked.supports(this.config, this.members, backend)) {
+    if (!stacked.supports(this.config, members, backend)) {
       throw new Error(
-        `RNN implementation '${this.impl.name}' cannot step this ensemble (${this.size} runs of ` +
+        `RNN implementation '${this.impl.name}' cannot step this ensemble (${members.length} runs of ` +
           `${this.config.hiddenSize} units, head '${this.config.head}') on backend '${backend}'; ` +
           "use ensemble.useImplementation('reference')",
       );
@@ -256,21 +256,75 @@ export class Ensemble {
 
   /** One update of every run; see {@link ensembleStep}. */
   async step(batch: Batch | StackedBatch, options: EnsembleStepOptions = {}): Promise<EnsembleStepRecord> {
-    this.assertUsable();
-    const step = options.step ?? this.updates;
-    const alphas = this.members.map((m, r) =>
-      m.usesOmega ? (resolveAlpha({ alpha: m.alpha }, step, `ensembleStep: members[${r}]`) as number) : 0,
-    );
-    const stacked = this.stacked();
-    const packed = tf.tidy(() => {
-      const { next, record } = stacked.trainStep(
-        this.variables,
-        this.config,
-        stackedBatch(this, batch),
-        this.members,
-        alphas,
+    const [record] = await Ensemble.stepTogether([this], [batch], [options]);
+    return record;
+  }
+
+  /**
+   * One update of several ensembles of one configuration and implementation as ONE computation
+   * (their runs stacked one after another: with the fused implementation, one kernel call), each
+   * on its own batch and at its own update number; exactly what each `step` alone would do.
+   * For independent jobs sharing a process (a worker training several runs of a sweep).
+   */
+  static async stepTogether(
+    ensembles: readonly Ensemble[],
+    batches: readonly (Batch | StackedBatch)[],
+    options: readonly EnsembleStepOptions[] = [],
+  ): Promise<EnsembleStepRecord[]> {
+    if (!Array.isArray(ensembles) || ensembles.length === 0 || batches?.length !== ensembles.length) {
+      throw new RangeError(
+        `stepTogether needs one batch per ensemble, got ${ensembles?.length} ensembles and ${batches?.length} batches`,
       );
-      for (const k of PARAM_NAMES) this.variables[k].assign(next[k]);
+    }
+    const first = ensembles[0];
+    ensembles.forEach((e, i) => {
+      e.assertUsable();
+      const c = e.config;
+      const f = first.config;
+      const same =
+        e.impl === first.impl &&
+        c.inputSize === f.inputSize &&
+        c.hiddenSize === f.hiddenSize &&
+        c.outputSize === f.outputSize &&
+        c.activation === f.activation &&
+        c.head === f.head;
+      if (!same) {
+        throw new RangeError(
+          `stepTogether: ensembles[${i}] differs from ensembles[0] in its sizes, activation, head or implementation`,
+        );
+      }
+    });
+    const alphasOf = (e: Ensemble, i: number) => {
+      const step = options[i]?.step ?? e.updates;
+      return e.members.map((m, r) =>
+        m.usesOmega ? (resolveAlpha({ alpha: m.alpha }, step, `ensembleStep: members[${r}]`) as number) : 0,
+      );
+    };
+    const alphas = ensembles.map(alphasOf);
+    const members = ensembles.flatMap((e) => e.members);
+    const stacked = first.stacked(members);
+    const sizes = ensembles.map((e) => e.size);
+    const packed = tf.tidy(() => {
+      const parts = ensembles.map((e, i) => stackedBatch(e, batches[i]));
+      const masked = parts.filter((b) => b.mask !== undefined).length;
+      if (masked !== 0 && masked !== parts.length)
+        throw new RangeError('stepTogether: either every batch has a mask or none');
+      const join = (ts: tf.Tensor[]) => (ts.length === 1 ? ts[0] : tf.concat(ts, 0));
+      const batch: StackedBatch = {
+        inputs: join(parts.map((b) => b.inputs)),
+        targets: join(parts.map((b) => b.targets)),
+        ...(masked ? { mask: join(parts.map((b) => b.mask as tf.Tensor)) } : {}),
+      };
+      const params = Object.fromEntries(
+        PARAM_NAMES.map((k) => [k, join(ensembles.map((e) => e.variables[k]))]),
+      ) as Record<ParamName, tf.Tensor>;
+      const { next, record } = stacked.trainStep(params, first.config, batch, members, alphas.flat());
+      for (const k of PARAM_NAMES) {
+        const pieces = ensembles.length === 1 ? [next[k]] : tf.split(next[k], sizes, 0);
+        ensembles.forEach((e, i) => {
+          e.variables[k].assign(pieces[i]);
+        });
+      }
       return record;
     });
     let values: Float32Array;
@@ -280,21 +334,27 @@ export class Ensemble {
     } finally {
       packed.dispose();
     }
-    this.updates += 1;
-    const R = this.size;
-    const row = (name: (typeof RECORD_ROWS)[number]) => {
-      const i = RECORD_ROWS.indexOf(name);
-      return Array.from(values.subarray(i * R, (i + 1) * R));
-    };
-    return {
-      loss: row('loss'),
-      norm: row('norm'),
-      omega: row('omega').map((v, r) => (this.members[r].usesOmega ? v : null)),
-      alpha: alphas,
-      clipped: row('clipped').map((v) => v === 1),
-      skipped: row('skipped').map((v) => v === 1),
-      safeguarded: row('safeguarded').map((v) => v === 1),
-    };
+    const total = members.length;
+    let offset = 0;
+    return ensembles.map((e, i) => {
+      const R = e.size;
+      const at = offset;
+      offset += R;
+      e.updates += 1;
+      const row = (name: (typeof RECORD_ROWS)[number]) => {
+        const j = RECORD_ROWS.indexOf(name) * total + at;
+        return Array.from(values.subarray(j, j + R));
+      };
+      return {
+        loss: row('loss'),
+        norm: row('norm'),
+        omega: row('omega').map((v, r) => (e.members[r].usesOmega ? v : null)),
+        alpha: alphas[i],
+        clipped: row('clipped').map((v) => v === 1),
+        skipped: row('skipped').map((v) => v === 1),
+        safeguarded: row('safeguarded').map((v) => v === 1),
+      };
+    });
   }
 
   private assertRun(r: number, who: string): void {
@@ -464,6 +524,15 @@ export async function ensembleStep(
     throw new TypeError(`ensembleStep needs an Ensemble from createEnsemble, got ${String(ensemble)}`);
   }
   return ensemble.step(batch, options);
+}
+
+/** {@link Ensemble.stepTogether}: one update of several ensembles as one computation. */
+export function ensembleStepTogether(
+  ensembles: readonly Ensemble[],
+  batches: readonly (Batch | StackedBatch)[],
+  options?: readonly EnsembleStepOptions[],
+): Promise<EnsembleStepRecord[]> {
+  return Ensemble.stepTogether(ensembles, batches, options);
 }
 
 /** Run r's part of an ensemble step record, in trainStep's {@link StepRecord} form. */

@@ -15,6 +15,7 @@ export {
   type EnsembleStepOptions,
   type EnsembleStepRecord,
   ensembleStep,
+  ensembleStepTogether,
   memberRecord,
 } from './ensemble.js';
 export {
