@@ -264,7 +264,7 @@ export class Ensemble {
    * One update of several ensembles of one configuration and implementation as ONE computation
    * (their runs stacked one after another: with the fused implementation, one kernel call), each
    * on its own batch and at its own update number; exactly what each `step` alone would do.
-   * For independent jobs sharing a process (a worker training several runs of a sweep).
+   * For independent jobs of one shape sharing a process.
    */
   static async stepTogether(
     ensembles: readonly Ensemble[],
