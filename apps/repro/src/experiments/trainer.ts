@@ -3,10 +3,10 @@
  * batched ensemble (@cliffguard/rnn's createEnsemble): the whole update, from the forward pass to
  * the clip and SGD, is one kernel call on cpu and wasm, where trainStep with the clip wrapper adds
  * the norm, the clip and SGD as tfjs ops around the fused pass (P100 on wasm, quiet machine:
- * 2.6 vs 3.1 ms a step). Otherwise (the op-by-op reference) it is trainStep with paperMethod's
- * optimizer. Both give the same run to float32 tolerance (tested in @cliffguard/fused).
- * The model stays the one that is evaluated, probed and checkpointed: `syncModel` copies the
- * ensemble's weights into it before any of that.
+ * 2.4 vs 3.0 ms a step). Otherwise (the op-by-op reference) it is trainStep with paperMethod's
+ * optimizer. Both give the same run to float32 tolerance (tested in @cliffguard/fused and
+ * through the CLI). The model stays the one that is evaluated, probed and checkpointed: `toModel`
+ * copies the ensemble's weights into it before any of that.
  */
 import type { Batch, PaperMethodName, PaperMethodOptions, RnnModel, StepRecord } from '@cliffguard/rnn';
 
