@@ -5,7 +5,7 @@
  * `withGradientClipping`), SGD-CR (SGD-C plus Ω, eq. 9-10). The authors' safeguard is off in
  * every method, so SGD-C / SGD measures the clipping wrapper alone.
  */
-import { withGradientClipping } from '@cliffguard/clip';
+import { canReadSync, withGradientClipping } from '@cliffguard/clip';
 import { type Batch, createRnn, getImplementation, listImplementations, trainStep } from '@cliffguard/rnn';
 import * as tf from '@tensorflow/tfjs-core';
 import type { BenchConfig } from '../configs.js';
@@ -71,7 +71,13 @@ export function cliffguardStack(
         return `no RNN implementation '${impl}' is registered (registered: ${listImplementations().join(', ')})`;
       }
       const supported = getImplementation(impl).supports(rnnConfig(config), backend);
-      return supported ? null : `'${impl}' does not support ${config.name} on ${backend}`;
+      if (!supported) return `'${impl}' does not support ${config.name} on ${backend}`;
+      // withGradientClipping reads the step's norm back once, synchronously (applyGradients is
+      // synchronous in tfjs): tfjs webgpu outside a browser cannot (the fused-ensemble rows can)
+      if (method !== 'SGD' && !canReadSync(backend)) {
+        return `${method} needs one synchronous readback per step (the clip wrapper's norm), which ${backend} cannot do here (no OffscreenCanvas); the fused-ensemble rows clip on the device`;
+      }
+      return null;
     },
     async create(config: BenchConfig, data: BatchData, w: InitialWeights): Promise<RunningStack> {
       const { inputSize: I, hiddenSize: H, outputSize: O } = config;
