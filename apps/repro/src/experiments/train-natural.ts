@@ -230,29 +230,6 @@ export async function runNatural(
   let traceEvery = 10;
   let clippedTotal = 0;
   let perEpoch: NaturalRunResult['perEpoch'] = [];
-  const resumed = ctx.resume<NaturalState>();
-  if (resumed) {
-    const s = resumed.state;
-    model.setWeights(loadWeights(s.weights));
-    if (s.optimizer && 'setState' in optimizer)
-      (optimizer as { setState(x: unknown): void }).setState(s.optimizer);
-    ({
-      epoch,
-      batchIndex,
-      lr,
-      epochLossSum,
-      epochLossN,
-      prevEpochLoss,
-      window,
-      trace,
-      traceEvery,
-      clippedTotal,
-      perEpoch,
-    } = s);
-    step = resumed.step;
-    sgd.setLearningRate(lr);
-    restoreCarried(tf, model, s.carried);
-  }
   const saveState = async (): Promise<NaturalState> => {
     const carried = model!.carriedState?.[0];
     return {
@@ -290,6 +267,30 @@ export async function runNatural(
   const first = source.epochBatches(0);
   const total = config.epochs * first.count;
   try {
+    // inside the try: a bad checkpoint throws here, and the model and optimizer are still disposed
+    const resumed = ctx.resume<NaturalState>();
+    if (resumed) {
+      const s = resumed.state;
+      model.setWeights(loadWeights(s.weights));
+      if (s.optimizer && 'setState' in optimizer)
+        (optimizer as { setState(x: unknown): void }).setState(s.optimizer);
+      ({
+        epoch,
+        batchIndex,
+        lr,
+        epochLossSum,
+        epochLossN,
+        prevEpochLoss,
+        window,
+        trace,
+        traceEvery,
+        clippedTotal,
+        perEpoch,
+      } = s);
+      step = resumed.step;
+      sgd.setLearningRate(lr);
+      restoreCarried(tf, model, s.carried);
+    }
     while (epoch < config.epochs) {
       const batches = batchIndex === 0 && epoch === 0 ? first : source.epochBatches(epoch);
       if (batchIndex === 0 && source.carry) model.resetState();

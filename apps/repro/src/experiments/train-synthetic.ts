@@ -141,90 +141,95 @@ export async function runSynthetic(
     head: task.head,
   } as const;
   const implementation = await pickImplementation(rnnConfig, ctx.backend);
-  const model = rnn.createRnn({ ...rnnConfig, init: config.init, seed, implementation });
-  // SGD, SGD-C or SGD-CR with the authors' safeguard when clipping: a one-run fused ensemble
-  // (one kernel call an update) where it can, else trainStep with paperMethod's optimizer
-  const trainer = await makeTrainer({
-    model,
-    method: config.method,
-    options: {
-      learningRate: config.lr,
-      threshold: config.clip,
-      alpha: config.alpha,
-      omegaVariant: config.omega,
-    },
-    implementation,
-    backend: ctx.backend,
-  });
-  // fixed probes, independent of the training stream: checks and the temporal-contribution batch
-  const checkSet = data.buildEvalSet(task, {
-    size: config.checkSize,
-    chunkSize: Math.min(1000, config.checkSize),
-    seed: seed * 1000 + 11,
-  });
-  const probe = task.withSeed(seed * 1000 + 13).generate(config.batch, config.maxLength);
-
-  let step = 0;
-  let window = emptyWindow();
-  let trace: TracePoint[] = [];
-  let traceEvery = config.traceEvery;
-  let clippedTotal = 0;
-  let lastCheck: number | null = null;
-  const resumed = ctx.resume<SyntheticState>();
-  if (resumed) {
-    const s = resumed.state;
-    model.setWeights(loadWeights(s.weights));
-    await trainer.fromModel();
-    task.setState(s.task as Parameters<typeof task.setState>[0]);
-    trainer.setOptimizerState(s.optimizer);
-    step = resumed.step;
-    window = s.window;
-    trace = s.trace;
-    traceEvery = s.traceEvery;
-    clippedTotal = s.clippedTotal;
-    lastCheck = s.lastCheck;
-  }
-
-  const predict = (inputs: import('@tensorflow/tfjs-core').Tensor3D) => {
-    const r = model.forward(inputs);
-    r.states.dispose();
-    return r.outputs;
-  };
-  // the eval set's own evaluate() reads outputs synchronously; read them asynchronously so that
-  // backends without synchronous reads (webgpu in Node) work too
-  const evaluate = async (set: ReturnType<typeof data.buildEvalSet>) => {
-    let wrong = 0;
-    let total = 0;
-    for (const chunk of set.chunks()) {
-      const { inputs, targets } = data.toTensors(chunk);
-      const outputs = predict(inputs);
-      const values = await outputs.data();
-      tf.dispose([inputs, targets, outputs]);
-      const e = data.taskError(task, values, chunk);
-      wrong += e.wrong;
-      total += e.total;
-    }
-    return { wrong, total, rate: total ? wrong / total : 0 };
-  };
-  const rhoOf = async () => {
-    const W = model.variables.W_rec;
-    return rnn.spectralRadius({ values: await W.data(), shape: W.shape });
-  };
-  const saveState = async (): Promise<SyntheticState> => ({
-    weights: saveWeights(await model.getWeights()),
-    task: task.getState(),
-    optimizer: trainer.optimizerState(),
-    window,
-    trace,
-    traceEvery,
-    clippedTotal,
-    lastCheck,
-  });
-
-  let success = false;
-  let diverged = false;
-  let final: { rate: number } | undefined;
+  // everything made from here on is disposed on the way out, a throw (a bad checkpoint) included
+  const owned: { dispose(): void }[] = [];
   try {
+    const model = rnn.createRnn({ ...rnnConfig, init: config.init, seed, implementation });
+    owned.push(model);
+    // SGD, SGD-C or SGD-CR with the authors' safeguard when clipping: a one-run fused ensemble
+    // (one kernel call an update) where it can, else trainStep with paperMethod's optimizer
+    const trainer = await makeTrainer({
+      model,
+      method: config.method,
+      options: {
+        learningRate: config.lr,
+        threshold: config.clip,
+        alpha: config.alpha,
+        omegaVariant: config.omega,
+      },
+      implementation,
+      backend: ctx.backend,
+    });
+    owned.push(trainer);
+    // fixed probes, independent of the training stream: checks and the temporal-contribution batch
+    const checkSet = data.buildEvalSet(task, {
+      size: config.checkSize,
+      chunkSize: Math.min(1000, config.checkSize),
+      seed: seed * 1000 + 11,
+    });
+    const probe = task.withSeed(seed * 1000 + 13).generate(config.batch, config.maxLength);
+    owned.push({ dispose: () => tf.dispose([probe.inputs, probe.targets]) });
+
+    let step = 0;
+    let window = emptyWindow();
+    let trace: TracePoint[] = [];
+    let traceEvery = config.traceEvery;
+    let clippedTotal = 0;
+    let lastCheck: number | null = null;
+    const resumed = ctx.resume<SyntheticState>();
+    if (resumed) {
+      const s = resumed.state;
+      model.setWeights(loadWeights(s.weights));
+      await trainer.fromModel();
+      task.setState(s.task as Parameters<typeof task.setState>[0]);
+      trainer.setOptimizerState(s.optimizer);
+      step = resumed.step;
+      window = s.window;
+      trace = s.trace;
+      traceEvery = s.traceEvery;
+      clippedTotal = s.clippedTotal;
+      lastCheck = s.lastCheck;
+    }
+
+    const predict = (inputs: import('@tensorflow/tfjs-core').Tensor3D) => {
+      const r = model.forward(inputs);
+      r.states.dispose();
+      return r.outputs;
+    };
+    // the eval set's own evaluate() reads outputs synchronously; read them asynchronously so that
+    // backends without synchronous reads (webgpu in Node) work too
+    const evaluate = async (set: ReturnType<typeof data.buildEvalSet>) => {
+      let wrong = 0;
+      let total = 0;
+      for (const chunk of set.chunks()) {
+        const { inputs, targets } = data.toTensors(chunk);
+        const outputs = predict(inputs);
+        const values = await outputs.data();
+        tf.dispose([inputs, targets, outputs]);
+        const e = data.taskError(task, values, chunk);
+        wrong += e.wrong;
+        total += e.total;
+      }
+      return { wrong, total, rate: total ? wrong / total : 0 };
+    };
+    const rhoOf = async () => {
+      const W = model.variables.W_rec;
+      return rnn.spectralRadius({ values: await W.data(), shape: W.shape });
+    };
+    const saveState = async (): Promise<SyntheticState> => ({
+      weights: saveWeights(await model.getWeights()),
+      task: task.getState(),
+      optimizer: trainer.optimizerState(),
+      window,
+      trace,
+      traceEvery,
+      clippedTotal,
+      lastCheck,
+    });
+
+    let success = false;
+    let diverged = false;
+    let final: { rate: number } | undefined;
     while (step < config.maxUpdates && !success && !diverged) {
       const batch = task.nextBatch(config.batch);
       let record: Awaited<ReturnType<typeof rnn.trainStep>>;
@@ -317,8 +322,6 @@ export async function runSynthetic(
       trace,
     };
   } finally {
-    tf.dispose([probe.inputs, probe.targets]);
-    model.dispose();
-    trainer.dispose();
+    for (const x of owned.reverse()) x.dispose();
   }
 }
