@@ -42,6 +42,12 @@ import {
 export const RNN_FORWARD = 'CliffguardRnnForward';
 export const RNN_LOSS = 'CliffguardRnnLoss';
 export const RNN_ENSEMBLE_STEP = 'CliffguardRnnEnsembleStep';
+/**
+ * webgpu only: the loss pass of R stacked runs in one set of dispatches (the update then runs as
+ * tfjs ops on the device). Inputs as CliffguardRnnEnsembleStep's, with `runs` [R, 2] = (Ω flags of
+ * webgpuPrograms.ts, α); outputs loss [R], Ω [R] (NaN without Ω) and the five stacked gradients.
+ */
+export const RNN_ENSEMBLE_LOSS = 'CliffguardRnnEnsembleLoss';
 
 /** Names of CliffguardRnnLoss's outputs, in order. */
 export const LOSS_OUTPUTS = [

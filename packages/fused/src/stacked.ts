@@ -6,22 +6,22 @@
  * - cpu, wasm: ONE CliffguardRnnEnsembleStep call: every run's pass, then, inside the kernel,
  *   every run's global norm (Ω term included), the authors' safeguard, the clip wrapper's
  *   non-finite skip, Algorithm 1's clip and the SGD update.
- * - webgpu (no ensemble kernel): one CliffguardRnnLoss call (the WGSL pass) per run, then the
- *   reference's per-run update on the device (`stackedUpdate`), still one readback per step.
+ * - webgpu: ONE CliffguardRnnEnsembleLoss call (the WGSL programs, each dispatched once for all
+ *   runs: a run per workgroup row), then the reference's per-run update on the device
+ *   (`stackedUpdate`), still one readback per step.
  */
 import {
   type PaperMethodSettings,
   type ParamName,
   type RnnConfig,
-  type RnnParams,
   type StackedStepResult,
   type StackedTraining,
   stackedUpdate,
 } from '@cliffguard/rnn';
 import * as tf from '@tensorflow/tfjs-core';
-import { ENSEMBLE_RUN_COLUMNS, RNN_ENSEMBLE_STEP, RNN_LOSS } from './kernels.js';
-import { runLossKernel } from './ops.js';
+import { ENSEMBLE_RUN_COLUMNS, RNN_ENSEMBLE_LOSS, RNN_ENSEMBLE_STEP } from './kernels.js';
 import { ACTIVATIONS, HEADS } from './problem.js';
+import { FLAG_COMBINE, FLAG_OMEGA, FLAG_OMEGA_CODE } from './webgpuPrograms.js';
 
 const PARAMS: readonly ParamName[] = ['W_in', 'W_rec', 'b', 'W_out', 'b_out'];
 
@@ -59,38 +59,41 @@ const kernelStep: StepFunction = (params, config, batch, members, alphas) => {
   return { next, record: outs[PARAMS.length] };
 };
 
-/** Backends with the fused pass but no ensemble kernel (webgpu): a pass per run, the update shared. */
-const passPerRun: StepFunction = (params, config, batch, members, alphas) => {
-  const perRun = (t: tf.Tensor) => tf.unstack(t);
-  const weights = Object.fromEntries(PARAMS.map((k) => [k, perRun(params[k])])) as Record<
-    ParamName,
-    tf.Tensor[]
-  >;
-  const inputs = perRun(batch.inputs);
-  const targets = perRun(batch.targets);
-  const masks = batch.mask ? perRun(batch.mask) : undefined;
-  const passes = members.map((m, r) =>
-    runLossKernel(
-      Object.fromEntries(PARAMS.map((k) => [k, weights[k][r]])) as RnnParams,
-      inputs[r] as tf.Tensor3D,
-      targets[r],
-      {
-        activation: config.activation,
-        head: config.head,
-        mask: masks?.[r] as tf.Tensor2D | undefined,
-        ...(m.usesOmega ? { omega: m.omegaVariant, omegaWeight: alphas[r] } : {}),
-      },
-    ),
-  );
+/** Each run's row of CliffguardRnnEnsembleLoss's `runs` input: its Ω flags and α. */
+function omegaTable(members: readonly PaperMethodSettings[], alphas: readonly number[]): tf.Tensor2D {
+  const rows = members.map((m, r) => {
+    if (!m.usesOmega) return [0, 0];
+    const code = m.omegaVariant === 'paper' ? 0 : FLAG_OMEGA_CODE;
+    // α·∂Ω/∂W_rec summed into W_rec's gradient inside the pass, as the cpu and wasm kernels do
+    return [FLAG_OMEGA | FLAG_COMBINE | code, alphas[r]];
+  });
+  return tf.tensor2d(rows, [members.length, 2]);
+}
+
+/** webgpu: one batched pass for every run (CliffguardRnnEnsembleLoss), then the update on the device. */
+const batchedPass: StepFunction = (params, config, batch, members, alphas) => {
+  const outs = tf.engine().runKernel(
+    RNN_ENSEMBLE_LOSS,
+    {
+      ...params,
+      inputs: batch.inputs,
+      targets: batch.targets,
+      mask: batch.mask ?? tf.tensor1d([]),
+      runs: omegaTable(members, alphas),
+    },
+    {
+      activation: config.activation,
+      head: config.head,
+      omega: members.some((m) => m.usesOmega),
+    } as unknown as tf.NamedAttrMap,
+  ) as tf.Tensor[];
+  const [loss, omega, ...grads] = outs;
   return stackedUpdate(
     params,
     {
-      loss: tf.stack(passes.map((p) => p.loss)),
-      grads: Object.fromEntries(PARAMS.map((k) => [k, tf.stack(passes.map((p) => p[k]))])) as Record<
-        ParamName,
-        tf.Tensor
-      >,
-      omega: tf.stack(members.map((m, r) => (m.usesOmega ? passes[r].omega : tf.scalar(Number.NaN)))),
+      loss,
+      omega,
+      grads: Object.fromEntries(PARAMS.map((k, i) => [k, grads[i]])) as Record<ParamName, tf.Tensor>,
     },
     members,
   );
@@ -103,12 +106,12 @@ export const fusedStacked: StackedTraining = {
       ACTIVATIONS.includes(config.activation) &&
       HEADS.includes(config.head) &&
       (tf.getKernel(RNN_ENSEMBLE_STEP, backend) !== undefined ||
-        tf.getKernel(RNN_LOSS, backend) !== undefined)
+        tf.getKernel(RNN_ENSEMBLE_LOSS, backend) !== undefined)
     );
   },
 
   trainStep(params, config, batch, members, alphas): StackedStepResult {
-    const step = tf.getKernel(RNN_ENSEMBLE_STEP, tf.getBackend()) ? kernelStep : passPerRun;
+    const step = tf.getKernel(RNN_ENSEMBLE_STEP, tf.getBackend()) ? kernelStep : batchedPass;
     return step(params, config, batch, members, alphas);
   },
 };

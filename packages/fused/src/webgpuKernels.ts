@@ -2,9 +2,11 @@
  * CliffguardRnnForward and CliffguardRnnLoss for the 'webgpu' backend: the programs of
  * webgpuPrograms.ts run through backend.runWebGPUProgram; intermediate buffers are disposed here.
  * The outputs are the same tensors, in the same order, as the cpu and wasm kernels'.
+ * CliffguardRnnEnsembleLoss (webgpu only) runs the same programs once for R stacked runs.
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { type ForwardAttrs, type LossAttrs, RNN_FORWARD, RNN_LOSS } from './kernels.js';
+import { type ForwardAttrs, type LossAttrs, RNN_ENSEMBLE_LOSS, RNN_FORWARD, RNN_LOSS } from './kernels.js';
+import type { Activation, Head } from './problem.js';
 import {
   backwardProgram,
   backwardStepProgram,
@@ -102,6 +104,8 @@ class Runner {
     private readonly act: number,
     private readonly flags: number,
     private readonly alpha: number,
+    /** runs stacked in every buffer */
+    private readonly R = 1,
   ) {}
 
   run(
@@ -119,6 +123,7 @@ class Runner {
       { type: 'float32', data: [this.alpha] },
       ints(offset),
       ints(mode),
+      ints(this.R),
     ];
     const out = this.backend.runWebGPUProgram(program, inputs, 'float32', uniforms, into);
     if (!keep && !into) this.temps.push(out);
@@ -134,18 +139,18 @@ class Runner {
 
   /** Forward states S: one workgroup for small models, else one dispatch per step. */
   states(B: number, T: number, H: number, inputs: TensorInfo[]): TensorInfo {
-    if (oneWorkgroup(B, H)) return this.run(forwardProgram(B, T, H), inputs);
-    const S = this.buffer((T + 1) * B * H);
-    const step = forwardStepProgram(B, T, H);
+    if (oneWorkgroup(B, H)) return this.run(forwardProgram(B, T, H, this.R), inputs);
+    const S = this.buffer(this.R * (T + 1) * B * H);
+    const step = forwardStepProgram(B, T, H, this.R);
     for (let t = 0; t <= T; t++) this.run(step, inputs, 0, t, false, S);
     return S;
   }
 
   /** BPTT's P = [δ | a | g]: one workgroup for small models, else one dispatch per step. */
   backward(B: number, T: number, H: number, inputs: TensorInfo[]): TensorInfo {
-    if (oneWorkgroup(B, H)) return this.run(backwardProgram(B, T, H), inputs);
-    const P = this.buffer(3 * T * B * H);
-    const step = backwardStepProgram(B, T, H);
+    if (oneWorkgroup(B, H)) return this.run(backwardProgram(B, T, H, this.R), inputs);
+    const P = this.buffer(this.R * 3 * T * B * H);
+    const step = backwardStepProgram(B, T, H, this.R);
     for (let t = T; t >= 0; t--) this.run(step, inputs, 0, t, false, P);
     return P;
   }
@@ -244,10 +249,62 @@ const lossKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   }
 };
 
+/** Attributes of CliffguardRnnEnsembleLoss: `omega` when any run uses Ω. */
+export interface EnsembleLossAttrs {
+  activation: Activation;
+  head: Head;
+  omega: boolean;
+}
+
+/**
+ * CliffguardRnnEnsembleLoss: every program once for all R runs (R workgroups for a one-workgroup
+ * recurrence, R rows of workgroups otherwise), each run's Ω flags and α read from `runs`.
+ */
+const ensembleLossKernel: KernelFunc = ({ inputs, backend, attrs }) => {
+  const x = inputs as unknown as Named & { runs: TensorInfo };
+  const a = attrs as unknown as EnsembleLossAttrs;
+  const [R, B, T, I] = x.inputs.shape as [number, number, number, number];
+  const [, H, O] = x.W_out.shape as [number, number, number];
+  const head = HEAD_CODE[a.head];
+  const last = head === 0 || head === 2;
+  const rows = last ? B : B * T;
+  const flags = FLAG_TRAIN | (given(x.mask) ? FLAG_MASK : 0);
+  const be = backend as unknown as WebGPUBackendLike;
+  if (head === 0 || head === 1) checkClasses(be, x.targets, O);
+  const r = new Runner(be, [B, T, I, H, O], head, a.activation === 'tanh' ? 0 : 1, flags, 0, R);
+  try {
+    const S = r.states(B, T, H, [x.W_in, x.W_rec, x.b, x.inputs, x.b]);
+    const Z = r.run(headProgram(rows, O, true, undefined, R), [
+      S,
+      x.W_out,
+      x.b_out,
+      x.targets,
+      given(x.mask) ? x.mask : x.b,
+    ]);
+    const P = r.backward(B, T, H, [S, Z, x.W_out, x.W_rec]);
+    const om = a.omega ? r.run(omegaProgram(B, T, R), [P]) : x.b;
+    const ins = [x.inputs, S, Z, P, om, x.runs];
+    const grad = (kind: number, shape: number[]) =>
+      r.run(gradientProgram(shape, R, true), ins, kind, 0, true);
+    return [
+      grad(GRAD.loss, []),
+      grad(GRAD.omega, []),
+      grad(GRAD.W_in, [I, H]),
+      grad(GRAD.W_rec, [H, H]),
+      grad(GRAD.b, [H]),
+      grad(GRAD.W_out, [H, O]),
+      grad(GRAD.b_out, [O]),
+    ];
+  } finally {
+    r.release();
+  }
+};
+
 /** The webgpu kernel configs. */
 export function webgpuKernels(): KernelConfig[] {
   return [
     { kernelName: RNN_FORWARD, backendName: 'webgpu', kernelFunc: forwardKernel },
     { kernelName: RNN_LOSS, backendName: 'webgpu', kernelFunc: lossKernel },
+    { kernelName: RNN_ENSEMBLE_LOSS, backendName: 'webgpu', kernelFunc: ensembleLossKernel },
   ];
 }

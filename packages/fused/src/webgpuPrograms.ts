@@ -7,6 +7,10 @@
  *
  * Layouts: S [(T+1)][B][H] states with S_0 = h0; Z [rows][O] logits → ∂loss/∂z (rows batch-major,
  * then one loss share per row); P = [δ | a | g], each [T][B][H]; Ω stats [Σ(r−1)², #valid, s_r…].
+ *
+ * Ensembles: every program also runs R independent runs of one shape at once (uniform R, the run
+ * = workgroup_id.y). Each buffer then holds R of the layouts above back to back, inputs stacked
+ * on a leading run axis, so one dispatch advances every run; R = 1 is the single-run kernel.
  */
 
 /** The subset of tfjs-backend-webgpu's WebGPUProgram these programs fill in. */
@@ -24,7 +28,7 @@ export interface FusedWebGPUProgram {
 
 /** Every program takes the same uniforms, in this order (see `uniformData`). */
 export const UNIFORMS =
-  'B : i32, T : i32, I : i32, H : i32, O : i32, head : i32, act : i32, flags : i32, alpha : f32, offset : i32, mode : i32,';
+  'B : i32, T : i32, I : i32, H : i32, O : i32, head : i32, act : i32, flags : i32, alpha : f32, offset : i32, mode : i32, R : i32,';
 
 export const FLAG_H0 = 1;
 export const FLAG_MASK = 2;
@@ -38,6 +42,18 @@ const FLAT = 64;
 
 const common = `
   fn lastHead() -> bool { return uniforms.head == 0 || uniforms.head == 2; }
+  // the run this invocation works on, and its index within the run (workgroups along x)
+  fn runOf() -> i32 { return i32(workgroupId.y); }
+  fn inRun(size : i32) -> i32 { return i32(workgroupId.x) * size + i32(localIndex); }
+  // per-run sizes of the stacked buffers
+  fn statesSize() -> i32 { return (uniforms.T + 1) * uniforms.B * uniforms.H; }
+  fn headRows() -> i32 { if (lastHead()) { return uniforms.B; } return uniforms.B * uniforms.T; }
+  fn targetsSize() -> i32 {
+    if (uniforms.head == 0) { return uniforms.B; }
+    if (uniforms.head == 1) { return uniforms.B * uniforms.T; }
+    if (uniforms.head == 2) { return uniforms.B * uniforms.O; }
+    return uniforms.B * uniforms.T * uniforms.O;
+  }
   fn activate(x : f32) -> f32 {
     if (uniforms.act == 0) { return tanh(clamp(x, -15.0, 15.0)); }
     return 1.0 / (1.0 + exp(-x));
@@ -50,32 +66,44 @@ const common = `
   }
 `;
 
+/** One workgroup per run (R along y), `size` outputs per run. */
 function singleWorkgroup(
   key: string,
   variableNames: string[],
   size: number,
   body: string,
+  R = 1,
 ): FusedWebGPUProgram {
   return {
     variableNames,
-    outputShape: [size],
+    outputShape: [R * size],
     shaderKey: `cliffguard_${key}`,
     dispatchLayout: { x: [0] },
-    dispatch: [1, 1, 1],
+    dispatch: [1, R, 1],
     workgroupSize: [WG, 1, 1],
     uniforms: UNIFORMS,
     getUserCode: () => `${common}\n${body}`,
   };
 }
 
-function flat(key: string, variableNames: string[], outputShape: number[], body: string): FusedWebGPUProgram {
-  const n = outputShape.reduce((a, b) => a * b, 1);
+/**
+ * One invocation per output element of each run: `outputShape` is one run's (R runs: [R, ...]),
+ * `n` invocations per run (default: every element), R along y.
+ */
+function flat(
+  key: string,
+  variableNames: string[],
+  outputShape: number[],
+  body: string,
+  R = 1,
+  n = outputShape.reduce((a, b) => a * b, 1),
+): FusedWebGPUProgram {
   return {
     variableNames,
-    outputShape,
+    outputShape: R === 1 ? outputShape : [R, ...outputShape],
     shaderKey: `cliffguard_${key}`,
-    dispatchLayout: { x: outputShape.map((_, i) => i) },
-    dispatch: [Math.max(1, Math.ceil(n / FLAT)), 1, 1],
+    dispatchLayout: { x: (R === 1 ? outputShape : [R, ...outputShape]).map((_, i) => i) },
+    dispatch: [Math.max(1, Math.ceil(n / FLAT)), R, 1],
     workgroupSize: [FLAT, 1, 1],
     uniforms: UNIFORMS,
     size: true,
@@ -84,7 +112,7 @@ function flat(key: string, variableNames: string[], outputShape: number[], body:
 }
 
 /** S: S_0 = h0 (or 0), then S_t = σ(S_{t-1} W_rec + u_t W_in + b) step by step. */
-export function forwardProgram(B: number, T: number, H: number): FusedWebGPUProgram {
+export function forwardProgram(B: number, T: number, H: number, R = 1): FusedWebGPUProgram {
   return singleWorkgroup(
     'rnn_forward',
     ['Win', 'Wrec', 'bias', 'u', 'h0'],
@@ -93,26 +121,31 @@ export function forwardProgram(B: number, T: number, H: number): FusedWebGPUProg
   fn main(index : i32) {
     let B = uniforms.B; let T = uniforms.T; let I = uniforms.I; let H = uniforms.H;
     let BH = B * H;
-    for (var e = index; e < BH; e += ${WG}) {
+    let run = runOf();
+    let local = i32(localIndex);
+    let sb = run * statesSize();
+    let wi = run * I * H; let wr = run * H * H; let bb = run * H; let ub = run * B * T * I;
+    for (var e = local; e < BH; e += ${WG}) {
       var h = 0.0;
-      if ((uniforms.flags & ${FLAG_H0}) != 0) { h = f32(h0[e]); }
-      result[e] = h;
+      if ((uniforms.flags & ${FLAG_H0}) != 0) { h = f32(h0[run * BH + e]); }
+      result[sb + e] = h;
     }
     storageBarrier();
     for (var t = 1; t <= T; t++) {
-      for (var e = index; e < BH; e += ${WG}) {
+      for (var e = local; e < BH; e += ${WG}) {
         let b = e / H;
         let j = e % H;
-        var z = f32(bias[j]);
-        let prev = (t - 1) * BH + b * H;
-        for (var i = 0; i < H; i++) { z += result[prev + i] * f32(Wrec[i * H + j]); }
-        let row = (b * T + t - 1) * I;
-        for (var i = 0; i < I; i++) { z += f32(u[row + i]) * f32(Win[i * H + j]); }
-        result[t * BH + e] = activate(z);
+        var z = f32(bias[bb + j]);
+        let prev = sb + (t - 1) * BH + b * H;
+        for (var i = 0; i < H; i++) { z += result[prev + i] * f32(Wrec[wr + i * H + j]); }
+        let row = ub + (b * T + t - 1) * I;
+        for (var i = 0; i < I; i++) { z += f32(u[row + i]) * f32(Win[wi + i * H + j]); }
+        result[sb + t * BH + e] = activate(z);
       }
       storageBarrier();
     }
   }`,
+    R,
   );
 }
 
@@ -121,8 +154,8 @@ export function forwardProgram(B: number, T: number, H: number): FusedWebGPUProg
  * too large for one workgroup: dispatched T + 1 times (uniform `offset` = t) into the same S, which
  * it reads back through `result` (dispatches in one pass are ordered for storage buffers).
  */
-export function forwardStepProgram(B: number, T: number, H: number): FusedWebGPUProgram {
-  const p = flat(
+export function forwardStepProgram(B: number, T: number, H: number, R = 1): FusedWebGPUProgram {
+  return flat(
     'rnn_forward_step',
     ['Win', 'Wrec', 'bias', 'u', 'h0'],
     [(T + 1) * B * H],
@@ -130,34 +163,38 @@ export function forwardStepProgram(B: number, T: number, H: number): FusedWebGPU
   fn main(index : i32) {
     let B = uniforms.B; let T = uniforms.T; let I = uniforms.I; let H = uniforms.H;
     let BH = B * H;
-    if (index >= BH) { return; }
+    let e = inRun(${FLAT});
+    if (e >= BH) { return; }
+    let run = runOf();
+    let sb = run * statesSize();
     let t = uniforms.offset;
     if (t == 0) {
       var h = 0.0;
-      if ((uniforms.flags & ${FLAG_H0}) != 0) { h = f32(h0[index]); }
-      result[index] = h;
+      if ((uniforms.flags & ${FLAG_H0}) != 0) { h = f32(h0[run * BH + e]); }
+      result[sb + e] = h;
       return;
     }
-    let b = index / H;
-    let j = index % H;
-    var z = f32(bias[j]);
-    let prev = (t - 1) * BH + b * H;
-    for (var i = 0; i < H; i++) { z += result[prev + i] * f32(Wrec[i * H + j]); }
-    let row = (b * T + t - 1) * I;
-    for (var i = 0; i < I; i++) { z += f32(u[row + i]) * f32(Win[i * H + j]); }
-    result[t * BH + index] = activate(z);
+    let wi = run * I * H; let wr = run * H * H; let ub = run * B * T * I;
+    let b = e / H;
+    let j = e % H;
+    var z = f32(bias[run * H + j]);
+    let prev = sb + (t - 1) * BH + b * H;
+    for (var i = 0; i < H; i++) { z += result[prev + i] * f32(Wrec[wr + i * H + j]); }
+    let row = ub + (b * T + t - 1) * I;
+    for (var i = 0; i < I; i++) { z += f32(u[row + i]) * f32(Win[wi + i * H + j]); }
+    result[sb + t * BH + e] = activate(z);
   }`,
+    R,
+    B * H,
   );
-  p.dispatch = [Math.max(1, Math.ceil((B * H) / FLAT)), 1, 1];
-  return p;
 }
 
 /**
  * One step of BPTT over many workgroups, dispatched for t = T..0 (uniform `offset`) into the same
  * P = [δ | a | g]: g_{t+1} = a_{t+1} W_recᵀ, then (t ≥ 1) δ_t = dz W_outᵀ + g_{t+1}, a_t = δ_t ⊙ σ'(h_t).
  */
-export function backwardStepProgram(B: number, T: number, H: number): FusedWebGPUProgram {
-  const p = flat(
+export function backwardStepProgram(B: number, T: number, H: number, R = 1): FusedWebGPUProgram {
+  return flat(
     'rnn_backward_step',
     ['S', 'Z', 'Wout', 'Wrec'],
     [3 * T * B * H],
@@ -165,31 +202,37 @@ export function backwardStepProgram(B: number, T: number, H: number): FusedWebGP
   fn main(index : i32) {
     let B = uniforms.B; let T = uniforms.T; let H = uniforms.H; let O = uniforms.O;
     let BH = B * H;
-    if (index >= BH) { return; }
+    let e = inRun(${FLAT});
+    if (e >= BH) { return; }
+    let run = runOf();
     let TBH = T * BH;
+    let pb = run * 3 * TBH;
+    let sb = run * statesSize();
+    let zb = run * (headRows() * (O + 1));
+    let wr = run * H * H; let wo = run * H * O;
     let t = uniforms.offset;
-    let b = index / H;
-    let j = index % H;
+    let b = e / H;
+    let j = e % H;
     var g = 0.0;
     if (t < T) {
-      let arow = TBH + t * BH + b * H;
-      for (var i = 0; i < H; i++) { g += result[arow + i] * f32(Wrec[j * H + i]); }
-      result[2 * TBH + t * BH + index] = g;
+      let arow = pb + TBH + t * BH + b * H;
+      for (var i = 0; i < H; i++) { g += result[arow + i] * f32(Wrec[wr + j * H + i]); }
+      result[pb + 2 * TBH + t * BH + e] = g;
     }
     if (t == 0) { return; }
     var d = g;
     if (!lastHead() || t == T) {
-      var zr = (b * T + t - 1) * O;
-      if (lastHead()) { zr = b * O; }
-      for (var k = 0; k < O; k++) { d += f32(Z[zr + k]) * f32(Wout[j * O + k]); }
+      var zr = zb + (b * T + t - 1) * O;
+      if (lastHead()) { zr = zb + b * O; }
+      for (var k = 0; k < O; k++) { d += f32(Z[zr + k]) * f32(Wout[wo + j * O + k]); }
     }
     d = flushTiny(d);
-    result[(t - 1) * BH + index] = d;
-    result[TBH + (t - 1) * BH + index] = flushTiny(d * slope(f32(S[t * BH + index])));
+    result[pb + (t - 1) * BH + e] = d;
+    result[pb + TBH + (t - 1) * BH + e] = flushTiny(d * slope(f32(S[sb + t * BH + e])));
   }`,
+    R,
+    B * H,
   );
-  p.dispatch = [Math.max(1, Math.ceil((B * H) / FLAT)), 1, 1];
-  return p;
 }
 
 /** Above this many (b, j) outputs per step, the recurrences run one dispatch per step. */
@@ -205,6 +248,7 @@ export function headProgram(
   O: number,
   train: boolean,
   outputShape?: number[],
+  R = 1,
 ): FusedWebGPUProgram {
   return flat(
     'rnn_head',
@@ -214,20 +258,25 @@ export function headProgram(
   fn main(index : i32) {
     let B = uniforms.B; let T = uniforms.T; let H = uniforms.H; let O = uniforms.O;
     let last = lastHead();
-    var rows = B * T;
-    if (last) { rows = B; }
-    if (index >= rows) { return; }
+    let rows = headRows();
+    let e = inRun(${FLAT});
+    if (e >= rows) { return; }
+    let run = runOf();
     let train = (uniforms.flags & ${FLAG_TRAIN}) != 0;
     let masked = !last && (uniforms.flags & ${FLAG_MASK}) != 0;
-    var b = index / T;
-    var t = index % T;
-    if (last) { b = index; t = T - 1; }
-    let hrow = (t + 1) * B * H + b * H;
-    let zrow = index * O;
+    var b = e / T;
+    var t = e % T;
+    if (last) { b = e; t = T - 1; }
+    let zb = run * (uniforms.size / uniforms.R);
+    let yb = run * targetsSize();
+    let mb = run * B * T;
+    let wo = run * H * O;
+    let hrow = run * statesSize() + (t + 1) * B * H + b * H;
+    let zrow = zb + e * O;
     var mx = -3.0e38;
     for (var k = 0; k < O; k++) {
-      var z = f32(bout[k]);
-      for (var j = 0; j < H; j++) { z += f32(S[hrow + j]) * f32(Wout[j * O + k]); }
+      var z = f32(bout[run * O + k]);
+      for (var j = 0; j < H; j++) { z += f32(S[hrow + j]) * f32(Wout[wo + j * O + k]); }
       result[zrow + k] = z;
       mx = max(mx, z);
     }
@@ -235,16 +284,16 @@ export function headProgram(
     var m = 1.0;
     if (masked) {
       count = 0.0;
-      for (var q = 0; q < B * T; q++) { count += f32(mask[q]); }
+      for (var q = 0; q < B * T; q++) { count += f32(mask[mb + q]); }
       count = max(count, 1.0);
-      m = f32(mask[b * T + t]);
+      m = f32(mask[mb + b * T + t]);
     }
     let g = m / count;
     var loss = 0.0;
     if (uniforms.head == 0 || uniforms.head == 1) {
       var yi = 0;
       if (train) {
-        if (last) { yi = i32(y[b]); } else { yi = i32(y[b * T + t]); }
+        if (last) { yi = i32(y[yb + b]); } else { yi = i32(y[yb + b * T + t]); }
       }
       var s = 0.0;
       for (var k = 0; k < O; k++) { s += exp(result[zrow + k] - mx); }
@@ -256,7 +305,7 @@ export function headProgram(
     } else if (uniforms.head == 2) {
       if (train) {
         for (var k = 0; k < O; k++) {
-          let d = result[zrow + k] - f32(y[b * O + k]);
+          let d = result[zrow + k] - f32(y[yb + b * O + k]);
           loss += d * d;
           result[zrow + k] = 2.0 * d * g;
         }
@@ -267,7 +316,7 @@ export function headProgram(
         let e = exp(-abs(v));
         let p = select(e / (1.0 + e), 1.0 / (1.0 + e), v >= 0.0);
         if (train) {
-          let yy = f32(y[(b * T + t) * O + k]);
+          let yy = f32(y[yb + (b * T + t) * O + k]);
           loss += max(v, 0.0) - yy * v + log(1.0 + e);
           result[zrow + k] = (p - yy) * g;
         } else {
@@ -275,13 +324,15 @@ export function headProgram(
         }
       }
     }
-    if (train) { result[rows * O + index] = m * loss / count; }
+    if (train) { result[zb + rows * O + e] = m * loss / count; }
   }`,
+    R,
+    rows,
   );
 }
 
 /** BPTT in one workgroup: P = [δ | a | g]; δ_t = dz W_outᵀ + g_{t+1}, a_t = δ_t ⊙ σ'(h_t), g_t = a_t W_recᵀ. */
-export function backwardProgram(B: number, T: number, H: number): FusedWebGPUProgram {
+export function backwardProgram(B: number, T: number, H: number, R = 1): FusedWebGPUProgram {
   return singleWorkgroup(
     'rnn_backward',
     ['S', 'Z', 'Wout', 'Wrec'],
@@ -292,55 +343,66 @@ export function backwardProgram(B: number, T: number, H: number): FusedWebGPUPro
     let BH = B * H;
     let TBH = T * BH;
     let last = lastHead();
+    let run = runOf();
+    let local = i32(localIndex);
+    let pb = run * 3 * TBH;
+    let sb = run * statesSize();
+    let zb = run * (headRows() * (O + 1));
+    let wr = run * H * H; let wo = run * H * O;
     for (var t = T; t >= 1; t--) {
-      for (var e = index; e < BH; e += ${WG}) {
+      for (var e = local; e < BH; e += ${WG}) {
         let b = e / H;
         let j = e % H;
         var d = 0.0;
         if (!last || t == T) {
-          var zr = (b * T + t - 1) * O;
-          if (last) { zr = b * O; }
-          for (var k = 0; k < O; k++) { d += f32(Z[zr + k]) * f32(Wout[j * O + k]); }
+          var zr = zb + (b * T + t - 1) * O;
+          if (last) { zr = zb + b * O; }
+          for (var k = 0; k < O; k++) { d += f32(Z[zr + k]) * f32(Wout[wo + j * O + k]); }
         }
-        if (t < T) { d += result[2 * TBH + t * BH + e]; }
+        if (t < T) { d += result[pb + 2 * TBH + t * BH + e]; }
         d = flushTiny(d);
-        result[(t - 1) * BH + e] = d;
-        result[TBH + (t - 1) * BH + e] = flushTiny(d * slope(f32(S[t * BH + e])));
+        result[pb + (t - 1) * BH + e] = d;
+        result[pb + TBH + (t - 1) * BH + e] = flushTiny(d * slope(f32(S[sb + t * BH + e])));
       }
       storageBarrier();
-      for (var e = index; e < BH; e += ${WG}) {
+      for (var e = local; e < BH; e += ${WG}) {
         let b = e / H;
         let i = e % H;
-        let arow = TBH + (t - 1) * BH + b * H;
+        let arow = pb + TBH + (t - 1) * BH + b * H;
         var g = 0.0;
-        for (var j = 0; j < H; j++) { g += result[arow + j] * f32(Wrec[i * H + j]); }
-        result[2 * TBH + (t - 1) * BH + e] = g;
+        for (var j = 0; j < H; j++) { g += result[arow + j] * f32(Wrec[wr + i * H + j]); }
+        result[pb + 2 * TBH + (t - 1) * BH + e] = g;
       }
       storageBarrier();
     }
   }`,
+    R,
   );
 }
 
 /** Ω's terms per (t, b) row: [Σ (r−1)², #valid, then s_r = 4(r−1)/‖δ‖² per row (0 when invalid)]. */
-export function omegaProgram(B: number, T: number): FusedWebGPUProgram {
+export function omegaProgram(B: number, T: number, R = 1): FusedWebGPUProgram {
   const program = singleWorkgroup(
     'rnn_omega',
     ['P'],
     2 + T * B,
     `
   var<workgroup> partial : array<f32, ${2 * WG}>;
-  fn main(index : i32) {
+  fn main(index0 : i32) {
     let B = uniforms.B; let T = uniforms.T; let H = uniforms.H;
     let TBH = T * B * H;
+    let run = runOf();
+    let index = i32(localIndex);
+    let pb = run * 3 * TBH;
+    let ob = run * (2 + T * B);
     var terms = 0.0;
     var valid = 0.0;
     for (var r = index; r < T * B; r += ${WG}) {
       var nd = 0.0;
       var ng = 0.0;
       for (var j = 0; j < H; j++) {
-        let d = f32(P[r * H + j]);
-        let g = f32(P[2 * TBH + r * H + j]);
+        let d = f32(P[pb + r * H + j]);
+        let g = f32(P[pb + 2 * TBH + r * H + j]);
         nd += d * d;
         ng += g * g;
       }
@@ -351,7 +413,7 @@ export function omegaProgram(B: number, T: number): FusedWebGPUProgram {
         valid += 1.0;
         s = 4.0 * (ratio - 1.0) / nd;
       }
-      result[2 + r] = s;
+      result[ob + 2 + r] = s;
     }
     partial[index] = terms;
     partial[${WG} + index] = valid;
@@ -364,10 +426,11 @@ export function omegaProgram(B: number, T: number): FusedWebGPUProgram {
       workgroupBarrier();
     }
     if (index == 0) {
-      result[0] = partial[0];
-      result[1] = partial[${WG}];
+      result[ob] = partial[0];
+      result[ob + 1] = partial[${WG}];
     }
   }`,
+    R,
   );
   return program;
 }
@@ -378,28 +441,42 @@ export const GRAD = { W_in: 0, W_rec: 1, b: 2, W_out: 3, b_out: 4, omegaGrad: 5,
 /**
  * One invocation per element of a gradient, summing over all T·B rows (the weight-gradient
  * products batched over time), or the scalars: loss = Σ of the rows' shares, Ω = c·Σ(r−1)².
+ * `outputShape` is one run's. With `ensemble`, each run's Ω flags and α come from the extra input
+ * `runs` [R, 2] (flags, α), not the uniforms, and a run without Ω reports Ω as NaN.
  */
-export function gradientProgram(outputShape: number[]): FusedWebGPUProgram {
+export function gradientProgram(outputShape: number[], R = 1, ensemble = false): FusedWebGPUProgram {
+  const flagsOf = ensemble ? 'i32(runs[2 * run])' : 'uniforms.flags';
+  const alphaOf = ensemble ? 'f32(runs[2 * run + 1])' : 'uniforms.alpha';
+  // NaN from a run-time value: WGSL rejects a NaN that is a constant expression
+  const noOmega = ensemble ? 'bitcast<f32>(0x7fc00000u | u32(uniforms.mode & 0))' : '0.0';
   return flat(
-    'rnn_gradient',
-    ['u', 'S', 'Z', 'P', 'om'],
+    ensemble ? 'rnn_gradient_ensemble' : 'rnn_gradient',
+    ensemble ? ['u', 'S', 'Z', 'P', 'om', 'runs'] : ['u', 'S', 'Z', 'P', 'om'],
     outputShape,
     `
-  fn omegaScale() -> f32 {
-    if ((uniforms.flags & ${FLAG_OMEGA_CODE}) != 0) {
-      if (f32(om[1]) > 0.0) { return 1.0 / f32(om[1]); }
+  fn omegaScale(flags : i32, ob : i32) -> f32 {
+    if ((flags & ${FLAG_OMEGA_CODE}) != 0) {
+      if (f32(om[ob + 1]) > 0.0) { return 1.0 / f32(om[ob + 1]); }
       return 0.0;
     }
     return 1.0 / f32(uniforms.B);
   }
-  fn main(index : i32) {
-    if (index >= uniforms.size) { return; }
+  fn main(index0 : i32) {
+    let index = inRun(${FLAT});
+    let n = uniforms.size / uniforms.R;
+    if (index >= n) { return; }
+    let run = runOf();
+    let flags = ${flagsOf};
     let B = uniforms.B; let T = uniforms.T; let I = uniforms.I; let H = uniforms.H; let O = uniforms.O;
     let R = T * B;
     let TBH = R * H;
     let last = lastHead();
-    var rows = R;
-    if (last) { rows = B; }
+    let rows = headRows();
+    let ub = run * B * T * I;
+    let sb = run * statesSize();
+    let zb = run * (rows * (O + 1));
+    let pb = run * 3 * TBH;
+    let ob = run * (2 + R);
     let mode = uniforms.mode;
     var acc = 0.0;
     if (mode == ${GRAD.W_in}) {
@@ -408,25 +485,25 @@ export function gradientProgram(outputShape: number[]): FusedWebGPUProgram {
       for (var r = 0; r < R; r++) {
         let t = r / B;
         let b = r % B;
-        acc += f32(u[(b * T + t) * I + i]) * f32(P[TBH + r * H + j]);
+        acc += f32(u[ub + (b * T + t) * I + i]) * f32(P[pb + TBH + r * H + j]);
       }
     } else if (mode == ${GRAD.W_rec} || mode == ${GRAD.omegaGrad}) {
       let i = index / H;
       let j = index % H;
-      let c = omegaScale();
-      let combine = (uniforms.flags & ${FLAG_COMBINE}) != 0;
+      let c = omegaScale(flags, ob);
+      let combine = (flags & ${FLAG_COMBINE}) != 0;
       for (var r = 0; r < R; r++) {
         var left = 0.0;
-        if (mode == ${GRAD.W_rec}) { left = f32(S[r * H + i]); }
+        if (mode == ${GRAD.W_rec}) { left = f32(S[sb + r * H + i]); }
         if (mode == ${GRAD.omegaGrad} || combine) {
-          var w = c * f32(om[2 + r]);
-          if (mode == ${GRAD.W_rec}) { w = w * uniforms.alpha; }
-          left += w * f32(P[2 * TBH + r * H + i]);
+          var w = c * f32(om[ob + 2 + r]);
+          if (mode == ${GRAD.W_rec}) { w = w * ${alphaOf}; }
+          left += w * f32(P[pb + 2 * TBH + r * H + i]);
         }
-        acc += left * f32(P[TBH + r * H + j]);
+        acc += left * f32(P[pb + TBH + r * H + j]);
       }
     } else if (mode == ${GRAD.b}) {
-      for (var r = 0; r < R; r++) { acc += f32(P[TBH + r * H + index]); }
+      for (var r = 0; r < R; r++) { acc += f32(P[pb + TBH + r * H + index]); }
     } else if (mode == ${GRAD.W_out}) {
       let j = index / O;
       let k = index % O;
@@ -434,17 +511,21 @@ export function gradientProgram(outputShape: number[]): FusedWebGPUProgram {
         var b = q / T;
         var t = q % T;
         if (last) { b = q; t = T - 1; }
-        acc += f32(S[(t + 1) * B * H + b * H + j]) * f32(Z[q * O + k]);
+        acc += f32(S[sb + (t + 1) * B * H + b * H + j]) * f32(Z[zb + q * O + k]);
       }
     } else if (mode == ${GRAD.b_out}) {
-      for (var q = 0; q < rows; q++) { acc += f32(Z[q * O + index]); }
+      for (var q = 0; q < rows; q++) { acc += f32(Z[zb + q * O + index]); }
     } else if (mode == ${GRAD.loss}) {
-      for (var q = 0; q < rows; q++) { acc += f32(Z[rows * O + q]); }
-    } else if ((uniforms.flags & ${FLAG_OMEGA}) != 0) {
-      acc = omegaScale() * f32(om[0]);
+      for (var q = 0; q < rows; q++) { acc += f32(Z[zb + rows * O + q]); }
+    } else if ((flags & ${FLAG_OMEGA}) != 0) {
+      acc = omegaScale(flags, ob) * f32(om[ob]);
+    } else {
+      acc = ${noOmega};
     }
-    result[index] = acc;
+    result[run * n + index] = acc;
   }`,
+    R,
+    outputShape.reduce((a, b) => a * b, 1),
   );
 }
 
