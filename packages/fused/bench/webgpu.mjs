@@ -4,6 +4,7 @@
 // min-max, interleaved. A software adapter (SwiftShader, lavapipe) says nothing about GPU speed;
 // run this where a GPU and its Vulkan driver are present.
 //   node packages/fused/bench/webgpu.mjs [--configs P100,M,C] [--reps 10]
+import { existsSync } from 'node:fs';
 import { create, globals } from 'webgpu';
 
 const args = process.argv.slice(2);
@@ -14,7 +15,14 @@ const opt = (name, fallback) => {
 Object.assign(globalThis, globals);
 globalThis.navigator ??= {};
 globalThis.navigator.gpu = create([]);
-const adapter = await globalThis.navigator.gpu.requestAdapter();
+let adapter = await globalThis.navigator.gpu.requestAdapter();
+// no Vulkan driver of the system's: Chromium's SwiftShader, when it is installed (software)
+const swiftshader = '/usr/lib/chromium/vk_swiftshader_icd.json';
+if (!adapter && !process.env.VK_ICD_FILENAMES && existsSync(swiftshader)) {
+  process.env.VK_ICD_FILENAMES = swiftshader;
+  globalThis.navigator.gpu = create([]);
+  adapter = await globalThis.navigator.gpu.requestAdapter();
+}
 if (!adapter) throw new Error('no WebGPU adapter (no Vulkan driver?)');
 const tf = await import('@tensorflow/tfjs-core');
 await import('@tensorflow/tfjs-backend-webgpu');

@@ -87,8 +87,8 @@ function singleWorkgroup(
 }
 
 /**
- * One invocation per output element of each run: `outputShape` is one run's (R runs: [R, ...]),
- * `n` invocations per run (default: every element), R along y.
+ * One invocation per output element of each run, R along y: `outputShape` is one run's, and the
+ * output [R, ...outputShape] when `stacked`; `n` invocations per run (default: every element).
  */
 function flat(
   key: string,
@@ -97,12 +97,14 @@ function flat(
   body: string,
   R = 1,
   n = outputShape.reduce((a, b) => a * b, 1),
+  stacked = R > 1,
 ): FusedWebGPUProgram {
+  const shape = stacked ? [R, ...outputShape] : outputShape;
   return {
     variableNames,
-    outputShape: R === 1 ? outputShape : [R, ...outputShape],
+    outputShape: shape,
     shaderKey: `cliffguard_${key}`,
-    dispatchLayout: { x: (R === 1 ? outputShape : [R, ...outputShape]).map((_, i) => i) },
+    dispatchLayout: { x: shape.map((_, i) => i) },
     dispatch: [Math.max(1, Math.ceil(n / FLAT)), R, 1],
     workgroupSize: [FLAT, 1, 1],
     uniforms: UNIFORMS,
@@ -526,6 +528,7 @@ export function gradientProgram(outputShape: number[], R = 1, ensemble = false):
   }`,
     R,
     outputShape.reduce((a, b) => a * b, 1),
+    ensemble,
   );
 }
 

@@ -1,0 +1,109 @@
+#!/usr/bin/env node
+// Fused ensembles on tfjs's webgpu backend in Node (the `webgpu` package, Dawn): milliseconds per
+// ensemble step of R SGD-C runs (createEnsemble with implementation 'fused'), updates per second
+// summed over runs, and the WebGPU programs dispatched per step (counted at the backend). P100 by
+// default. A software adapter (SwiftShader) says nothing about GPU speed; the dispatch count holds
+// on any adapter.
+//   node packages/fused/bench/webgpu-ensemble.mjs [--config P100] [--runs 1,4,16] [--reps 5]
+import { existsSync } from 'node:fs';
+import { create, globals } from 'webgpu';
+
+const args = process.argv.slice(2);
+const opt = (name, fallback) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : fallback;
+};
+Object.assign(globalThis, globals);
+globalThis.navigator ??= {};
+globalThis.navigator.gpu = create([]);
+let adapter = await globalThis.navigator.gpu.requestAdapter();
+// no Vulkan driver of the system's: Chromium's SwiftShader, when it is installed (software)
+const swiftshader = '/usr/lib/chromium/vk_swiftshader_icd.json';
+if (!adapter && !process.env.VK_ICD_FILENAMES && existsSync(swiftshader)) {
+  process.env.VK_ICD_FILENAMES = swiftshader;
+  globalThis.navigator.gpu = create([]);
+  adapter = await globalThis.navigator.gpu.requestAdapter();
+}
+if (!adapter) throw new Error('no WebGPU adapter (no Vulkan driver?)');
+const tf = await import('@tensorflow/tfjs-core');
+await import('@tensorflow/tfjs-backend-webgpu');
+await import('@cliffguard/fused');
+const { createEnsemble } = await import('@cliffguard/rnn');
+if (!(await tf.setBackend('webgpu'))) throw new Error('tfjs webgpu backend did not start');
+await tf.ready();
+console.log(`adapter: ${JSON.stringify(adapter.info ?? {})}`);
+
+const CONFIGS = {
+  P50: { I: 6, H: 50, O: 4, T: 50, B: 20, head: 'last-softmax' },
+  P100: { I: 6, H: 50, O: 4, T: 100, B: 20, head: 'last-softmax' },
+  M: { I: 88, H: 300, O: 88, T: 100, B: 16, head: 'sigmoid' },
+};
+const name = opt('config', 'P100');
+const c = CONFIGS[name];
+const reps = Number(opt('reps', '5'));
+
+// every program tfjs or cliffguard dispatches goes through runWebGPUProgram
+const backend = tf.backend();
+let dispatches = 0;
+const runProgram = backend.runWebGPUProgram.bind(backend);
+backend.runWebGPUProgram = (...a) => {
+  dispatches++;
+  return runProgram(...a);
+};
+
+const stat = (a) => {
+  const s = [...a].sort((x, y) => x - y);
+  return { median: s[s.length >> 1], min: s[0], max: s[s.length - 1] };
+};
+console.log(`${name} on webgpu, SGD-C runs, median (min–max) of ${reps} steps`);
+console.log('| R | step ms | updates/s | programs dispatched per step |\n| --- | --- | --- | --- |');
+for (const R of opt('runs', '1,4,16').split(',').map(Number)) {
+  const ensemble = createEnsemble({
+    inputSize: c.I,
+    hiddenSize: c.H,
+    outputSize: c.O,
+    head: c.head,
+    members: Array.from({ length: R }, (_, r) => ({
+      method: 'SGD-C',
+      learningRate: 0.01,
+      threshold: 1,
+      seed: r + 1,
+    })),
+    implementation: 'fused',
+  });
+  // float32 data from JavaScript (int32 targets as uploaded values, not a cast on the GPU)
+  const u = new Float32Array(R * c.B * c.T * c.I);
+  for (let i = 0; i < R * c.B * c.T; i++) u[i * c.I + Math.floor(Math.random() * c.I)] = 1;
+  const n = R * (c.head === 'last-softmax' ? c.B : c.B * c.T);
+  const batch = {
+    inputs: tf.tensor4d(u, [R, c.B, c.T, c.I]),
+    targets:
+      c.head === 'sigmoid'
+        ? tf.tensor4d(
+            Float32Array.from({ length: n * c.O }, () => (Math.random() < 0.05 ? 1 : 0)),
+            [R, c.B, c.T, c.O],
+          )
+        : tf.tensor(
+            Int32Array.from({ length: n }, () => Math.floor(Math.random() * c.O)),
+            c.head === 'last-softmax' ? [R, c.B] : [R, c.B, c.T],
+            'int32',
+          ),
+  };
+  await ensemble.step(batch);
+  const times = [];
+  let counted = 0;
+  for (let i = 0; i < reps; i++) {
+    const before = dispatches;
+    const t0 = performance.now();
+    await ensemble.step(batch);
+    times.push(performance.now() - t0);
+    counted = dispatches - before;
+  }
+  const s = stat(times);
+  console.log(
+    `| ${R} | ${s.median.toFixed(1)} (${s.min.toFixed(1)}–${s.max.toFixed(1)}) | ${((1000 * R) / s.median).toFixed(1)} | ${counted} |`,
+  );
+  ensemble.dispose();
+  tf.dispose([batch.inputs, batch.targets]);
+}
+process.exit(0);
