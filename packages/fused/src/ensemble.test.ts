@@ -144,30 +144,27 @@ describeBackends('fused ensembles (createEnsemble with implementation: fused)', 
     });
   });
 
-  it.skipIf(backend.software)(
-    'sequence heads, and the safeguard replacing one run exploding step [skipped on software adapters: slow]',
-    async () => {
-      await expectNoLeak(async () => {
-        await againstReference({ I: 3, H: 5, O: 4, T: 4, B: 2, head: 'sigmoid' }, SWEEP, 2);
-        const guarded = SWEEP.slice(1, 3).map((m) => ({ ...m, safeguard: true }));
-        // targets of 1e12 give run 1 a gradient norm above 1e10
-        const c: Shape = { I: 3, H: 6, O: 2, T: 5, B: 4, head: 'last-linear' };
-        const fused = ensembleOf(c, guarded, 'fused');
-        const reference = ensembleOf(c, guarded, 'reference');
-        const batch = stackedBatchFor(c, 2, 0, (r) => (r === 1 ? 1e12 : 1));
-        const got = await fused.step(batch);
-        expectRecordsClose(got, await reference.step(batch), 'safeguard');
-        expect(got.safeguarded).toEqual([false, true]);
-        for (const k of PARAMS) {
-          const err = relativeError(await fused.variables[k].data(), await reference.variables[k].data());
-          expect(err, k).toBeLessThan(1e-5);
-        }
-        disposeBatch(batch);
-        fused.dispose();
-        reference.dispose();
-      });
-    },
-  );
+  it('sequence heads, and the safeguard replacing one run exploding step', async () => {
+    await expectNoLeak(async () => {
+      await againstReference({ I: 3, H: 5, O: 4, T: 4, B: 2, head: 'sigmoid' }, SWEEP, 2);
+      const guarded = SWEEP.slice(1, 3).map((m) => ({ ...m, safeguard: true }));
+      // targets of 1e12 give run 1 a gradient norm above 1e10
+      const c: Shape = { I: 3, H: 6, O: 2, T: 5, B: 4, head: 'last-linear' };
+      const fused = ensembleOf(c, guarded, 'fused');
+      const reference = ensembleOf(c, guarded, 'reference');
+      const batch = stackedBatchFor(c, 2, 0, (r) => (r === 1 ? 1e12 : 1));
+      const got = await fused.step(batch);
+      expectRecordsClose(got, await reference.step(batch), 'safeguard');
+      expect(got.safeguarded).toEqual([false, true]);
+      for (const k of PARAMS) {
+        const err = relativeError(await fused.variables[k].data(), await reference.variables[k].data());
+        expect(err, k).toBeLessThan(1e-5);
+      }
+      disposeBatch(batch);
+      fused.dispose();
+      reference.dispose();
+    });
+  });
 
   it.skipIf(backend.name === 'webgpu')(
     'each run equals its own fused trainStep with paperMethod, over 3 steps (α schedule included)',
@@ -282,26 +279,23 @@ describeBackends('fused ensembles (createEnsemble with implementation: fused)', 
     },
   );
 
-  it.skipIf(backend.name === 'webgpu')(
-    'one-run ensembles stepped together (one kernel call) end bit for bit where each stepping alone ends',
-    async () => {
-      await expectNoLeak(async () => {
-        const c: Shape = { I: 4, H: 6, O: 3, T: 5, B: 3, head: 'last-softmax' };
-        const together = SWEEP.map((m) => ensembleOf(c, [m], 'fused'));
-        const alone = SWEEP.map((m) => ensembleOf(c, [m], 'fused'));
-        for (let s = 0; s < 3; s++) {
-          const batches = SWEEP.map((_, r) => stackedBatchFor(c, 1, 10 * s + r));
-          const got = await ensembleStepTogether(together, batches);
-          const want: EnsembleStepRecord[] = [];
-          for (const [r, e] of alone.entries()) want.push(await e.step(batches[r]));
-          expect(got).toEqual(want);
-          batches.forEach(disposeBatch);
-        }
-        for (const [r, e] of together.entries()) expect(await e.member(0)).toEqual(await alone[r].member(0));
-        for (const e of [...together, ...alone]) e.dispose();
-      });
-    },
-  );
+  it('one-run ensembles stepped together (one kernel call) end bit for bit where each stepping alone ends', async () => {
+    await expectNoLeak(async () => {
+      const c: Shape = { I: 4, H: 6, O: 3, T: 5, B: 3, head: 'last-softmax' };
+      const together = SWEEP.map((m) => ensembleOf(c, [m], 'fused'));
+      const alone = SWEEP.map((m) => ensembleOf(c, [m], 'fused'));
+      for (let s = 0; s < 3; s++) {
+        const batches = SWEEP.map((_, r) => stackedBatchFor(c, 1, 10 * s + r));
+        const got = await ensembleStepTogether(together, batches);
+        const want: EnsembleStepRecord[] = [];
+        for (const [r, e] of alone.entries()) want.push(await e.step(batches[r]));
+        expect(got).toEqual(want);
+        batches.forEach(disposeBatch);
+      }
+      for (const [r, e] of together.entries()) expect(await e.member(0)).toEqual(await alone[r].member(0));
+      for (const e of [...together, ...alone]) e.dispose();
+    });
+  });
 
   it('an implementation without batched ensembles is refused by name; fused names what it cannot run', async () => {
     await expectNoLeak(async () => {

@@ -280,8 +280,10 @@ export const ENSEMBLE_STATS = ['loss', 'norm', 'omega', 'safeguarded', 'clipped'
 
 const OMEGA_CODES: readonly (OmegaVariant | undefined)[] = [undefined, 'paper', 'code'];
 
-const SAFEGUARD_NORM = 1e10;
-const SAFEGUARD_SHRINK = 0.02;
+/** The authors' safeguard: a gradient norm above this (or non-finite) … */
+export const SAFEGUARD_NORM = 1e10;
+/** … is replaced by the step g_W_rec = 0.02·W_rec (every other gradient 0). */
+export const SAFEGUARD_SHRINK = 0.02;
 
 /**
  * One SGD update of each run r's parameters θ_r with gradient g_r (Ω included), as trainStep with

@@ -5,11 +5,10 @@ import { describeBackends, expectNoLeak } from '@cliffguard/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { expect, it } from 'vitest';
 import { lcg, relativeError } from '../test/float64.js';
-import { RNN_ENSEMBLE_LOSS } from './kernels.js';
+import { ENSEMBLE_RUN_COLUMNS, RNN_ENSEMBLE_LOSS } from './kernels.js';
 import { runLossKernel } from './ops.js';
 import type { Head, OmegaVariant } from './problem.js';
 import { setWebgpuRecurrence } from './index.js';
-import { FLAG_COMBINE, FLAG_OMEGA, FLAG_OMEGA_CODE } from './webgpuPrograms.js';
 
 const PARAMS = ['W_in', 'W_rec', 'b', 'W_out', 'b_out'] as const;
 const [I, H, O, T, B] = [3, 5, 4, 4, 2];
@@ -57,12 +56,14 @@ function runData(head: Head, r: number) {
 async function compare(head: Head, R: number) {
   const runs = OMEGA.slice(0, R).map((_, r) => runData(head, r));
   const stackOf = (pick: (x: (typeof runs)[number]) => tf.Tensor) => tf.stack(runs.map(pick));
+  // the ensembles' table: only α and the Ω variant (0 none, 1 'paper', 2 'code') are read
   const table = tf.tensor2d(
-    OMEGA.slice(0, R).map((o) => [
-      o.variant ? FLAG_OMEGA | FLAG_COMBINE | (o.variant === 'code' ? FLAG_OMEGA_CODE : 0) : 0,
-      o.alpha,
-    ]),
-    [R, 2],
+    OMEGA.slice(0, R).map((o) => {
+      const row = { alpha: o.alpha, maxNorm: 1, learningRate: 1, safeguard: 0, omega: 0 };
+      if (o.variant) row.omega = o.variant === 'paper' ? 1 : 2;
+      return ENSEMBLE_RUN_COLUMNS.map((c) => row[c]);
+    }),
+    [R, ENSEMBLE_RUN_COLUMNS.length],
   );
   const stacked = {
     ...Object.fromEntries(PARAMS.map((k) => [k, stackOf((x) => x.params[k])])),

@@ -2,10 +2,19 @@
  * CliffguardRnnForward and CliffguardRnnLoss for the 'webgpu' backend: the programs of
  * webgpuPrograms.ts run through backend.runWebGPUProgram; intermediate buffers are disposed here.
  * The outputs are the same tensors, in the same order, as the cpu and wasm kernels'.
- * CliffguardRnnEnsembleLoss (webgpu only) runs the same programs once for R stacked runs.
+ * CliffguardRnnEnsembleLoss (webgpu only) runs the same programs once for R stacked runs;
+ * CliffguardRnnEnsembleStep adds the update of every run (norm, safeguard, clip, SGD) in WGSL.
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { type ForwardAttrs, type LossAttrs, RNN_ENSEMBLE_LOSS, RNN_FORWARD, RNN_LOSS } from './kernels.js';
+import {
+  ENSEMBLE_RUN_COLUMNS,
+  type ForwardAttrs,
+  type LossAttrs,
+  RNN_ENSEMBLE_LOSS,
+  RNN_ENSEMBLE_STEP,
+  RNN_FORWARD,
+  RNN_LOSS,
+} from './kernels.js';
 import type { Activation, Head } from './problem.js';
 import {
   backwardProgram,
@@ -25,6 +34,9 @@ import {
   headProgram,
   ONE_WORKGROUP_MAX,
   omegaProgram,
+  sgdUpdateProgram,
+  updateControlProgram,
+  updateRecordProgram,
 } from './webgpuPrograms.js';
 
 interface Uniform {
@@ -256,45 +268,115 @@ export interface EnsembleLossAttrs {
   omega: boolean;
 }
 
+type EnsembleInputs = Named & { runs: TensorInfo };
+
 /**
- * CliffguardRnnEnsembleLoss: every program once for all R runs (R workgroups for a one-workgroup
- * recurrence, R rows of workgroups otherwise), each run's Ω flags and α read from `runs`.
+ * The loss pass of R stacked runs: every program once for all runs (R workgroups for a
+ * one-workgroup recurrence, R rows of workgroups otherwise), each run's Ω variant and α read from
+ * `runs`. Returns [loss [R], Ω [R], ∂W_in, ∂W_rec, ∂b, ∂W_out, ∂b_out] (stacked), kept or
+ * released with the runner's temporaries.
  */
-const ensembleLossKernel: KernelFunc = ({ inputs, backend, attrs }) => {
-  const x = inputs as unknown as Named & { runs: TensorInfo };
-  const a = attrs as unknown as EnsembleLossAttrs;
+function ensemblePass(
+  r: Runner,
+  x: EnsembleInputs,
+  head: number,
+  omega: boolean,
+  keep: boolean,
+): TensorInfo[] {
+  const [, B, T, I] = x.inputs.shape as [number, number, number, number];
+  const [R, H, O] = x.W_out.shape as [number, number, number];
+  const rows = head === 0 || head === 2 ? B : B * T;
+  const S = r.states(B, T, H, [x.W_in, x.W_rec, x.b, x.inputs, x.b]);
+  const Z = r.run(headProgram(rows, O, true, undefined, R), [
+    S,
+    x.W_out,
+    x.b_out,
+    x.targets,
+    given(x.mask) ? x.mask : x.b,
+  ]);
+  const P = r.backward(B, T, H, [S, Z, x.W_out, x.W_rec]);
+  const om = omega ? r.run(omegaProgram(B, T, R), [P]) : x.b;
+  const ins = [x.inputs, S, Z, P, om, x.runs];
+  const grad = (kind: number, shape: number[]) => r.run(gradientProgram(shape, R, true), ins, kind, 0, keep);
+  return [
+    grad(GRAD.loss, []),
+    grad(GRAD.omega, []),
+    grad(GRAD.W_in, [I, H]),
+    grad(GRAD.W_rec, [H, H]),
+    grad(GRAD.b, [H]),
+    grad(GRAD.W_out, [H, O]),
+    grad(GRAD.b_out, [O]),
+  ];
+}
+
+/** A runner for R stacked runs (checking class targets where they are still on the CPU). */
+function ensembleRunner(
+  be: WebGPUBackendLike,
+  x: EnsembleInputs,
+  head: number,
+  activation: Activation,
+): Runner {
   const [R, B, T, I] = x.inputs.shape as [number, number, number, number];
   const [, H, O] = x.W_out.shape as [number, number, number];
-  const head = HEAD_CODE[a.head];
-  const last = head === 0 || head === 2;
-  const rows = last ? B : B * T;
-  const flags = FLAG_TRAIN | (given(x.mask) ? FLAG_MASK : 0);
-  const be = backend as unknown as WebGPUBackendLike;
   if (head === 0 || head === 1) checkClasses(be, x.targets, O);
-  const r = new Runner(be, [B, T, I, H, O], head, a.activation === 'tanh' ? 0 : 1, flags, 0, R);
+  const flags = FLAG_TRAIN | (given(x.mask) ? FLAG_MASK : 0);
+  return new Runner(be, [B, T, I, H, O], head, activation === 'tanh' ? 0 : 1, flags, 0, R);
+}
+
+/**
+ * CliffguardRnnEnsembleLoss: the pass of R runs, `runs` the ensembles' table (ENSEMBLE_RUN_COLUMNS;
+ * only α and the Ω variant are read).
+ */
+const ensembleLossKernel: KernelFunc = ({ inputs, backend, attrs }) => {
+  const x = inputs as unknown as EnsembleInputs;
+  const a = attrs as unknown as EnsembleLossAttrs;
+  const r = ensembleRunner(backend as unknown as WebGPUBackendLike, x, HEAD_CODE[a.head], a.activation);
   try {
-    const S = r.states(B, T, H, [x.W_in, x.W_rec, x.b, x.inputs, x.b]);
-    const Z = r.run(headProgram(rows, O, true, undefined, R), [
-      S,
-      x.W_out,
-      x.b_out,
-      x.targets,
-      given(x.mask) ? x.mask : x.b,
-    ]);
-    const P = r.backward(B, T, H, [S, Z, x.W_out, x.W_rec]);
-    const om = a.omega ? r.run(omegaProgram(B, T, R), [P]) : x.b;
-    const ins = [x.inputs, S, Z, P, om, x.runs];
-    const grad = (kind: number, shape: number[]) =>
-      r.run(gradientProgram(shape, R, true), ins, kind, 0, true);
-    return [
-      grad(GRAD.loss, []),
-      grad(GRAD.omega, []),
-      grad(GRAD.W_in, [I, H]),
-      grad(GRAD.W_rec, [H, H]),
-      grad(GRAD.b, [H]),
-      grad(GRAD.W_out, [H, O]),
-      grad(GRAD.b_out, [O]),
-    ];
+    return ensemblePass(r, x, HEAD_CODE[a.head], a.omega, true);
+  } finally {
+    r.release();
+  }
+};
+
+/**
+ * Whether any run of the table uses Ω, read where its values are still on the CPU (a table made
+ * from JavaScript data); true when they are not (Ω's terms are then computed and unused).
+ */
+function anyOmega(be: WebGPUBackendLike, runs: TensorInfo): boolean {
+  const values = be.tensorMap?.get(runs.dataId)?.values;
+  if (!values) return true;
+  const C = ENSEMBLE_RUN_COLUMNS.length;
+  const at = ENSEMBLE_RUN_COLUMNS.indexOf('omega');
+  for (let r = 0; r < values.length / C; r++) if (values[r * C + at] !== 0) return true;
+  return false;
+}
+
+/**
+ * CliffguardRnnEnsembleStep on webgpu, the cpu and wasm kernels' update in WGSL: the pass of all
+ * runs, then one program for every run's norm, safeguard, skip and clip, one SGD program per
+ * parameter and one for the record [6, R]: seven dispatches after the pass, however many runs.
+ */
+const ensembleStepKernel: KernelFunc = ({ inputs, backend, attrs }) => {
+  const x = inputs as unknown as EnsembleInputs;
+  const a = attrs as unknown as ForwardAttrs;
+  const be = backend as unknown as WebGPUBackendLike;
+  const R = x.inputs.shape[0];
+  const r = ensembleRunner(be, x, HEAD_CODE[a.head], a.activation);
+  try {
+    const [loss, omega, ...grads] = ensemblePass(r, x, HEAD_CODE[a.head], anyOmega(be, x.runs), false);
+    const control = r.run(updateControlProgram(R), [...grads, x.W_rec, x.runs]);
+    const params = [x.W_in, x.W_rec, x.b, x.W_out, x.b_out];
+    const next = params.map((w, i) =>
+      r.run(
+        sgdUpdateProgram(w.shape.slice(1), R),
+        [w, grads[i], control, x.runs],
+        w === x.W_rec ? 1 : 0,
+        0,
+        true,
+      ),
+    );
+    const record = r.run(updateRecordProgram(R), [loss, omega, control], 0, 0, true);
+    return [...next, record];
   } finally {
     r.release();
   }
@@ -306,5 +388,6 @@ export function webgpuKernels(): KernelConfig[] {
     { kernelName: RNN_FORWARD, backendName: 'webgpu', kernelFunc: forwardKernel },
     { kernelName: RNN_LOSS, backendName: 'webgpu', kernelFunc: lossKernel },
     { kernelName: RNN_ENSEMBLE_LOSS, backendName: 'webgpu', kernelFunc: ensembleLossKernel },
+    { kernelName: RNN_ENSEMBLE_STEP, backendName: 'webgpu', kernelFunc: ensembleStepKernel },
   ];
 }

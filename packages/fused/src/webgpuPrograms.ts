@@ -13,6 +13,8 @@
  * on a leading run axis, so one dispatch advances every run; R = 1 is the single-run kernel.
  */
 
+import { ENSEMBLE_RUN_COLUMNS, ENSEMBLE_STATS, SAFEGUARD_NORM, SAFEGUARD_SHRINK } from './kernels.js';
+
 /** The subset of tfjs-backend-webgpu's WebGPUProgram these programs fill in. */
 export interface FusedWebGPUProgram {
   variableNames: string[];
@@ -39,6 +41,10 @@ export const FLAG_OMEGA = 32;
 
 const WG = 256;
 const FLAT = 64;
+
+/** Column c of run `run`'s row of the ensembles' `runs` table [R, 5] (ENSEMBLE_RUN_COLUMNS). */
+const column = (name: (typeof ENSEMBLE_RUN_COLUMNS)[number], run = 'run') =>
+  `f32(runs[${ENSEMBLE_RUN_COLUMNS.length} * ${run} + ${ENSEMBLE_RUN_COLUMNS.indexOf(name)}])`;
 
 const common = `
   fn lastHead() -> bool { return uniforms.head == 0 || uniforms.head == 2; }
@@ -440,22 +446,34 @@ export function omegaProgram(B: number, T: number, R = 1): FusedWebGPUProgram {
 /** Kinds of the gradient program (uniform `mode`). */
 export const GRAD = { W_in: 0, W_rec: 1, b: 2, W_out: 3, b_out: 4, omegaGrad: 5, loss: 6, omega: 7 } as const;
 
+// NaN from a run-time value: WGSL rejects a NaN that is a constant expression
+const RUNTIME_NAN = 'bitcast<f32>(0x7fc00000u | u32(uniforms.mode & 0))';
+
 /**
  * One invocation per element of a gradient, summing over all T·B rows (the weight-gradient
  * products batched over time), or the scalars: loss = Σ of the rows' shares, Ω = c·Σ(r−1)².
- * `outputShape` is one run's. With `ensemble`, each run's Ω flags and α come from the extra input
- * `runs` [R, 2] (flags, α), not the uniforms, and a run without Ω reports Ω as NaN.
+ * `outputShape` is one run's. With `ensemble`, each run's Ω variant and α come from the extra
+ * input `runs` (the ensembles' table, ENSEMBLE_RUN_COLUMNS), not the uniforms; a run with Ω has
+ * α·∂Ω/∂W_rec summed into ∂W_rec, and a run without Ω reports Ω as NaN.
  */
 export function gradientProgram(outputShape: number[], R = 1, ensemble = false): FusedWebGPUProgram {
-  const flagsOf = ensemble ? 'i32(runs[2 * run])' : 'uniforms.flags';
-  const alphaOf = ensemble ? 'f32(runs[2 * run + 1])' : 'uniforms.alpha';
-  // NaN from a run-time value: WGSL rejects a NaN that is a constant expression
-  const noOmega = ensemble ? 'bitcast<f32>(0x7fc00000u | u32(uniforms.mode & 0))' : '0.0';
+  const flagsOf = ensemble ? 'ensembleFlags(run)' : 'uniforms.flags';
+  const alphaOf = ensemble ? column('alpha') : 'uniforms.alpha';
+  const noOmega = ensemble ? RUNTIME_NAN : '0.0';
+  // the table's Ω column: 0 none, 1 'paper', 2 'code'
+  const flagsFromTable = `
+  fn ensembleFlags(run : i32) -> i32 {
+    let variant = i32(${column('omega')});
+    if (variant == 0) { return 0; }
+    var f = ${FLAG_OMEGA | FLAG_COMBINE};
+    if (variant == 2) { f = f | ${FLAG_OMEGA_CODE}; }
+    return f;
+  }`;
   return flat(
     ensemble ? 'rnn_gradient_ensemble' : 'rnn_gradient',
     ensemble ? ['u', 'S', 'Z', 'P', 'om', 'runs'] : ['u', 'S', 'Z', 'P', 'om'],
     outputShape,
-    `
+    `${ensemble ? flagsFromTable : ''}
   fn omegaScale(flags : i32, ob : i32) -> f32 {
     if ((flags & ${FLAG_OMEGA_CODE}) != 0) {
       if (f32(om[ob + 1]) > 0.0) { return 1.0 / f32(om[ob + 1]); }
@@ -529,6 +547,139 @@ export function gradientProgram(outputShape: number[], R = 1, ensemble = false):
     R,
     outputShape.reduce((a, b) => a * b, 1),
     ensemble,
+  );
+}
+
+/** Rows of the update's control buffer [5][R]: what each run's SGD step needs. */
+const CONTROL = { norm: 0, safeguarded: 1, clipped: 2, skipped: 3, scale: 4 } as const;
+const CONTROL_ROWS = Object.keys(CONTROL).length;
+
+/** Whether x is finite, read from its bits (WGSL lets a compiler assume floats are never NaN or ∞). */
+const isFinite = `
+  fn finite(x : f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u; }`;
+
+/**
+ * The per-run decisions of an ensemble's update, one workgroup per run: the global norm of all
+ * five gradients (Ω's term already in ∂W_rec), the authors' safeguard (a non-finite norm or one
+ * above 1e10 becomes the step g_W_rec = 0.02·W_rec), the clip wrapper's non-finite skip and
+ * Algorithm 1's rescale by maxNorm / ‖g‖ (eq. of Algorithm 1, `>`). Writes [5][R]: norm,
+ * safeguarded, clipped, skipped, the clip's scale (1 unclipped). Seven inputs: with the output,
+ * the eight storage buffers a stage gets by default.
+ */
+export function updateControlProgram(R: number): FusedWebGPUProgram {
+  return singleWorkgroup(
+    'rnn_update_control',
+    ['gWin', 'gWrec', 'gb', 'gWout', 'gbout', 'Wrec', 'runs'],
+    CONTROL_ROWS,
+    `${isFinite}
+  var<workgroup> partial : array<f32, ${2 * WG}>;
+  fn main(index0 : i32) {
+    let I = uniforms.I; let H = uniforms.H; let O = uniforms.O;
+    let run = runOf();
+    let local = i32(localIndex);
+    // Σ g² over the five gradients, and Σ (0.02·W_rec)² for the safeguard's step
+    var s = 0.0;
+    var shrunk = 0.0;
+    for (var e = local; e < I * H; e += ${WG}) { let v = f32(gWin[run * I * H + e]); s += v * v; }
+    for (var e = local; e < H * H; e += ${WG}) {
+      let v = f32(gWrec[run * H * H + e]);
+      s += v * v;
+      let w = ${SAFEGUARD_SHRINK.toExponential()} * f32(Wrec[run * H * H + e]);
+      shrunk += w * w;
+    }
+    for (var e = local; e < H; e += ${WG}) { let v = f32(gb[run * H + e]); s += v * v; }
+    for (var e = local; e < H * O; e += ${WG}) { let v = f32(gWout[run * H * O + e]); s += v * v; }
+    for (var e = local; e < O; e += ${WG}) { let v = f32(gbout[run * O + e]); s += v * v; }
+    partial[local] = s;
+    partial[${WG} + local] = shrunk;
+    workgroupBarrier();
+    for (var w = ${WG / 2}; w > 0; w = w / 2) {
+      if (local < w) {
+        partial[local] += partial[local + w];
+        partial[${WG} + local] += partial[${WG} + local + w];
+      }
+      workgroupBarrier();
+    }
+    if (local != 0) { return; }
+    let norm = sqrt(partial[0]);
+    let safeguarded = ${column('safeguard')} == 1.0 && (!finite(norm) || norm > ${SAFEGUARD_NORM.toExponential()});
+    var seen = norm;
+    if (safeguarded) { seen = sqrt(partial[${WG}]); }
+    let maxNorm = ${column('maxNorm')};
+    let withClip = finite(maxNorm);
+    let skipped = withClip && !finite(seen);
+    let clipped = withClip && !skipped && seen > maxNorm;
+    var scale = 1.0;
+    if (clipped) { scale = maxNorm / seen; }
+    let R = uniforms.R;
+    result[${CONTROL.norm} * R + run] = norm;
+    result[${CONTROL.safeguarded} * R + run] = select(0.0, 1.0, safeguarded);
+    result[${CONTROL.clipped} * R + run] = select(0.0, 1.0, clipped);
+    result[${CONTROL.skipped} * R + run] = select(0.0, 1.0, skipped);
+    result[${CONTROL.scale} * R + run] = scale;
+  }`,
+    R,
+  );
+}
+
+/** The ensemble's record [6][R] (ENSEMBLE_STATS): the pass's loss and Ω, the control's decisions. */
+export function updateRecordProgram(R: number): FusedWebGPUProgram {
+  const row = (name: (typeof ENSEMBLE_STATS)[number]) => ENSEMBLE_STATS.indexOf(name);
+  return flat(
+    'rnn_update_record',
+    ['loss', 'omega', 'control'],
+    [ENSEMBLE_STATS.length, R],
+    `
+  fn main(index0 : i32) {
+    let R = uniforms.R;
+    let e = inRun(${FLAT});
+    if (e >= ${ENSEMBLE_STATS.length} * R) { return; }
+    let row = e / R;
+    let run = e % R;
+    var v = 0.0;
+    if (row == ${row('loss')}) { v = f32(loss[run]); }
+    else if (row == ${row('omega')}) { v = f32(omega[run]); }
+    else if (row == ${row('norm')}) { v = f32(control[${CONTROL.norm} * R + run]); }
+    else if (row == ${row('safeguarded')}) { v = f32(control[${CONTROL.safeguarded} * R + run]); }
+    else if (row == ${row('clipped')}) { v = f32(control[${CONTROL.clipped} * R + run]); }
+    else { v = f32(control[${CONTROL.skipped} * R + run]); }
+    result[e] = v;
+  }`,
+    1,
+    ENSEMBLE_STATS.length * R,
+    false,
+  );
+}
+
+/**
+ * SGD on one stacked parameter (uniform mode 1: W_rec, whose safeguard step is 0.02·W_rec; the
+ * other parameters' is 0), as tf.train.sgd computes it: w + (−lr)·(g·scale); a skipped run keeps w.
+ */
+export function sgdUpdateProgram(outputShape: number[], R: number): FusedWebGPUProgram {
+  return flat(
+    'rnn_update_sgd',
+    ['W', 'G', 'control', 'runs'],
+    outputShape,
+    `
+  fn main(index0 : i32) {
+    let index = inRun(${FLAT});
+    let n = uniforms.size / uniforms.R;
+    if (index >= n) { return; }
+    let run = runOf();
+    let R = uniforms.R;
+    let at = run * n + index;
+    let w = f32(W[at]);
+    if (f32(control[${CONTROL.skipped} * R + run]) != 0.0) { result[at] = w; return; }
+    var g = f32(G[at]);
+    if (f32(control[${CONTROL.safeguarded} * R + run]) != 0.0) {
+      g = select(0.0, ${SAFEGUARD_SHRINK.toExponential()} * w, uniforms.mode == 1);
+    }
+    if (f32(control[${CONTROL.clipped} * R + run]) != 0.0) { g = g * f32(control[${CONTROL.scale} * R + run]); }
+    result[at] = -${column('learningRate')} * g + w;
+  }`,
+    R,
+    outputShape.reduce((a, b) => a * b, 1),
+    true,
   );
 }
 
