@@ -3,7 +3,9 @@
 // ensemble step of R SGD-C runs (createEnsemble with implementation 'fused'), updates per second
 // summed over runs, and the WebGPU programs dispatched per step (counted at the backend). P100 by
 // default. A software adapter (SwiftShader) says nothing about GPU speed; the dispatch count holds
-// on any adapter.
+// on any adapter. Each step is timed side by side, rep by rep, with the update done the way it was
+// before the WGSL update existed (the batched pass, CliffguardRnnEnsembleLoss, then rnn's
+// `stackedUpdate` as tfjs ops): the rows 'kernel' and 'pass + ops', and their ratio.
 //   node packages/fused/bench/webgpu-ensemble.mjs [--config P100] [--runs 1,4,16] [--reps 5]
 import { existsSync } from 'node:fs';
 import { create, globals } from 'webgpu';
@@ -27,8 +29,8 @@ if (!adapter && !process.env.VK_ICD_FILENAMES && existsSync(swiftshader)) {
 if (!adapter) throw new Error('no WebGPU adapter (no Vulkan driver?)');
 const tf = await import('@tensorflow/tfjs-core');
 await import('@tensorflow/tfjs-backend-webgpu');
-await import('@cliffguard/fused');
-const { createEnsemble } = await import('@cliffguard/rnn');
+const fused = await import('@cliffguard/fused');
+const { createEnsemble, stackedUpdate } = await import('@cliffguard/rnn');
 if (!(await tf.setBackend('webgpu'))) throw new Error('tfjs webgpu backend did not start');
 await tf.ready();
 console.log(`adapter: ${JSON.stringify(adapter.info ?? {})}`);
@@ -51,26 +53,65 @@ backend.runWebGPUProgram = (...a) => {
   return runProgram(...a);
 };
 
+const PARAMS = ['W_in', 'W_rec', 'b', 'W_out', 'b_out'];
+/** The update as it was: the batched pass, then rnn's stackedUpdate (about 95 tfjs ops). */
+function passThenOps(params, config, batch, members, alphas) {
+  const rows = members.map((m, r) => {
+    const row = {
+      alpha: m.usesOmega ? alphas[r] : 0,
+      maxNorm: m.clips ? m.threshold : Number.POSITIVE_INFINITY,
+      learningRate: m.learningRate,
+      safeguard: m.safeguard ? 1 : 0,
+      omega: m.usesOmega ? (m.omegaVariant === 'paper' ? 1 : 2) : 0,
+    };
+    return fused.ENSEMBLE_RUN_COLUMNS.map((k) => row[k]);
+  });
+  const [loss, omega, ...grads] = tf
+    .engine()
+    .runKernel(
+      fused.RNN_ENSEMBLE_LOSS,
+      { ...params, ...batch, mask: tf.tensor1d([]), runs: tf.tensor2d(rows) },
+      { activation: config.activation, head: config.head, omega: members.some((m) => m.usesOmega) },
+    );
+  return stackedUpdate(
+    params,
+    { loss, omega, grads: Object.fromEntries(PARAMS.map((k, i) => [k, grads[i]])) },
+    members,
+  );
+}
+const opsImplementation = {
+  ...fused.fusedImplementation,
+  stacked: { ...fused.fusedImplementation.stacked, trainStep: passThenOps },
+};
+
 const stat = (a) => {
   const s = [...a].sort((x, y) => x - y);
   return { median: s[s.length >> 1], min: s[0], max: s[s.length - 1] };
 };
-console.log(`${name} on webgpu, SGD-C runs, median (min–max) of ${reps} steps`);
-console.log('| R | step ms | updates/s | programs dispatched per step |\n| --- | --- | --- | --- |');
+console.log(`${name} on webgpu, SGD-C runs, median (min–max) of ${reps} steps, the two updates alternating`);
+console.log(
+  '| R | update | step ms | updates/s | programs dispatched per step | kernel / pass + ops (step time) |\n| --- | --- | --- | --- | --- | --- |',
+);
 for (const R of opt('runs', '1,4,16').split(',').map(Number)) {
-  const ensemble = createEnsemble({
-    inputSize: c.I,
-    hiddenSize: c.H,
-    outputSize: c.O,
-    head: c.head,
-    members: Array.from({ length: R }, (_, r) => ({
-      method: 'SGD-C',
-      learningRate: 0.01,
-      threshold: 1,
-      seed: r + 1,
-    })),
-    implementation: 'fused',
-  });
+  const make = () =>
+    createEnsemble({
+      inputSize: c.I,
+      hiddenSize: c.H,
+      outputSize: c.O,
+      head: c.head,
+      members: Array.from({ length: R }, (_, r) => ({
+        method: 'SGD-C',
+        learningRate: 0.01,
+        threshold: 1,
+        seed: r + 1,
+      })),
+      implementation: 'fused',
+    });
+  const ways = [
+    { label: 'kernel', ensemble: make(), times: [], counted: 0 },
+    { label: 'pass + ops', ensemble: make(), times: [], counted: 0 },
+  ];
+  ways[1].ensemble.useImplementation(opsImplementation);
   // float32 data from JavaScript (int32 targets as uploaded values, not a cast on the GPU)
   const u = new Float32Array(R * c.B * c.T * c.I);
   for (let i = 0; i < R * c.B * c.T; i++) u[i * c.I + Math.floor(Math.random() * c.I)] = 1;
@@ -89,21 +130,26 @@ for (const R of opt('runs', '1,4,16').split(',').map(Number)) {
             'int32',
           ),
   };
-  await ensemble.step(batch);
-  const times = [];
-  let counted = 0;
+  for (const w of ways) await w.ensemble.step(batch);
   for (let i = 0; i < reps; i++) {
-    const before = dispatches;
-    const t0 = performance.now();
-    await ensemble.step(batch);
-    times.push(performance.now() - t0);
-    counted = dispatches - before;
+    for (const w of ways) {
+      const before = dispatches;
+      const t0 = performance.now();
+      await w.ensemble.step(batch);
+      w.times.push(performance.now() - t0);
+      w.counted = dispatches - before;
+    }
   }
-  const s = stat(times);
-  console.log(
-    `| ${R} | ${s.median.toFixed(1)} (${s.min.toFixed(1)}–${s.max.toFixed(1)}) | ${((1000 * R) / s.median).toFixed(1)} | ${counted} |`,
-  );
-  ensemble.dispose();
+  const ratios = ways[0].times.map((t, i) => t / ways[1].times[i]);
+  for (const w of ways) {
+    const s = stat(w.times);
+    const r = stat(ratios);
+    const ratio = w === ways[0] ? `${r.median.toFixed(2)} (${r.min.toFixed(2)}–${r.max.toFixed(2)})` : '';
+    console.log(
+      `| ${R} | ${w.label} | ${s.median.toFixed(1)} (${s.min.toFixed(1)}–${s.max.toFixed(1)}) | ${((1000 * R) / s.median).toFixed(1)} | ${w.counted} | ${ratio} |`,
+    );
+    w.ensemble.dispose();
+  }
   tf.dispose([batch.inputs, batch.targets]);
 }
 process.exit(0);
