@@ -42,7 +42,44 @@ export function normOfTensors(tensors: tf.Tensor[], normType: NormType): tf.Scal
 export function globalNorm(grads: Gradients, normType: NormType = 2): tf.Scalar {
   checkNormType(normType, 'globalNorm');
   const tensors = presentTensors(grads, 'globalNorm');
-  return tf.tidy(() => normOfTensors(tensors, normType));
+  const norm = tf.tidy(() => normOfTensors(tensors, normType));
+  remember(tensors, normType, norm);
+  return norm;
+}
+
+interface KnownNorm {
+  tensors: tf.Tensor[];
+  normType: NormType;
+  norm: tf.Scalar;
+}
+
+/** The last norm `globalNorm` gave for a list, by the list's first tensor. */
+const knownNorms = new WeakMap<tf.Tensor, KnownNorm>();
+
+function remember(tensors: tf.Tensor[], normType: NormType, norm: tf.Scalar): void {
+  // A variable's values can change under the same object; every other tensor is immutable.
+  if (tensors.length === 0 || tensors.some((t) => t instanceof tf.Variable)) return;
+  knownNorms.set(tensors[0], { tensors: [...tensors], normType, norm });
+}
+
+/**
+ * The norm `globalNorm` already computed for exactly these tensors (the same objects, in the same
+ * order), while the caller still holds it; otherwise undefined. A training loop that takes the
+ * norm before `applyGradients` (rnn's trainStep does, for the safeguard and its record) thus costs
+ * the clip wrapper no second norm: on C's gradients that is 0.5 ms of concat, square and sum.
+ */
+export function knownNorm(tensors: tf.Tensor[], normType: NormType): tf.Scalar | undefined {
+  const k = tensors.length > 0 ? knownNorms.get(tensors[0]) : undefined;
+  if (
+    k === undefined ||
+    k.normType !== normType ||
+    k.norm.isDisposed ||
+    k.tensors.length !== tensors.length ||
+    k.tensors.some((t, i) => t !== tensors[i] || t.isDisposed)
+  ) {
+    return undefined;
+  }
+  return k.norm;
 }
 
 /**

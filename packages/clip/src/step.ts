@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type NormType, normOfTensors } from './global-norm.js';
+import { knownNorm, type NormType, normOfTensors } from './global-norm.js';
 import { type GradientMap, type Gradients, type NamedGradient, presentTensors } from './gradients.js';
 import type {
   GradientTransform,
@@ -58,7 +58,8 @@ function stepContext(iteration: number): StepContext {
       }
       let norm = byType.get(normType);
       if (!norm) {
-        norm = normOfTensors(presentTensors(grads, 'globalNorm'), normType);
+        const tensors = presentTensors(grads, 'globalNorm');
+        norm = knownNorm(tensors, normType) ?? normOfTensors(tensors, normType);
         byType.set(normType, norm);
       }
       return norm;

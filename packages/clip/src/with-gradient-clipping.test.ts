@@ -14,6 +14,7 @@ import {
   variableNames,
 } from './reference.helpers.js';
 import { canReadSync } from './step.js';
+import { globalNorm } from './global-norm.js';
 import { withGradientClipping } from './with-gradient-clipping.js';
 
 /** A variable whose initial tensor is not left behind (tf.variable keeps its own copy). */
@@ -345,6 +346,48 @@ describeBackends('withGradientClipping', (backend) => {
       expectClose([st.meanNorm, st.maxNorm], [15.5 / 3, 10]);
       opt.dispose();
       v.dispose();
+    });
+  });
+
+  sit('reuses the norm globalNorm took of the same gradients, and only while it is alive', async () => {
+    await expectNoLeak(async () => {
+      const a0 = values(6, 41, 1);
+      const ga = values(6, 42, 3);
+      const gb = values(3, 43, 3);
+      const kernelsOfStep = async (withKnownNorm: 'alive' | 'disposed' | 'none') => {
+        const a = variable(a0, [6], `reuse_a_${withKnownNorm}`);
+        const b = variable([0, 0, 0], [3], `reuse_b_${withKnownNorm}`);
+        const g = { [a.name]: tf.tensor1d(ga), [b.name]: tf.tensor1d(gb) };
+        const known = withKnownNorm === 'none' ? null : globalNorm(g);
+        if (withKnownNorm === 'disposed') known?.dispose();
+        const opt = withGradientClipping(tf.train.sgd(1), { maxNorm: 1 });
+        const profile = await tf.profile(() => opt.applyGradients(g));
+        const result = {
+          names: profile.kernels.map((k) => k.name),
+          norm: opt.lastGlobalNorm,
+          a: a.dataSync(),
+        };
+        tf.dispose([a, b, known, ...Object.values(g)]);
+        opt.dispose();
+        return result;
+      };
+      const fresh = await kernelsOfStep('none');
+      const reused = await kernelsOfStep('alive');
+      const stale = await kernelsOfStep('disposed');
+      expect(fresh.names).toContain('Concat');
+      expect(reused.names).not.toContain('Concat');
+      expect(reused.names.length).toBeLessThan(fresh.names.length);
+      expect(stale.names).toEqual(fresh.names);
+      // the same step either way, against the plain-JS reference
+      const norm = refNorm([ga, gb]);
+      for (const r of [fresh, reused, stale]) {
+        expectClose([r.norm], [norm], 1e-6);
+        expectClose(
+          r.a,
+          a0.map((w, i) => w - ga[i] / norm),
+          1e-5,
+        );
+      }
     });
   });
 

@@ -210,6 +210,40 @@ describeBackends('trainStep', (backend) => {
     });
   });
 
+  it('safeguard: an ordinary step is left exactly as SGD takes it, Ω included', async () => {
+    await expectNoLeak(async () => {
+      const batch = classBatch(21);
+      const lr = 0.3;
+      const omega = { alpha: 1.5, variant: 'code' as const };
+      const models = [true, false].map(() =>
+        createRnn({ ...SIZES, head: 'last-softmax', init: 'basic-tanh', seed: 8 }),
+      );
+      const before = await snapshot(models[0]);
+      const { grads } = await gradientsNow(models[0], batch, { variant: 'code', weight: 1.5 });
+      const records = [];
+      for (const [i, safeguard] of [true, false].entries()) {
+        const sgd = tf.train.sgd(lr);
+        records.push(await trainStep(models[i], batch, sgd, { omega, safeguard }));
+        sgd.dispose();
+      }
+      expect(records[0]).toEqual(records[1]);
+      expect(records[0].safeguarded).toBe(false);
+      expectClose([records[0].norm], [normOf(grads)], 1e-5, 'norm');
+      const [guarded, plain] = await Promise.all(models.map(snapshot));
+      for (const k of Object.keys(before)) {
+        expect(guarded[k]).toEqual(plain[k]);
+        expectClose(
+          guarded[k],
+          before[k].map((w, j) => w - lr * grads[k][j]),
+          1e-6,
+          `${k} after one SGD step`,
+        );
+      }
+      for (const m of models) m.dispose();
+      disposeBatch(batch);
+    });
+  });
+
   it.skipIf(!canReadSync(backend))(
     `without the safeguard, the clipping wrapper's own guard skips a NaN step${SYNC_NOTE}`,
     async () => {
