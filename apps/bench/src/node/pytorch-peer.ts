@@ -22,8 +22,17 @@ export interface PeerResult {
   /** null when it ran, else why it could not */
   unavailable: string | null;
   info: Record<string, string>;
-  rows: (ResultRow & { threads: number; variant: string })[];
+  rows: PeerRow[];
 }
+
+export type PeerRow = ResultRow & {
+  threads: number;
+  variant: string;
+  /** the setting that gave this row: the fastest by median of those tried at its thread count */
+  setting: string;
+  /** the median of every setting tried at this thread count, by label */
+  settings_ms_median: Record<string, number>;
+};
 
 export interface PeerOptions {
   steps: number;
@@ -33,14 +42,36 @@ export interface PeerOptions {
 }
 
 /**
- * The peer's environment. OpenBLAS starts its own pool of one thread per core beside torch's
- * intra-op threads unless told otherwise, so `torch.set_num_threads(1)` still ran 2-thread GEMMs,
- * and 2 torch threads ran 4 on 2 cores: measured on the 2-core machine, M took 53 ms (1 torch
- * thread) and 106 ms (2) that way against 34 and 36 ms with OPENBLAS_NUM_THREADS=1. PyTorch gets
- * its best configuration: one OpenBLAS thread under each torch thread (a value set by the caller wins).
+ * One way PyTorch may spend `threads` threads: torch's intra-op threads × OpenBLAS's (the GEMMs).
+ * OpenBLAS starts a pool of one thread per core beside torch's unless told otherwise, so both
+ * pools at once oversubscribe the cores (on the 2-core machine M took 53 ms at one torch thread
+ * and 106 at two that way, against 34 and 36 with one OpenBLAS thread). At two threads neither
+ * split wins everywhere (2026-12-03, 2-core Xeon: C 80.9 ms at torch 2 × OpenBLAS 1, 68.7 at
+ * torch 1 × OpenBLAS 2; M 21.4 against 22.9), so the peer runs both and reports the faster.
  */
-export function peerEnv(): NodeJS.ProcessEnv {
-  return { ...process.env, OPENBLAS_NUM_THREADS: process.env.OPENBLAS_NUM_THREADS ?? '1' };
+export interface PeerSetting {
+  /** threads in all: the thread count the row is compared at */
+  threads: number;
+  torch: number;
+  openblas: number;
+  label: string;
+}
+
+/**
+ * The settings tried for each thread count: torch n × OpenBLAS 1, and torch 1 × OpenBLAS n for
+ * n > 1. OPENBLAS_NUM_THREADS set by the caller pins OpenBLAS (torch then takes all n).
+ */
+export function peerSettings(threads: number[], pinned = process.env.OPENBLAS_NUM_THREADS): PeerSetting[] {
+  const setting = (n: number, torch: number, openblas: number): PeerSetting => ({
+    threads: n,
+    torch,
+    openblas,
+    label: `torch ${torch} × OpenBLAS ${openblas}`,
+  });
+  return threads.flatMap((n) => {
+    if (pinned) return [setting(n, n, Number(pinned))];
+    return n > 1 ? [setting(n, n, 1), setting(n, 1, n)] : [setting(n, 1, 1)];
+  });
 }
 
 /** Why the peer cannot run here, or null when /usr/bin/python3 imports torch. */
@@ -90,52 +121,83 @@ export async function runPytorchPeer(configs: BenchConfig[], options: PeerOption
         },
       };
     });
-    const request = join(dir, 'request.json');
-    writeFileSync(
-      request,
-      JSON.stringify({ threads: options.threads, steps: options.steps, warmup: options.warmup, jobs }),
-    );
-    const { stdout } = await run(PYTHON, [SCRIPT, request], {
-      maxBuffer: 64 * 2 ** 20,
-      timeout: 30 * 60_000,
-      env: peerEnv(),
-    });
-    const out = JSON.parse(stdout) as { info: Record<string, string>; rows: PeerRawRow[] };
-    const rows = out.rows.map((r) => {
-      const config = configs.find((c) => c.name === r.config)!;
-      const summary = summarizeTimes(r.times);
-      const flop = stepFlops(config);
-      const finite = r.losses.every(Number.isFinite);
-      return {
-        config: r.config,
-        backend: 'pytorch',
-        impl: 'pytorch',
-        method: 'SGD-C' as const,
-        runs: 1,
-        updates_per_s: summary.steps_per_s,
-        threads: r.threads,
-        variant: r.variant,
-        ...summary,
-        warmup: r.warmup,
-        ms_first: r.ms_first,
-        flop,
-        gflops: gflopsPerSecond(flop, summary.ms_median),
-        losses: r.losses,
-        ms_steps: r.times,
-        tensors_before: 0,
-        tensors_after: 0,
-        bytes_before: 0,
-        bytes_after: 0,
-        tensors_in_use: 0,
-        bytes_in_use: 0,
-        tensors_growth: 0,
-        tensors_leaked: 0,
-        ok: finite,
-        ...(finite ? {} : { problems: ['non-finite loss'] }),
-      };
-    });
-    return { unavailable: null, info: out.info, rows };
+    // one process per OpenBLAS thread count (OpenBLAS reads the variable when it loads)
+    const groups = new Map<number, PeerSetting[]>();
+    for (const st of peerSettings(options.threads)) {
+      groups.set(st.openblas, [...(groups.get(st.openblas) ?? []), st]);
+    }
+    let info: Record<string, string> = {};
+    const tried: PeerRow[] = [];
+    for (const [openblas, settings] of groups) {
+      const request = join(dir, `request-${openblas}.json`);
+      const torchThreads = [...new Set(settings.map((st) => st.torch))];
+      writeFileSync(
+        request,
+        JSON.stringify({ threads: torchThreads, steps: options.steps, warmup: options.warmup, jobs }),
+      );
+      const { stdout } = await run(PYTHON, [SCRIPT, request], {
+        maxBuffer: 64 * 2 ** 20,
+        timeout: 30 * 60_000,
+        env: { ...process.env, OPENBLAS_NUM_THREADS: String(openblas) },
+      });
+      const out = JSON.parse(stdout) as { info: Record<string, string>; rows: PeerRawRow[] };
+      info = { ...out.info, openblas_num_threads: 'per setting (each row says which)' };
+      for (const r of out.rows) {
+        for (const st of settings.filter((x) => x.torch === r.threads)) tried.push(peerRow(configs, r, st));
+      }
+    }
+    const rows = fastestPerThreadCount(tried);
+    return { unavailable: null, info, rows };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+function peerRow(configs: BenchConfig[], r: PeerRawRow, setting: PeerSetting): PeerRow {
+  const config = configs.find((c) => c.name === r.config)!;
+  const summary = summarizeTimes(r.times);
+  const flop = stepFlops(config);
+  const finite = r.losses.every(Number.isFinite);
+  return {
+    config: r.config,
+    backend: 'pytorch',
+    impl: 'pytorch',
+    method: 'SGD-C' as const,
+    runs: 1,
+    updates_per_s: summary.steps_per_s,
+    threads: setting.threads,
+    variant: r.variant,
+    setting: setting.label,
+    settings_ms_median: {},
+    ...summary,
+    warmup: r.warmup,
+    ms_first: r.ms_first,
+    flop,
+    gflops: gflopsPerSecond(flop, summary.ms_median),
+    losses: r.losses,
+    ms_steps: r.times,
+    tensors_before: 0,
+    tensors_after: 0,
+    bytes_before: 0,
+    bytes_after: 0,
+    tensors_in_use: 0,
+    bytes_in_use: 0,
+    tensors_growth: 0,
+    tensors_leaked: 0,
+    ok: finite,
+    ...(finite ? {} : { problems: ['non-finite loss'] }),
+  };
+}
+
+/** Per config and thread count, the row of the fastest setting (by median), with every setting's median. */
+export function fastestPerThreadCount(rows: PeerRow[]): PeerRow[] {
+  const groups = new Map<string, PeerRow[]>();
+  for (const r of rows) {
+    const key = `${r.config}|${r.threads}`;
+    groups.set(key, [...(groups.get(key) ?? []), r]);
+  }
+  return [...groups.values()].map((group) => {
+    const best = group.reduce((a, b) => (b.ms_median < a.ms_median ? b : a));
+    return { ...best, settings_ms_median: Object.fromEntries(group.map((r) => [r.setting, r.ms_median])) };
+  });
 }

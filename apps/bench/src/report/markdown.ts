@@ -24,7 +24,7 @@ export const TABLE_HEADER = [
 export function rowCells(r: Row): string[] {
   const impl =
     r.impl === 'pytorch'
-      ? `pytorch ${r.threads ?? 1}t`
+      ? `pytorch ${r.threads ?? 1}t${r.setting ? ` (${r.setting})` : ''}`
       : r.runs > 1 || r.impl === 'fused-ensemble'
         ? `${r.impl} R=${r.runs}`
         : r.impl;

@@ -16,6 +16,8 @@ export interface BackendReport {
 export type Row = ResultRow & {
   threads?: number;
   variant?: string;
+  /** PyTorch rows: how its threads were split (`torch n × OpenBLAS m`), the fastest tried */
+  setting?: string;
   /** stock tfjs-layers' median over this row's (>1: this row is faster) */
   speedup_vs_layers?: number;
   /** this row's median over PyTorch's (1 thread) on the same config (<1: faster than PyTorch) */
