@@ -45,12 +45,12 @@ export const F_DWOUT: i32 = 39; // [Hp][Op]
 export const F_DBOUT: i32 = 40; // [Op]
 export const F_DOMEGA: i32 = 41; // [Hp][Hp]
 export const F_DH0: i32 = 42; // [B][Hp]
-export const F_SCRATCH: i32 = 43; // gemmTN scratch
+export const F_SCRATCH: i32 = 43; // packing scratch (gemmTN blocks, gemmNN rows of A)
 export const F_RESULT: i32 = 44; // f64 loss, f64 omega, f64 valid Ω rows
 export const F_COLS: i32 = 45; // sparse inputs: column of each non-zero (i32)
 export const F_VALS: i32 = 46; // sparse inputs: value of each non-zero (f32)
 export const F_NNZMAX: i32 = 47; // capacity of F_COLS / F_VALS; denser inputs take the dense path
-export const F_SCRATCH1: i32 = 48; // gemmTN scratch of the second thread
+export const F_SCRATCH1: i32 = 48; // packing scratch of the second thread
 
 export function field(plan: usize, f: i32): i32 {
   return load<i32>(plan + ((<usize>f) << 2));

@@ -73,6 +73,11 @@ function stepBytes(plan: usize): usize {
 }
 
 /** Packs the weight operands once per call: W_rec and W_recᵀ (forward, BPTT), W_out and W_outᵀ. */
+/** The packing scratch of a thread (0: the calling one, 1: the worker): SCRATCH or SCRATCH1. */
+function scratchOf(plan: usize, thread: i32): usize {
+  return ptr(plan, thread ? F_SCRATCH1 : F_SCRATCH);
+}
+
 export function prepareWeights(plan: usize): void {
   const Hp = field(plan, F_HP);
   const Op = field(plan, F_OP);
@@ -189,8 +194,9 @@ function fillRows(dst: usize, rows: i32, bias: usize, n: i32): void {
 /**
  * Forward for batch rows [b0, b1): the input products of every step first (a row sum for sparse
  * inputs, one GEMM for dense ones), then S_t = σ(S_{t-1} W_rec + ·) step by step. S_0 holds h0.
+ * `thread` (0 or 1) picks the scratch A is packed into.
  */
-export function forwardRows(plan: usize, b0: i32, b1: i32): void {
+export function forwardRows(plan: usize, b0: i32, b1: i32, thread: i32): void {
   const B = field(plan, F_B);
   const T = field(plan, F_T);
   const H = field(plan, F_H);
@@ -203,6 +209,7 @@ export function forwardRows(plan: usize, b0: i32, b1: i32): void {
   const rowBytes = (<usize>Hp) << 2;
   const rows = b1 - b0;
   const first = <usize>b0 * rowBytes;
+  const scratch = scratchOf(plan, thread);
   if (field(plan, F_SPARSE)) {
     const Win = ptr(plan, F_WIN);
     const starts = ptr(plan, F_IDX);
@@ -222,21 +229,21 @@ export function forwardRows(plan: usize, b0: i32, b1: i32): void {
     }
   } else if (rows === B) {
     fillRows(S + step, T * B, bias, Hp);
-    gemmNN(ptr(plan, F_U), Ip, T * B, Ip, ptr(plan, F_WINP), Hp, S + step, Hp, true);
+    gemmNN(ptr(plan, F_U), Ip, T * B, Ip, ptr(plan, F_WINP), Hp, S + step, Hp, true, scratch);
   } else {
     const U = ptr(plan, F_U);
     for (let t = 0; t < T; t++) {
       const dst = S + <usize>(t + 1) * step + first;
       fillRows(dst, rows, bias, Hp);
       const u = U + ((<usize>(t * B + b0) * <usize>Ip) << 2);
-      gemmNN(u, Ip, rows, Ip, ptr(plan, F_WINP), Hp, dst, Hp, true);
+      gemmNN(u, Ip, rows, Ip, ptr(plan, F_WINP), Hp, dst, Hp, true, scratch);
     }
   }
   const WrecP = ptr(plan, F_WRECP);
   for (let t = 1; t <= T; t++) {
     const prev = S + <usize>(t - 1) * step + first;
     const cur = prev + step;
-    gemmNN(prev, Hp, rows, Hp, WrecP, Hp, cur, Hp, true);
+    gemmNN(prev, Hp, rows, Hp, WrecP, Hp, cur, Hp, true, scratch);
     activate(cur, rows, H, Hp, act);
   }
 }
@@ -325,8 +332,9 @@ function lossCount(plan: usize): f64 {
  * the range): logits Z = h W_out + b_out as one product, then probabilities (softmax, sigmoid) or
  * values (linear) in Z. With `train`: ∂loss/∂z in Z, the direct error signals dZ W_outᵀ in DELTA,
  * and the return value is this range's share of the loss.
+ * `thread` (0 or 1) picks the scratch A is packed into.
  */
-export function headSteps(plan: usize, t0: i32, t1: i32, train: bool): f64 {
+export function headSteps(plan: usize, t0: i32, t1: i32, train: bool, thread: i32): f64 {
   const B = field(plan, F_B);
   const T = field(plan, F_T);
   const O = field(plan, F_O);
@@ -344,7 +352,8 @@ export function headSteps(plan: usize, t0: i32, t1: i32, train: bool): f64 {
   const rows = (t1 - t0) * B;
   const Z = ptr(plan, F_Z) + (last ? 0 : <usize>(t0 * B) * zRow);
   fillRows(Z, rows, ptr(plan, F_BOUT), Op);
-  gemmNN(S + <usize>(t0 + 1) * step, Hp, rows, Hp, ptr(plan, F_WOUTP), Op, Z, Op, true);
+  const scratch = scratchOf(plan, thread);
+  gemmNN(S + <usize>(t0 + 1) * step, Hp, rows, Hp, ptr(plan, F_WOUTP), Op, Z, Op, true, scratch);
   const targets = ptr(plan, F_TARGETS);
   const mask = field(plan, F_MASK) && !last ? ptr(plan, F_MASKP) : 0;
   const count = lossCount(plan);
@@ -391,7 +400,7 @@ export function headSteps(plan: usize, t0: i32, t1: i32, train: bool): f64 {
   }
   const delta = ptr(plan, F_DELTA);
   if (last) memory.fill(delta, 0, <usize>(T - 1) * step);
-  gemmNN(Z, Op, rows, Op, ptr(plan, F_WOUTTP), Hp, delta + <usize>t0 * step, Hp, false);
+  gemmNN(Z, Op, rows, Op, ptr(plan, F_WOUTTP), Hp, delta + <usize>t0 * step, Hp, false, scratch);
   return loss / count;
 }
 
@@ -399,8 +408,9 @@ export function headSteps(plan: usize, t0: i32, t1: i32, train: bool): f64 {
  * BPTT for batch rows [b0, b1): δ_T = direct_T; a_t = δ_t ⊙ σ'(h_t); g_t = a_t W_recᵀ;
  * δ_{t-1} = direct_{t-1} + g_t. DELTA holds the direct terms on entry and δ_t on exit; g_1 =
  * ∂loss/∂h_0 is copied to DH0.
+ * `thread` (0 or 1) picks the scratch A is packed into.
  */
-export function backwardRows(plan: usize, b0: i32, b1: i32): void {
+export function backwardRows(plan: usize, b0: i32, b1: i32, thread: i32): void {
   const T = field(plan, F_T);
   const Hp = field(plan, F_HP);
   const act = field(plan, F_ACT);
@@ -413,6 +423,7 @@ export function backwardRows(plan: usize, b0: i32, b1: i32): void {
   const rows = b1 - b0;
   const first = (<usize>b0 * <usize>Hp) << 2;
   const n4 = (rows * Hp) >> 2;
+  const scratch = scratchOf(plan, thread);
   for (let t = T; t >= 1; t--) {
     const off = <usize>(t - 1) * step + first;
     const d = delta + off;
@@ -432,7 +443,7 @@ export function backwardRows(plan: usize, b0: i32, b1: i32): void {
         v128.store(a + o, flushTiny(f32x4.mul(v128.load(d + o), derivative(v128.load(h + o), act))));
       }
     }
-    gemmNN(a, Hp, rows, Hp, WrecTP, Hp, G + off, Hp, false);
+    gemmNN(a, Hp, rows, Hp, WrecTP, Hp, G + off, Hp, false, scratch);
   }
   memory.copy(ptr(plan, F_DH0) + first, G + first, (<usize>rows * <usize>Hp) << 2);
 }
@@ -517,7 +528,7 @@ export function gradientColumns(plan: usize, n0: i32, n1: i32, o0: i32, o1: i32,
   const S = ptr(plan, F_S);
   const A = ptr(plan, F_A);
   const Z = ptr(plan, F_Z);
-  const scratch = ptr(plan, thread ? F_SCRATCH1 : F_SCRATCH);
+  const scratch = scratchOf(plan, thread);
   const rows = T * B;
   const n = n1 - n0;
   const no = (<usize>n0) << 2;
@@ -559,7 +570,7 @@ export function omegaProduct(plan: usize, n0: i32, n1: i32, thread: i32): void {
   const Hp = field(plan, F_HP);
   const rows = field(plan, F_T) * field(plan, F_B);
   const no = (<usize>n0) << 2;
-  const scratch = ptr(plan, thread ? F_SCRATCH1 : F_SCRATCH);
+  const scratch = scratchOf(plan, thread);
   gemmTN(
     ptr(plan, F_G),
     0,
@@ -584,8 +595,8 @@ export function omegaNormaliser(plan: usize, valid: f64): f64 {
 
 /** Forward pass for inference: states, then head outputs in Z. Inputs and weights prepared. */
 export function forward(plan: usize): void {
-  forwardRows(plan, 0, field(plan, F_B));
-  headSteps(plan, 0, field(plan, F_T), false);
+  forwardRows(plan, 0, field(plan, F_B), 0);
+  headSteps(plan, 0, field(plan, F_T), false, 0);
 }
 
 /**
@@ -596,9 +607,9 @@ export function forward(plan: usize): void {
 export function train(plan: usize): void {
   const B = field(plan, F_B);
   const Hp = field(plan, F_HP);
-  forwardRows(plan, 0, B);
-  const loss = headSteps(plan, 0, field(plan, F_T), true);
-  backwardRows(plan, 0, B);
+  forwardRows(plan, 0, B, 0);
+  const loss = headSteps(plan, 0, field(plan, F_T), true, 0);
+  backwardRows(plan, 0, B, 0);
   const withOmega = field(plan, F_OMEGA) !== 0;
   const combined = withOmega && field(plan, F_COMBINE) !== 0;
   let omega: f64 = 0;

@@ -106,6 +106,11 @@ function bufferWords(s: SequenceShape, x: FusedExports): [Record<Buffer, number>
   const op = up4(O);
   const zRows = isLastStepHead(s.head) ? B : T * B;
   const seq = T * B * hp;
+  // per thread: gemmTN's packed blocks, or gemmNN's packed rows of A (K is Hp, Ip or Op)
+  const scratch = Math.max(
+    x.gemmTNScratch(Math.max(hp, ip), Math.max(hp, op)),
+    x.gemmNNScratch(Math.max(hp, ip, op)),
+  );
   const words: Record<Buffer, number> = {
     WIN: ip * hp,
     WREC: hp * hp,
@@ -136,8 +141,8 @@ function bufferWords(s: SequenceShape, x: FusedExports): [Record<Buffer, number>
     DBOUT: op,
     DOMEGA: hp * hp,
     DH0: B * hp,
-    SCRATCH: x.gemmTNScratch(Math.max(hp, ip), Math.max(hp, op)),
-    SCRATCH1: x.gemmTNScratch(Math.max(hp, ip), Math.max(hp, op)),
+    SCRATCH: scratch,
+    SCRATCH1: scratch,
     RESULT: 8,
   };
   // inputs pass through the staging area one at a time; every result gets its own output slot
@@ -454,9 +459,9 @@ export class WasmSequenceEngine implements SequenceEngine {
         if (p.mask) this.f32().set(p.mask, L.at.MASKP / 4);
       });
       const { batch: B, time: T } = p;
-      time('forward (recurrence)', () => x.forwardRows(L.plan, 0, B));
-      time('head, loss, direct terms', () => x.headSteps(L.plan, 0, T, 1));
-      time('BPTT', () => x.backwardRows(L.plan, 0, B));
+      time('forward (recurrence)', () => x.forwardRows(L.plan, 0, B, 0));
+      time('head, loss, direct terms', () => x.headSteps(L.plan, 0, T, 1, 0));
+      time('BPTT', () => x.backwardRows(L.plan, 0, B, 0));
       if (p.omega) {
         time('Ω terms', () => {
           const c = x.omegaNormaliser(L.plan, x.omegaValidRows(L.plan, 0, B));
@@ -481,9 +486,9 @@ export class WasmSequenceEngine implements SequenceEngine {
     const t = this.threads!;
     const { batch: B, time: T } = p;
     const bm = half4(B);
-    t.both('forwardRows', [L.plan, 0, bm], [L.plan, bm, B]);
-    if (isLastStepHead(p.head)) this.x.headSteps(L.plan, 0, T, 0);
-    else t.both('headSteps', [L.plan, 0, T >> 1, 0], [L.plan, T >> 1, T, 0]);
+    t.both('forwardRows', [L.plan, 0, bm, 0], [L.plan, bm, B, 1]);
+    if (isLastStepHead(p.head)) this.x.headSteps(L.plan, 0, T, 0, 0);
+    else t.both('headSteps', [L.plan, 0, T >> 1, 0, 0], [L.plan, T >> 1, T, 0, 1]);
   }
 
   /** train() on two threads: the same phases, each split in two (see assembly/sequence.ts). */
@@ -492,14 +497,14 @@ export class WasmSequenceEngine implements SequenceEngine {
     const x = this.x;
     const { batch: B, time: T } = p;
     const bm = half4(B);
-    t.both('forwardRows', [L.plan, 0, bm], [L.plan, bm, B]);
+    t.both('forwardRows', [L.plan, 0, bm, 0], [L.plan, bm, B, 1]);
     let loss: number;
-    if (isLastStepHead(p.head)) loss = x.headSteps(L.plan, 0, T, 1);
+    if (isLastStepHead(p.head)) loss = x.headSteps(L.plan, 0, T, 1, 0);
     else {
-      const [a, b] = t.both('headSteps', [L.plan, 0, T >> 1, 1], [L.plan, T >> 1, T, 1]);
+      const [a, b] = t.both('headSteps', [L.plan, 0, T >> 1, 1, 0], [L.plan, T >> 1, T, 1, 1]);
       loss = a + b;
     }
-    t.both('backwardRows', [L.plan, 0, bm], [L.plan, bm, B]);
+    t.both('backwardRows', [L.plan, 0, bm, 0], [L.plan, bm, B, 1]);
     let omega = 0;
     let valid = 0;
     if (p.omega) {

@@ -19,9 +19,9 @@ export interface FusedExports {
   prepareWeights(plan: number): void;
   forward(plan: number): void;
   train(plan: number): void;
-  forwardRows(plan: number, b0: number, b1: number): void;
-  headSteps(plan: number, t0: number, t1: number, train: number): number;
-  backwardRows(plan: number, b0: number, b1: number): void;
+  forwardRows(plan: number, b0: number, b1: number, thread: number): void;
+  headSteps(plan: number, t0: number, t1: number, train: number, thread: number): number;
+  backwardRows(plan: number, b0: number, b1: number, thread: number): void;
   omegaValidRows(plan: number, b0: number, b1: number): number;
   omegaNormaliser(plan: number, valid: number): number;
   omegaScaleRows(plan: number, b0: number, b1: number, c: number, scale: number): number;
@@ -46,7 +46,9 @@ export interface FusedExports {
     C: number,
     ldc: number,
     acc: number,
+    scratch: number,
   ): void;
+  gemmNNScratch(K: number): number;
   gemmTN(
     A: number,
     A2: number,

@@ -85,6 +85,23 @@ export function describeEngine(name: string, engine: () => SequenceEngine): void
         });
       });
     }
+    it("the GEMMs' packing blocks: hidden 70 (a 64-column slab and a partial one), 70 head rows", () => {
+      // gemmNN packs A 64 rows at a time and gemmTN packs 64 columns of Aᵀ per slab: here the
+      // head's 5·14 rows and the hidden size 70 (padded to 72) each end in a partial block
+      for (const head of ['softmax', 'sigmoid'] as const) {
+        checkEngine(engine(), {
+          batch: 5,
+          time: 14,
+          inputSize: 9,
+          hiddenSize: 70,
+          outputSize: 9,
+          activation: 'tanh',
+          head,
+          omega: 'code',
+          seed: 11,
+        });
+      }
+    });
     it('multi-hot binary inputs (a piano roll) take the sparse path and match', () => {
       for (const head of ['sigmoid', 'softmax'] as const) {
         checkEngine(engine(), {
