@@ -287,9 +287,9 @@ export const SAFEGUARD_SHRINK = 0.02;
 
 /**
  * One SGD update of each run r's parameters θ_r with gradient g_r (Ω included), as trainStep with
- * withGradientClipping(sgd): norm = ‖g‖ over all parameters (before clipping); the safeguard; a
- * run with a clip skips a non-finite step and scales by maxNorm / norm above it;
- * θ ← θ − lr·g. Writes the new parameters into `next`, returns [norm, clipped, skipped, safeguarded].
+ * withGradientClipping(sgd): norm = ‖g‖ over all parameters (before clipping); a run with a clip
+ * skips a non-finite step and scales by maxNorm / norm above it; θ ← θ − lr·g. The safeguard (a
+ * non-finite or huge norm) replaces that step by the unclipped shrink step g_W_rec = 0.02·W_rec. Writes the new parameters into `next`, returns [norm, clipped, skipped, safeguarded].
  */
 function sgdUpdate(
   theta: Record<string, Float32Array>,
@@ -314,11 +314,11 @@ function sgdUpdate(
       ]),
     );
   }
-  const clipNorm = safeguarded ? Math.sqrt(sumOfSquares(keys.map((k) => grads[k]))) : norm;
-  const withClip = Number.isFinite(maxNorm);
-  const skipped = withClip && !Number.isFinite(clipNorm) ? 1 : 0;
-  const clipped = withClip && !skipped && clipNorm > maxNorm ? 1 : 0;
-  const scale = clipped ? Math.fround(maxNorm / clipNorm) : 1;
+  // The authors' order: the shrink step replaces the clipped step, so it is never clipped or skipped.
+  const withClip = Number.isFinite(maxNorm) && !safeguarded;
+  const skipped = withClip && !Number.isFinite(norm) ? 1 : 0;
+  const clipped = withClip && !skipped && norm > maxNorm ? 1 : 0;
+  const scale = clipped ? Math.fround(maxNorm / norm) : 1;
   for (const k of keys) {
     if (skipped) next[k].set(theta[k]);
     else sgdStep(theta[k], grads[k], next[k], Math.fround(-lr), scale);

@@ -364,7 +364,7 @@ const ensembleStepKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   const r = ensembleRunner(be, x, HEAD_CODE[a.head], a.activation);
   try {
     const [loss, omega, ...grads] = ensemblePass(r, x, HEAD_CODE[a.head], anyOmega(be, x.runs), false);
-    const control = r.run(updateControlProgram(R), [...grads, x.W_rec, x.runs]);
+    const control = r.run(updateControlProgram(R), [...grads, x.runs]);
     const params = [x.W_in, x.W_rec, x.b, x.W_out, x.b_out];
     const next = params.map((w, i) =>
       r.run(

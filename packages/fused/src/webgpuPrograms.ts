@@ -395,7 +395,7 @@ export function omegaProgram(B: number, T: number, R = 1): FusedWebGPUProgram {
     ['P'],
     2 + T * B,
     `
-  var<workgroup> partial : array<f32, ${2 * WG}>;
+  var<workgroup> partial : array<f32, ${WG}>;
   fn main(index0 : i32) {
     let B = uniforms.B; let T = uniforms.T; let H = uniforms.H;
     let TBH = T * B * H;
@@ -560,57 +560,49 @@ const isFinite = `
 
 /**
  * The per-run decisions of an ensemble's update, one workgroup per run: the global norm of all
- * five gradients (Ω's term already in ∂W_rec), the authors' safeguard (a non-finite norm or one
- * above 1e10 becomes the step g_W_rec = 0.02·W_rec), the clip wrapper's non-finite skip and
- * Algorithm 1's rescale by maxNorm / ‖g‖ (eq. of Algorithm 1, `>`). Writes [5][R]: norm,
- * safeguarded, clipped, skipped, the clip's scale (1 unclipped). Seven inputs: with the output,
- * the eight storage buffers a stage gets by default.
+ * five gradients (Ω's term already in ∂W_rec), the clip wrapper's non-finite skip and
+ * Algorithm 1's rescale by maxNorm / ‖g‖ (`>`), and the authors' safeguard (a non-finite norm or
+ * one above 1e10), whose unclipped shrink step g_W_rec = 0.02·W_rec replaces the clipped step.
+ * Writes [5][R]: norm, safeguarded, clipped, skipped, the clip's scale (1 unclipped). Six inputs:
+ * with the output, within the eight storage buffers a stage gets by default.
  */
 export function updateControlProgram(R: number): FusedWebGPUProgram {
   return singleWorkgroup(
     'rnn_update_control',
-    ['gWin', 'gWrec', 'gb', 'gWout', 'gbout', 'Wrec', 'runs'],
+    ['gWin', 'gWrec', 'gb', 'gWout', 'gbout', 'runs'],
     CONTROL_ROWS,
     `${isFinite}
-  var<workgroup> partial : array<f32, ${2 * WG}>;
+  var<workgroup> partial : array<f32, ${WG}>;
   fn main(index0 : i32) {
     let I = uniforms.I; let H = uniforms.H; let O = uniforms.O;
     let run = runOf();
     let local = i32(localIndex);
-    // Σ g² over the five gradients, and Σ (0.02·W_rec)² for the safeguard's step
+    // Σ g² over the five gradients
     var s = 0.0;
-    var shrunk = 0.0;
     for (var e = local; e < I * H; e += ${WG}) { let v = f32(gWin[run * I * H + e]); s += v * v; }
     for (var e = local; e < H * H; e += ${WG}) {
       let v = f32(gWrec[run * H * H + e]);
       s += v * v;
-      let w = ${SAFEGUARD_SHRINK.toExponential()} * f32(Wrec[run * H * H + e]);
-      shrunk += w * w;
     }
     for (var e = local; e < H; e += ${WG}) { let v = f32(gb[run * H + e]); s += v * v; }
     for (var e = local; e < H * O; e += ${WG}) { let v = f32(gWout[run * H * O + e]); s += v * v; }
     for (var e = local; e < O; e += ${WG}) { let v = f32(gbout[run * O + e]); s += v * v; }
     partial[local] = s;
-    partial[${WG} + local] = shrunk;
     workgroupBarrier();
     for (var w = ${WG / 2}; w > 0; w = w / 2) {
-      if (local < w) {
-        partial[local] += partial[local + w];
-        partial[${WG} + local] += partial[${WG} + local + w];
-      }
+      if (local < w) { partial[local] += partial[local + w]; }
       workgroupBarrier();
     }
     if (local != 0) { return; }
     let norm = sqrt(partial[0]);
     let safeguarded = ${column('safeguard')} == 1.0 && (!finite(norm) || norm > ${SAFEGUARD_NORM.toExponential()});
-    var seen = norm;
-    if (safeguarded) { seen = sqrt(partial[${WG}]); }
+    // the authors' order: the shrink step replaces the clipped step (never clipped or skipped)
     let maxNorm = ${column('maxNorm')};
-    let withClip = finite(maxNorm);
-    let skipped = withClip && !finite(seen);
-    let clipped = withClip && !skipped && seen > maxNorm;
+    let withClip = finite(maxNorm) && !safeguarded;
+    let skipped = withClip && !finite(norm);
+    let clipped = withClip && !skipped && norm > maxNorm;
     var scale = 1.0;
-    if (clipped) { scale = maxNorm / seen; }
+    if (clipped) { scale = maxNorm / norm; }
     let R = uniforms.R;
     result[${CONTROL.norm} * R + run] = norm;
     result[${CONTROL.safeguarded} * R + run] = select(0.0, 1.0, safeguarded);

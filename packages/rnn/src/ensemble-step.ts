@@ -3,9 +3,10 @@
  * axis (W_in [R, I, H], W_rec [R, H, H], b [R, H], W_out [R, H, O], b_out [R, O]), as one batched
  * computation: every kernel advances all R runs. Per run, exactly what
  * `trainStep(model, batch, paperMethod(...).optimizer, ...)` does for one model:
- *   forward → loss → BPTT (+ α·∂Ω/∂W_rec, eq. 9-10, SGD-CR) → global norm → the authors'
- *   safeguard → Algorithm 1 clip (norm > threshold, SGD-C/SGD-CR) behind the clip wrapper's
- *   non-finite skip → w ← w − lr·g.
+ *   forward → loss → BPTT (+ α·∂Ω/∂W_rec, eq. 9-10, SGD-CR) → global norm → Algorithm 1 clip
+ *   (norm > threshold, SGD-C/SGD-CR) behind the clip wrapper's non-finite skip → w ← w − lr·g,
+ *   where the authors' safeguard (a non-finite or huge norm) replaces the clipped step by the
+ *   unclipped shrink step g_W_rec = 0.02·W_rec.
  * Every decision is made on the device with per-run masks (tf.where), so a NaN in one run never
  * reaches another, and the step needs no readback of its own.
  */
@@ -181,18 +182,18 @@ export function stackedUpdate(
     );
   }
 
-  // Algorithm 1 on the gradients the optimizer sees (after the safeguard), with `>`, per run;
-  // a non-finite norm there is skipped (the clip wrapper's guard). Plain SGD has neither.
+  // Algorithm 1 with `>`, per run; a non-finite norm is skipped (the clip wrapper's guard). A
+  // safeguarded run's shrink step replaces its clipped step (the authors' order): never clipped or
+  // skipped. Plain SGD has neither.
   const clipping = members.some((m) => m.clips);
   let clipped: tf.Tensor = tf.zeros([R], 'bool');
   let skipped: tf.Tensor = tf.zeros([R], 'bool');
   if (clipping) {
-    const clips = perRun(members.map((m) => m.clips));
-    const seen = guarded ? runNorms(grads) : norm;
+    const clips = tf.logicalAnd(perRun(members.map((m) => m.clips)), tf.logicalNot(broken));
     const threshold = perRun(members.map((m) => m.threshold));
-    clipped = tf.logicalAnd(clips, tf.greater(seen, threshold));
-    skipped = tf.logicalAnd(clips, tf.logicalNot(tf.isFinite(seen)));
-    const factor = tf.div(threshold, seen);
+    clipped = tf.logicalAnd(clips, tf.greater(norm, threshold));
+    skipped = tf.logicalAnd(clips, tf.logicalNot(tf.isFinite(norm)));
+    const factor = tf.div(threshold, norm);
     // Selected, not multiplied by 1, where unclipped: bit for bit what the optimizer gets there.
     grads = grads.map((g) =>
       tf.where(spreadRuns(clipped, g.shape), tf.mul(g, spreadRuns(factor, g.shape)), g),

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import type { Batch } from './implementation.js';
 import { alphaSchedule } from './omega.js';
-import { paperMethod } from './paper-method.js';
+import { paperMethod, resolvePaperMethod } from './paper-method.js';
 import { canReadSync, expectClose, lcg, randomSeq } from './plain.test-helper.js';
 import { createRnn, type RnnModel } from './rnn.js';
 import { trainStep } from './train-step.js';
@@ -54,6 +54,12 @@ describe('paperMethod', () => {
     );
     expect(() => paperMethod('SGD-C', { learningRate: 1, threshold: -1 })).toThrow(/threshold/);
     expect(() => paperMethod('SGD-CR', { learningRate: 1, alpha: Number.NaN })).toThrow(/alpha/);
+  });
+
+  it("SGD-CR defaults to the authors' Ω normalisation (mean over time and batch); eq. 9's is an option", () => {
+    const settings = (o = {}) => resolvePaperMethod('SGD-CR', { learningRate: 1, ...o });
+    expect(settings().omegaVariant).toBe('code');
+    expect(settings({ omegaVariant: 'paper' }).omegaVariant).toBe('paper');
   });
 });
 
@@ -209,6 +215,42 @@ describeBackends('trainStep', (backend) => {
       model.dispose();
     });
   });
+
+  it.skipIf(!canReadSync(backend))(
+    `safeguard with a clip: the shrink step replaces the clipped step, unclipped (the authors' order)${SYNC_NOTE}`,
+    async () => {
+      await expectNoLeak(async () => {
+        const model = createRnn({ ...SIZES, head: 'last-linear', init: 'basic-tanh', seed: 5 });
+        const x = tf.tensor3d(randomSeq(lcg(6), 4, 5, 3));
+        const huge: Batch = { inputs: x, targets: tf.fill([4, 4], 1e12) };
+        const nanInputs = tf.fill([4, 5, 3], Number.NaN) as tf.Tensor3D;
+        const broken: Batch = { inputs: nanInputs, targets: tf.zeros([4, 4]) };
+        const lr = 0.5;
+        // a threshold far below ‖0.02·W_rec‖: the old order would have scaled the shrink step down
+        const m = paperMethod('SGD-C', { learningRate: lr, threshold: 1e-6 });
+        for (const batch of [huge, broken]) {
+          const before = await snapshot(model);
+          const r = await trainStep(model, batch, m.optimizer, m);
+          expect([r.safeguarded, r.clipped, r.skipped]).toEqual([true, false, false]);
+          const after = await snapshot(model);
+          expectClose(
+            after.W_rec,
+            before.W_rec.map((w) => w - lr * 0.02 * w),
+            1e-6,
+            'W_rec shrunk whole',
+          );
+          for (const k of ['W_in', 'b', 'W_out', 'b_out']) expect(after[k]).toEqual(before[k]);
+        }
+        // the next ordinary step is clipped as usual
+        const ok: Batch = { inputs: x, targets: tf.ones([4, 4]) };
+        const r = await trainStep(model, ok, m.optimizer, m);
+        expect([r.safeguarded, r.clipped, r.skipped]).toEqual([false, true, false]);
+        m.optimizer.dispose();
+        tf.dispose([x, huge.targets, nanInputs, broken.targets, ok.targets]);
+        model.dispose();
+      });
+    },
+  );
 
   it('safeguard: an ordinary step is left exactly as SGD takes it, Ω included', async () => {
     await expectNoLeak(async () => {

@@ -24,9 +24,11 @@ export interface TrainStepOptions {
   step?: number;
   /**
    * The authors' safeguard: when the pre-clip norm is NaN/Inf or > 1e10, the step is replaced by
-   * a shrink of the recurrent matrix (g = 0.02·W_rec, every other gradient 0). Decided on the
-   * host on cpu and wasm (a scalar readback there is a copy), on the device elsewhere, so a GPU
-   * step costs no extra readback.
+   * a shrink of the recurrent matrix, W_rec ← W_rec − lr·0.02·W_rec, every other parameter kept.
+   * As in the authors' code the shrink step replaces the clipped step: it bypasses a clip
+   * wrapper (it goes to the wrapper's inner optimizer) and is never clipped or skipped. Decided
+   * on the host on cpu and wasm (a scalar readback there is a copy) and with a clip wrapper
+   * (which reads its norm back anyway); on the device for a plain optimizer on a GPU backend.
    */
   safeguard?: boolean;
 }
@@ -109,6 +111,16 @@ function readFlag(optimizer: tf.Optimizer, key: 'lastClipped' | 'lastSkipped'): 
   return v === true;
 }
 
+/**
+ * The optimizer that takes the safeguard's shrink step: a clip wrapper's inner optimizer (the
+ * shrink step bypasses the clip, as in the authors' code), else `optimizer` itself.
+ */
+function innerOptimizer(optimizer: tf.Optimizer): tf.Optimizer {
+  const inner = (optimizer as unknown as { inner?: unknown }).inner;
+  // (tf.Optimizer's instanceof is duck-typed and throws on undefined)
+  return inner != null && inner instanceof tf.Optimizer ? inner : optimizer;
+}
+
 /** The recurrent matrix the safeguard shrinks: W_rec (RNN) or W_h (LSTM). */
 function recurrentKey(model: RecurrentModel): string {
   return model.kind === 'lstm' ? 'W_h' : 'W_rec';
@@ -137,34 +149,40 @@ export async function trainStep(
     );
   }
   const safeguard = options.safeguard ?? false;
+  // The clip wrapper reads its norm back anyway, so its step's safeguard is decided on the host too.
+  const inner = innerOptimizer(optimizer);
+  let shrunk = false;
   const packed = tf.tidy(() => {
     const result = model.lossAndGradients(batch, alpha === null ? {} : { omega: { variant, weight: alpha } });
     const keys = Object.keys(model.variables);
+    const variables = model.variables as Record<string, tf.Variable>;
     let grads = keys.map((k) => (result.grads as Record<string, tf.Tensor>)[k]);
     const norm = globalNorm(grads);
     let bad: tf.Tensor = tf.scalar(0);
-    if (safeguard) {
+    const named = (list: tf.Tensor[]) => Object.fromEntries(keys.map((k, i) => [variables[k].name, list[i]]));
+    if (safeguard && (readsAreFree() || inner !== optimizer)) {
+      // Decided on the host: an untouched step then costs no op at all, where device-side
+      // selects are 35 of a P100 step's 66 kernels.
+      const n = norm.dataSync()[0];
+      shrunk = !Number.isFinite(n) || n > SAFEGUARD_NORM;
+      bad = tf.scalar(shrunk ? 1 : 0);
+    } else if (safeguard) {
+      // A plain optimizer (no clip to bypass): the shrink step selected on the device.
+      const broken = safeguardTriggered(norm);
       const shrink = recurrentKey(model);
-      const variables = model.variables as Record<string, tf.Variable>;
-      const recurrent = (i: number) => (keys[i] === shrink ? variables[keys[i]] : undefined);
-      if (readsAreFree()) {
-        // Decided on the host: an untouched step then costs no op at all, where the device-side
-        // selects below are 35 of a P100 step's 66 kernels.
-        const n = norm.dataSync()[0];
-        const broken = !Number.isFinite(n) || n > SAFEGUARD_NORM;
-        if (broken) grads = grads.map((g, i) => shrinkStep(g, recurrent(i)));
-        bad = tf.scalar(broken ? 1 : 0);
-      } else {
-        const broken = safeguardTriggered(norm);
-        grads = grads.map((g, i) => safeguardGradient(g, broken, recurrent(i)));
-        bad = tf.cast(broken, 'float32');
-      }
+      grads = grads.map((g, i) =>
+        safeguardGradient(g, broken, keys[i] === shrink ? variables[keys[i]] : undefined),
+      );
+      bad = tf.cast(broken, 'float32');
     }
-    const named: Record<string, tf.Tensor> = {};
-    keys.forEach((k, i) => {
-      named[(model.variables as Record<string, tf.Variable>)[k].name] = grads[i];
-    });
-    optimizer.applyGradients(named);
+    if (shrunk) {
+      // The authors' order: the shrink step REPLACES the clipped step (W_rec ← W_rec − lr·0.02·W_rec),
+      // so it goes to the inner optimizer, past the clip and the non-finite guard.
+      const w = variables[recurrentKey(model)];
+      inner.applyGradients({ [w.name]: tf.mul(w, SAFEGUARD_SHRINK) });
+    } else {
+      optimizer.applyGradients(named(grads));
+    }
     return tf.stack([result.loss, norm, result.omega ?? tf.scalar(Number.NaN), bad]);
   });
   const [loss, norm, omega, bad] = await packed.data();
@@ -174,8 +192,8 @@ export async function trainStep(
     norm,
     omega: alpha === null ? null : omega,
     alpha: alpha ?? 0,
-    clipped: readFlag(optimizer, 'lastClipped'),
-    skipped: readFlag(optimizer, 'lastSkipped'),
+    clipped: !shrunk && readFlag(optimizer, 'lastClipped'),
+    skipped: !shrunk && readFlag(optimizer, 'lastSkipped'),
     safeguarded: bad === 1,
   };
 }
