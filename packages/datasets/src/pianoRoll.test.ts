@@ -51,6 +51,37 @@ describe('createPianoRoll: windows, next-step targets, mask', () => {
     });
   });
 
+  it('pieceLanes + laneArrays: whole pieces as lanes, window by window, equal to one window per piece', () => {
+    const roll = createPianoRoll(pieces, 3);
+    const groups = roll.pieceLanes(2);
+    // longest first: piece 2 (7 steps), piece 0 (4), then piece 1 (1)
+    expect(groups).toEqual([
+      { pieces: [2, 0], windows: 3 },
+      { pieces: [1], windows: 1 },
+    ]);
+    // independent: each piece read as one window as long as the longest piece
+    const whole = createPianoRoll(pieces, 7);
+    for (const g of groups) {
+      g.pieces.forEach((piece, lane) => {
+        const w = whole.batchArrays([whole.windows.findIndex((x) => x.piece === piece)]);
+        for (let t = 0; t < 7; t++) {
+          const a = roll.laneArrays(g.pieces, Math.floor(t / 3));
+          const at = lane * 3 + (t % 3);
+          if (t >= g.windows * 3) continue;
+          expect(a.mask[at]).toBe(w.mask[t]);
+          expect(a.targets.subarray(at * PIANO_KEYS, (at + 1) * PIANO_KEYS)).toEqual(
+            w.targets.subarray(t * PIANO_KEYS, (t + 1) * PIANO_KEYS),
+          );
+          expect(a.inputs.subarray(at * PIANO_KEYS, (at + 1) * PIANO_KEYS)).toEqual(
+            w.inputs.subarray(t * PIANO_KEYS, (t + 1) * PIANO_KEYS),
+          );
+        }
+      });
+    }
+    expect(() => roll.laneArrays([3], 0)).toThrow(/piece 3 out of range/);
+    expect(() => roll.pieceLanes(0)).toThrow(/batchSize must be a positive integer, got 0/);
+  });
+
   it('an epoch visits every window once; a seed shuffles reproducibly', () => {
     const roll = createPianoRoll(pieces, 2);
     const plain = roll.epoch(4);

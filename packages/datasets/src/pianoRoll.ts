@@ -63,14 +63,52 @@ export class PianoRoll {
 
   /** The windows `indices` as typed arrays. */
   batchArrays(indices: readonly number[]): PianoRollArrays {
-    const B = indices.length;
+    return this.arraysOf(
+      indices.map((w) => {
+        const win = this.windows[w];
+        if (!win) throw new Error(`window ${w} out of range [0, ${this.windows.length})`);
+        return win;
+      }),
+    );
+  }
+
+  /**
+   * Whole pieces for evaluation, as lanes of a batch: the pieces sorted by length (longest first,
+   * so lanes of one group end close together) and dealt into groups of at most `batchSize`. A
+   * group is read window by window with {@link laneArrays}, the hidden state carried from one
+   * window to the next, so each piece's likelihood is that of the whole sequence.
+   */
+  pieceLanes(batchSize: number): { pieces: number[]; windows: number }[] {
+    if (!Number.isInteger(batchSize) || batchSize < 1)
+      throw new Error(`batchSize must be a positive integer, got ${batchSize}`);
+    const order = this.pieces.map((_, i) => i).sort((a, b) => this.pieces[b].length - this.pieces[a].length);
+    const groups = [];
+    for (let i = 0; i < order.length; i += batchSize) {
+      const pieces = order.slice(i, i + batchSize);
+      groups.push({ pieces, windows: Math.ceil(this.pieces[pieces[0]].length / this.steps) });
+    }
+    return groups;
+  }
+
+  /** Window `w` (steps w·T … w·T + T − 1) of each piece in `pieces`, one lane each; mask 0 past a piece's end. */
+  laneArrays(pieces: readonly number[], w: number): PianoRollArrays {
+    return this.arraysOf(
+      pieces.map((piece) => {
+        const n = this.pieces[piece]?.length;
+        if (n === undefined) throw new Error(`piece ${piece} out of range [0, ${this.pieces.length})`);
+        const start = w * this.steps;
+        return { piece, start, length: Math.max(0, Math.min(this.steps, n - start)) };
+      }),
+    );
+  }
+
+  private arraysOf(wins: readonly PianoRollWindow[]): PianoRollArrays {
+    const B = wins.length;
     const T = this.steps;
     const inputs = new Float32Array(B * T * PIANO_KEYS);
     const targets = new Float32Array(B * T * PIANO_KEYS);
     const mask = new Float32Array(B * T);
-    indices.forEach((w, b) => {
-      const win = this.windows[w];
-      if (!win) throw new Error(`window ${w} out of range [0, ${this.windows.length})`);
+    wins.forEach((win, b) => {
       const piece = this.pieces[win.piece];
       for (let t = 0; t < win.length; t++) {
         const step = win.start + t;
