@@ -4,7 +4,7 @@
  */
 import type { Block, ReportDoc } from '../report/doc.js';
 import { epochFigure, naturalTraces, table1Blocks } from './natural-report.js';
-import { type NaturalSettings, naturalFlags } from './natural-settings.js';
+import { NATURAL_OPTIONS, type NaturalSettings, naturalFlags } from './natural-settings.js';
 import { listFlag } from './temporal-order.js';
 import { type NaturalRunConfig, type NaturalRunResult, runNatural } from './train-natural.js';
 import type { ExperimentDef, Plan, PlanOptions, Profile, ReportInput, ResultLine } from './types.js';
@@ -21,13 +21,22 @@ const PAPER_SETUP =
   'sigmoid RNN, 300 hidden (400 MuseData), 200-step sequences, clip 8 on the mean-over-time gradient, lr 1.0 (0.5 MuseData) halved when the epoch error rises, α from 0.5 with a 1/t schedule';
 
 const SETTINGS: Record<Profile, NaturalSettings> = {
-  quick: { hidden: 32, steps: 50, batch: 8, epochs: 3, trainLimit: 60, evalLimit: 20, seeds: 1 },
-  paper: { hidden: 300, steps: 200, batch: 16, epochs: 50, trainLimit: 0, evalLimit: 0, seeds: 1 },
+  quick: { hidden: 32, steps: 50, batch: 8, epochs: 3, patience: 2, trainLimit: 60, evalLimit: 20, seeds: 1 },
+  paper: {
+    hidden: 300,
+    steps: 200,
+    batch: 16,
+    epochs: 50,
+    patience: 3,
+    trainLimit: 0,
+    evalLimit: 0,
+    seeds: 1,
+  },
 };
 
 function plan(options: PlanOptions): Plan {
   const s = SETTINGS[options.profile];
-  const { epochs, seeds, trainLimit, evalLimit } = naturalFlags(options, s);
+  const { epochs, seeds, trainLimit, evalLimit, patience, omega } = naturalFlags(options, s);
   const sets = listFlag(options.flags.sets, MUSIC_SETS, 'sets') ?? [...MUSIC_SETS];
   const runs = [];
   for (const set of sets) {
@@ -44,7 +53,9 @@ function plan(options: PlanOptions): Plan {
         alpha: 0.5,
         alphaDecay: true,
         halveOnRise: true,
+        omega,
         epochs,
+        patience,
         trainLimit,
         evalLimit,
         paperSetup: PAPER_SETUP,
@@ -52,7 +63,7 @@ function plan(options: PlanOptions): Plan {
       for (let seed = 0; seed < seeds; seed++) runs.push({ key: `${set}/${method}`, seed, config });
     }
   }
-  return { protocol: { ...s, trainLimit, evalLimit, epochs, sets, seeds }, runs };
+  return { protocol: { ...s, trainLimit, evalLimit, epochs, patience, omega, sets, seeds }, runs };
 }
 
 const cfg = (l: ResultLine) => l.config as NaturalRunConfig;
@@ -112,7 +123,7 @@ export const music: ExperimentDef = {
     paper: '12 runs: 300 (400) sigmoid units, 200-step windows, 50 epochs over whole sets: days on 2 cores',
   },
   options: [
-    { name: 'epochs', value: '<n>', description: "training epochs (default: the profile's)" },
+    ...NATURAL_OPTIONS,
     { name: 'sets', value: '<list>', description: `comma-separated sets: ${MUSIC_SETS.join(', ')}` },
     { name: 'train-limit', value: '<n>', description: 'train on the first n pieces only (0 = all)' },
     {

@@ -11,13 +11,22 @@ export interface NaturalSettings {
   trainLimit: number;
   evalLimit: number;
   seeds: number;
+  /** epochs without a better validation error before a run stops */
+  patience: number;
 }
 
-/** A profile's settings with --epochs, --train-limit, --eval-limit (0 = all) and --seeds applied. */
+/** A profile's settings with --epochs, --patience, --omega, --train-limit, --eval-limit (0 = all) and --seeds applied. */
 export function naturalFlags(
   options: PlanOptions,
   s: NaturalSettings,
-): { epochs: number; seeds: number; trainLimit: number; evalLimit: number } {
+): {
+  epochs: number;
+  seeds: number;
+  trainLimit: number;
+  evalLimit: number;
+  patience: number;
+  omega: 'paper' | 'code';
+} {
   const epochs =
     numberFlag(options.flags.epochs, 'epochs', (n) => Number.isInteger(n) && n >= 1, 'a whole number >= 1') ??
     s.epochs;
@@ -28,10 +37,39 @@ export function naturalFlags(
       (n) => Number.isInteger(n) && n >= 0,
       'a whole number >= 0 (0 = all)',
     ) ?? fallback;
+  const patience =
+    numberFlag(
+      options.flags.patience,
+      'patience',
+      (n) => Number.isInteger(n) && n >= 1,
+      'a whole number >= 1',
+    ) ?? s.patience;
+  const omega = options.flags.omega ?? 'code';
+  if (omega !== 'paper' && omega !== 'code') {
+    throw new Error(`--omega expects 'paper' or 'code', got '${omega}'`);
+  }
   return {
     epochs,
+    patience,
+    omega,
     seeds: options.seeds ?? s.seeds,
     trainLimit: limit('train-limit', s.trainLimit),
     evalLimit: limit('eval-limit', s.evalLimit),
   };
 }
+
+/** The flags ptb and music share. */
+export const NATURAL_OPTIONS = [
+  { name: 'epochs', value: '<n>', description: "the most training epochs (default: the profile's)" },
+  {
+    name: 'patience',
+    value: '<n>',
+    description: "stop after n epochs without a better validation error (default: the profile's)",
+  },
+  {
+    name: 'omega',
+    value: 'code|paper',
+    description:
+      "Ω's normalisation for SGD-CR: the authors' mean over (t, b) (default) or eq. 9's sum over time",
+  },
+];

@@ -4,7 +4,7 @@
  */
 import type { Block, ReportDoc } from '../report/doc.js';
 import { epochFigure, naturalTraces, table1Blocks } from './natural-report.js';
-import { type NaturalSettings, naturalFlags } from './natural-settings.js';
+import { NATURAL_OPTIONS, type NaturalSettings, naturalFlags } from './natural-settings.js';
 import { type NaturalRunConfig, type NaturalRunResult, runNatural } from './train-natural.js';
 import type { ExperimentDef, Plan, PlanOptions, Profile, ReportInput, ResultLine } from './types.js';
 
@@ -12,13 +12,31 @@ const PAPER_SETUP =
   '500 sigmoid units, 200-step segments with the state carried, clip 45 on the summed cost, lr 0.01 (SGD-C) / 0.05 (SGD-CR), α ≈ 0.01';
 
 const SETTINGS: Record<Profile, NaturalSettings> = {
-  quick: { hidden: 64, steps: 50, batch: 32, epochs: 3, trainLimit: 200_000, evalLimit: 50_000, seeds: 1 },
-  paper: { hidden: 500, steps: 200, batch: 32, epochs: 10, trainLimit: 0, evalLimit: 0, seeds: 1 },
+  quick: {
+    hidden: 64,
+    steps: 50,
+    batch: 32,
+    epochs: 3,
+    patience: 2,
+    trainLimit: 200_000,
+    evalLimit: 50_000,
+    seeds: 1,
+  },
+  paper: {
+    hidden: 500,
+    steps: 200,
+    batch: 32,
+    epochs: 10,
+    patience: 2,
+    trainLimit: 0,
+    evalLimit: 0,
+    seeds: 1,
+  },
 };
 
 function plan(options: PlanOptions): Plan {
   const s = SETTINGS[options.profile];
-  const { epochs, seeds, trainLimit, evalLimit } = naturalFlags(options, s);
+  const { epochs, seeds, trainLimit, evalLimit, patience, omega } = naturalFlags(options, s);
   // The paper's lr and threshold apply to the cost summed over the T steps of a segment; our loss
   // is the mean over (batch, time), so lr × T, threshold / T and α / T give the same updates.
   const T = s.steps;
@@ -38,8 +56,10 @@ function plan(options: PlanOptions): Plan {
         clip: 45 / T,
         alpha: 0.01 / T,
         alphaDecay: false,
-        halveOnRise: false,
+        halveOnRise: true,
+        omega,
         epochs,
+        patience,
         trainLimit,
         evalLimit,
         paperSetup: PAPER_SETUP,
@@ -47,7 +67,7 @@ function plan(options: PlanOptions): Plan {
       for (let seed = 0; seed < seeds; seed++) runs.push({ key: `ahead${ahead}/${method}`, seed, config });
     }
   }
-  return { protocol: { ...s, trainLimit, evalLimit, epochs, seeds }, runs };
+  return { protocol: { ...s, trainLimit, evalLimit, epochs, patience, omega, seeds }, runs };
 }
 
 const cfg = (l: ResultLine) => l.config as NaturalRunConfig;
@@ -107,7 +127,7 @@ export const ptb: ExperimentDef = {
     paper: '5 runs: 500 sigmoid units, 200-step segments, 10 epochs over 5M symbols: days on 2 cores',
   },
   options: [
-    { name: 'epochs', value: '<n>', description: "training epochs (default: the profile's)" },
+    ...NATURAL_OPTIONS,
     { name: 'train-limit', value: '<n>', description: 'train on the first n symbols only (0 = all)' },
     {
       name: 'eval-limit',

@@ -1,7 +1,11 @@
 /**
  * Training runs on the natural tasks (paper Table 1): character-level PTB (truncated BPTT over
- * consecutive segments, hidden state carried) and polyphonic music (piano-roll windows). Both
- * checkpoint at minibatch boundaries: weights, optimizer and clipping state, position in the
+ * consecutive segments, hidden state carried) and polyphonic music (piano-roll windows). After
+ * every epoch the validation split is evaluated: the learning rate is halved when it rises, the
+ * best weights so far are kept, and a run stops after `patience` epochs without improvement. The
+ * reported train / valid / test numbers are those of the best-validation weights. Music is
+ * evaluated on whole pieces, the hidden state carried from window to window. Runs checkpoint at
+ * minibatch boundaries: weights, best weights, optimizer and clipping state, position in the
  * epoch, learning rate, and for PTB the carried hidden state.
  */
 
@@ -31,9 +35,14 @@ export interface NaturalRunConfig extends Record<string, unknown> {
   /** Ω weight at the first update (music: decays as 1/(1 + epoch)) */
   alpha: number;
   alphaDecay: boolean;
-  /** halve the learning rate when an epoch's training loss rises (music) */
+  /** Ω's normalisation (SGD-CR): 'code' (the authors': mean over (t, b)) or 'paper' (eq. 9); absent in older results: 'paper' */
+  omega?: 'paper' | 'code';
+  /** halve the learning rate when an epoch's validation error rises */
   halveOnRise: boolean;
+  /** the most epochs */
   epochs: number;
+  /** stop after this many epochs without a better validation error (absent: never stop early) */
+  patience?: number;
   /** 0 = the whole split; else this many symbols (ptb) or pieces (music) */
   trainLimit: number;
   evalLimit: number;
@@ -44,15 +53,37 @@ export interface NaturalRunConfig extends Record<string, unknown> {
 export interface NaturalRunResult extends Record<string, unknown> {
   /** bits per character (ptb) or NLL per time step (music) */
   metric: 'bits/char' | 'NLL/step';
+  /** train / valid / test of the best-validation weights */
   train: number;
   test: number;
   valid: number;
   updates: number;
+  /** epochs trained */
   epochs: number;
+  /** the epoch (1-based) whose weights are reported */
+  bestEpoch: number;
+  /** true when the run stopped before `epochs` because validation stopped improving */
+  stoppedEarly: boolean;
   clippedFraction: number;
   implementation: string;
   trace: TracePoint[];
-  perEpoch: { epoch: number; trainLoss: number; lr: number }[];
+  /** the learning curve: training loss (epoch mean), validation metric and lr of each epoch */
+  perEpoch: EpochRecord[];
+}
+
+export interface EpochRecord {
+  epoch: number;
+  trainLoss: number;
+  /** the validation metric after the epoch (absent in older results) */
+  valid?: number;
+  lr: number;
+}
+
+/** The best validation error so far and the weights that made it. */
+interface Best {
+  valid: number;
+  epoch: number;
+  weights: SavedWeights;
 }
 
 interface NaturalState {
@@ -63,7 +94,9 @@ interface NaturalState {
   lr: number;
   epochLossSum: number;
   epochLossN: number;
-  prevEpochLoss: number | null;
+  prevValid: number | null;
+  best: Best | null;
+  sinceBest: number;
   carried: { shape: number[]; data: string } | null;
   window: WindowStats;
   trace: TracePoint[];
@@ -159,22 +192,36 @@ async function musicSource(
   });
   const cut = <T>(xs: T[], n: number) => (n > 0 ? xs.slice(0, n) : xs);
   const train = data.createPianoRoll(cut(set.train, config.trainLimit), config.steps);
+  // Each piece whole, as the likelihood of a piece should be: lanes of pieces, window after
+  // window with the hidden state carried, padding masked.
   const evaluate = async (split: 'train' | 'valid' | 'test') => {
     const m = model();
     const roll = data.createPianoRoll(cut(set[split], config.evalLimit), config.steps);
-    let weighted = 0;
+    const carrying = m.carryState;
+    m.carryState = true;
+    let sum = 0;
     let steps = 0;
-    for (const idx of roll.epoch(config.batch)) {
-      const a = roll.batchArrays(idx);
-      const inputs = tf.tensor3d(a.inputs, [a.batchSize, a.steps, data.PIANO_KEYS]);
-      const { outputs, states } = m.forward(inputs);
-      const probs = (await outputs.data()) as Float32Array;
-      tf.dispose([inputs, outputs, states]);
-      const n = a.mask.reduce((s, v) => s + v, 0);
-      weighted += data.nllPerStep(probs, a.targets, a.mask) * n;
-      steps += n;
+    try {
+      for (const group of roll.pieceLanes(config.batch)) {
+        m.resetState();
+        for (let w = 0; w < group.windows; w++) {
+          const a = roll.laneArrays(group.pieces, w);
+          const inputs = tf.tensor3d(a.inputs, [a.batchSize, a.steps, data.PIANO_KEYS]);
+          const { outputs, states } = m.forward(inputs);
+          const probs = (await outputs.data()) as Float32Array;
+          tf.dispose([inputs, outputs, states]);
+          const n = a.mask.reduce((s, v) => s + v, 0);
+          if (n > 0) {
+            sum += data.nllPerStep(probs, a.targets, a.mask) * n;
+            steps += n;
+          }
+        }
+      }
+    } finally {
+      m.resetState();
+      m.carryState = carrying;
     }
-    return weighted / steps;
+    return sum / steps;
   };
   return {
     epochBatches: (epoch) => {
@@ -191,6 +238,13 @@ async function musicSource(
 }
 
 const TRACE_LIMIT = 120;
+
+/** Whether validation error `valid` beats the best so far: the first always does; a NaN (diverged) never beats a number. */
+function improves(valid: number, best: Best | null): boolean {
+  if (best === null) return true;
+  if (Number.isNaN(valid)) return false;
+  return Number.isNaN(best.valid) || valid < best.valid;
+}
 
 export async function runNatural(
   config: NaturalRunConfig,
@@ -224,7 +278,9 @@ export async function runNatural(
   let lr = config.lr;
   let epochLossSum = 0;
   let epochLossN = 0;
-  let prevEpochLoss: number | null = null;
+  let prevValid: number | null = null;
+  let best: Best | null = null;
+  let sinceBest = 0;
   let window = emptyWindow();
   let trace: TracePoint[] = [];
   let traceEvery = 10;
@@ -240,7 +296,9 @@ export async function runNatural(
       lr,
       epochLossSum,
       epochLossN,
-      prevEpochLoss,
+      prevValid,
+      best,
+      sinceBest,
       carried: carried
         ? { shape: [...carried.shape], data: encodeFloat32((await carried.data()) as Float32Array) }
         : null,
@@ -256,7 +314,7 @@ export async function runNatural(
     config.method === 'SGD-CR'
       ? {
           alpha: () => (config.alphaDecay ? config.alpha / (1 + epoch) : config.alpha),
-          variant: 'paper' as const,
+          variant: config.omega ?? 'code',
         }
       : null;
   const safeguard = config.method !== 'SGD';
@@ -280,7 +338,9 @@ export async function runNatural(
         lr,
         epochLossSum,
         epochLossN,
-        prevEpochLoss,
+        prevValid,
+        best,
+        sinceBest,
         window,
         trace,
         traceEvery,
@@ -331,23 +391,36 @@ export async function runNatural(
         }
       }
       const epochLoss = epochLossN ? epochLossSum / epochLossN : Number.NaN;
-      perEpoch.push({ epoch: epoch + 1, trainLoss: Number(epochLoss.toPrecision(6)), lr });
-      if (config.halveOnRise && prevEpochLoss !== null && epochLoss > prevEpochLoss) {
+      const valid = await source.evaluate('valid');
+      perEpoch.push({
+        epoch: epoch + 1,
+        trainLoss: Number(epochLoss.toPrecision(6)),
+        valid: Number(valid.toPrecision(6)),
+        lr,
+      });
+      if (improves(valid, best)) {
+        best = { valid, epoch: epoch + 1, weights: saveWeights(await model.getWeights()) };
+        sinceBest = 0;
+      } else {
+        sinceBest += 1;
+      }
+      if (config.halveOnRise && prevValid !== null && !(valid <= prevValid)) {
         lr /= 2;
         sgd.setLearningRate(lr);
       }
-      prevEpochLoss = epochLoss;
+      prevValid = valid;
       epoch += 1;
       batchIndex = 0;
       epochLossSum = 0;
       epochLossN = 0;
+      if (config.patience !== undefined && sinceBest >= config.patience) break;
     }
     if (window.n > 0) trace.push(closeWindow(window, step, await rhoOf(), [], null));
-    const carrying = model.carryState;
+    const epochsTrained = epoch;
+    if (best) model.setWeights(loadWeights(best.weights));
     const evalTrain = await source.evaluate('train');
-    const evalValid = await source.evaluate('valid');
+    const evalValid = best ? best.valid : await source.evaluate('valid');
     const evalTest = await source.evaluate('test');
-    model.carryState = carrying;
     const r = (v: number) => Number(v.toPrecision(5));
     return {
       metric: source.metric,
@@ -355,7 +428,9 @@ export async function runNatural(
       valid: r(evalValid),
       test: r(evalTest),
       updates: step,
-      epochs: config.epochs,
+      epochs: epochsTrained,
+      bestEpoch: best?.epoch ?? 0,
+      stoppedEarly: epochsTrained < config.epochs,
       clippedFraction: step ? clippedTotal / step : 0,
       implementation,
       trace,
