@@ -9,6 +9,7 @@
  * epoch, learning rate, and for PTB the carried hidden state.
  */
 
+import type { PianoRoll } from '@cliffguard/datasets';
 import type { RnnModel } from '@cliffguard/rnn';
 import type * as TF from '@tensorflow/tfjs-core';
 import { decodeFloat32, encodeFloat32 } from '../runner/checkpoint.js';
@@ -79,13 +80,6 @@ export interface EpochRecord {
   lr: number;
 }
 
-/** The best validation error so far and the weights that made it. */
-interface Best {
-  valid: number;
-  epoch: number;
-  weights: SavedWeights;
-}
-
 interface NaturalState {
   weights: SavedWeights;
   optimizer: unknown;
@@ -94,8 +88,9 @@ interface NaturalState {
   lr: number;
   epochLossSum: number;
   epochLossN: number;
+  /** the validation track, flat, and the best weights beside the best error */
   prevValid: number | null;
-  best: Best | null;
+  best: { valid: number; epoch: number; weights: SavedWeights } | null;
   sinceBest: number;
   carried: { shape: number[]; data: string } | null;
   window: WindowStats;
@@ -179,6 +174,41 @@ async function ptbSource(config: NaturalRunConfig, ctx: RunContext, model: () =>
   };
 }
 
+/**
+ * NLL per time step of `model` on every piece of `roll`, each piece whole, as the likelihood of a
+ * piece should be: lanes of `batch` pieces read window after window with the hidden state carried,
+ * padding masked. The model's carry mode is restored afterwards.
+ */
+export async function wholePieceNll(model: RnnModel, roll: PianoRoll, batch: number): Promise<number> {
+  const tf = await import('@tensorflow/tfjs-core');
+  const { nllPerStep, PIANO_KEYS } = await import('@cliffguard/datasets');
+  const carrying = model.carryState;
+  model.carryState = true;
+  let sum = 0;
+  let steps = 0;
+  try {
+    for (const group of roll.pieceLanes(batch)) {
+      model.resetState();
+      for (let w = 0; w < group.windows; w++) {
+        const a = roll.laneArrays(group.pieces, w);
+        const inputs = tf.tensor3d(a.inputs, [a.batchSize, a.steps, PIANO_KEYS]);
+        const { outputs, states } = model.forward(inputs);
+        const probs = (await outputs.data()) as Float32Array;
+        tf.dispose([inputs, outputs, states]);
+        const n = a.mask.reduce((s, v) => s + v, 0);
+        if (n > 0) {
+          sum += nllPerStep(probs, a.targets, a.mask) * n;
+          steps += n;
+        }
+      }
+    }
+  } finally {
+    model.resetState();
+    model.carryState = carrying;
+  }
+  return sum / steps;
+}
+
 async function musicSource(
   config: NaturalRunConfig,
   ctx: RunContext,
@@ -192,37 +222,12 @@ async function musicSource(
   });
   const cut = <T>(xs: T[], n: number) => (n > 0 ? xs.slice(0, n) : xs);
   const train = data.createPianoRoll(cut(set.train, config.trainLimit), config.steps);
-  // Each piece whole, as the likelihood of a piece should be: lanes of pieces, window after
-  // window with the hidden state carried, padding masked.
-  const evaluate = async (split: 'train' | 'valid' | 'test') => {
-    const m = model();
-    const roll = data.createPianoRoll(cut(set[split], config.evalLimit), config.steps);
-    const carrying = m.carryState;
-    m.carryState = true;
-    let sum = 0;
-    let steps = 0;
-    try {
-      for (const group of roll.pieceLanes(config.batch)) {
-        m.resetState();
-        for (let w = 0; w < group.windows; w++) {
-          const a = roll.laneArrays(group.pieces, w);
-          const inputs = tf.tensor3d(a.inputs, [a.batchSize, a.steps, data.PIANO_KEYS]);
-          const { outputs, states } = m.forward(inputs);
-          const probs = (await outputs.data()) as Float32Array;
-          tf.dispose([inputs, outputs, states]);
-          const n = a.mask.reduce((s, v) => s + v, 0);
-          if (n > 0) {
-            sum += data.nllPerStep(probs, a.targets, a.mask) * n;
-            steps += n;
-          }
-        }
-      }
-    } finally {
-      m.resetState();
-      m.carryState = carrying;
-    }
-    return sum / steps;
-  };
+  const evaluate = (split: 'train' | 'valid' | 'test') =>
+    wholePieceNll(
+      model(),
+      data.createPianoRoll(cut(set[split], config.evalLimit), config.steps),
+      config.batch,
+    );
   return {
     epochBatches: (epoch) => {
       const order = train.epoch(config.batch, seed * 1000 + epoch);
@@ -239,11 +244,39 @@ async function musicSource(
 
 const TRACE_LIMIT = 120;
 
-/** Whether validation error `valid` beats the best so far: the first always does; a NaN (diverged) never beats a number. */
-function improves(valid: number, best: Best | null): boolean {
-  if (best === null) return true;
-  if (Number.isNaN(valid)) return false;
-  return Number.isNaN(best.valid) || valid < best.valid;
+/** What the validation errors so far have decided: the schedule of a natural-task run. */
+export interface ValidationTrack {
+  /** the previous epoch's validation error */
+  prevValid: number | null;
+  /** the best validation error and its epoch (1-based); null before the first epoch */
+  best: { valid: number; epoch: number } | null;
+  /** epochs since the best */
+  sinceBest: number;
+}
+
+export const NEW_TRACK: ValidationTrack = { prevValid: null, best: null, sinceBest: 0 };
+
+/**
+ * The schedule after epoch `epoch` (1-based) ends with validation error `valid`: whether it is a
+ * new best (the first always is; a NaN, a diverged run, never beats a number), whether the
+ * learning rate halves (the error rose, or is NaN), and whether the run stops (`patience` epochs
+ * without a new best).
+ */
+export function afterEpoch(
+  track: ValidationTrack,
+  valid: number,
+  epoch: number,
+  rules: { halveOnRise: boolean; patience?: number },
+): { track: ValidationTrack; improved: boolean; halve: boolean; stop: boolean } {
+  const b = track.best;
+  const improved = b === null || (!Number.isNaN(valid) && (Number.isNaN(b.valid) || valid < b.valid));
+  const sinceBest = improved ? 0 : track.sinceBest + 1;
+  return {
+    track: { prevValid: valid, best: improved ? { valid, epoch } : b, sinceBest },
+    improved,
+    halve: rules.halveOnRise && track.prevValid !== null && !(valid <= track.prevValid),
+    stop: rules.patience !== undefined && sinceBest >= rules.patience,
+  };
 }
 
 export async function runNatural(
@@ -278,9 +311,8 @@ export async function runNatural(
   let lr = config.lr;
   let epochLossSum = 0;
   let epochLossN = 0;
-  let prevValid: number | null = null;
-  let best: Best | null = null;
-  let sinceBest = 0;
+  let track = NEW_TRACK;
+  let bestWeights: SavedWeights | null = null;
   let window = emptyWindow();
   let trace: TracePoint[] = [];
   let traceEvery = 10;
@@ -296,9 +328,9 @@ export async function runNatural(
       lr,
       epochLossSum,
       epochLossN,
-      prevValid,
-      best,
-      sinceBest,
+      prevValid: track.prevValid,
+      best: track.best && bestWeights ? { ...track.best, weights: bestWeights } : null,
+      sinceBest: track.sinceBest,
       carried: carried
         ? { shape: [...carried.shape], data: encodeFloat32((await carried.data()) as Float32Array) }
         : null,
@@ -338,15 +370,18 @@ export async function runNatural(
         lr,
         epochLossSum,
         epochLossN,
-        prevValid,
-        best,
-        sinceBest,
         window,
         trace,
         traceEvery,
         clippedTotal,
         perEpoch,
       } = s);
+      track = {
+        prevValid: s.prevValid,
+        best: s.best && { valid: s.best.valid, epoch: s.best.epoch },
+        sinceBest: s.sinceBest,
+      };
+      bestWeights = s.best?.weights ?? null;
       step = resumed.step;
       sgd.setLearningRate(lr);
       restoreCarried(tf, model, s.carried);
@@ -398,28 +433,24 @@ export async function runNatural(
         valid: Number(valid.toPrecision(6)),
         lr,
       });
-      if (improves(valid, best)) {
-        best = { valid, epoch: epoch + 1, weights: saveWeights(await model.getWeights()) };
-        sinceBest = 0;
-      } else {
-        sinceBest += 1;
-      }
-      if (config.halveOnRise && prevValid !== null && !(valid <= prevValid)) {
+      const next = afterEpoch(track, valid, epoch + 1, config);
+      track = next.track;
+      if (next.improved) bestWeights = saveWeights(await model.getWeights());
+      if (next.halve) {
         lr /= 2;
         sgd.setLearningRate(lr);
       }
-      prevValid = valid;
       epoch += 1;
       batchIndex = 0;
       epochLossSum = 0;
       epochLossN = 0;
-      if (config.patience !== undefined && sinceBest >= config.patience) break;
+      if (next.stop) break;
     }
     if (window.n > 0) trace.push(closeWindow(window, step, await rhoOf(), [], null));
     const epochsTrained = epoch;
-    if (best) model.setWeights(loadWeights(best.weights));
+    if (bestWeights) model.setWeights(loadWeights(bestWeights));
     const evalTrain = await source.evaluate('train');
-    const evalValid = best ? best.valid : await source.evaluate('valid');
+    const evalValid = track.best ? track.best.valid : await source.evaluate('valid');
     const evalTest = await source.evaluate('test');
     const r = (v: number) => Number(v.toPrecision(5));
     return {
@@ -429,7 +460,7 @@ export async function runNatural(
       test: r(evalTest),
       updates: step,
       epochs: epochsTrained,
-      bestEpoch: best?.epoch ?? 0,
+      bestEpoch: track.best?.epoch ?? 0,
       stoppedEarly: epochsTrained < config.epochs,
       clippedFraction: step ? clippedTotal / step : 0,
       implementation,
