@@ -4,8 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { type BackendName, useBackend } from '../runner/backend.js';
 import { resolveDataDir } from '../runner/paths.js';
 import { type NaturalRunConfig, runNatural } from './train-natural.js';
-import type { RunContext } from './types.js';
 import { runSynthetic, type SyntheticRunConfig, sgdCrRunConfig } from './train-synthetic.js';
+import type { RunContext } from './types.js';
 import { saveWeights } from './weights.js';
 
 const config: SyntheticRunConfig = sgdCrRunConfig({

@@ -107,8 +107,7 @@ export async function makeTrainer(settings: TrainerSettings): Promise<SyntheticT
   const useEnsemble =
     process.env.CLIFFGUARD_REPRO_TRAINER !== 'trainStep' &&
     settings.implementation !== 'reference' &&
-    stacked !== undefined &&
-    stacked.supports(settings.model.config, members, settings.backend);
+    stacked?.supports(settings.model.config, members, settings.backend) === true;
   if (!useEnsemble) return trainStepTrainer(rnn, settings);
   const trainer = ensembleTrainer(rnn, tf, settings);
   await trainer.fromModel();
