@@ -6,9 +6,9 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { getExperiment } from './experiments/registry.js';
-import { planRuns } from './runner/plan.js';
 import type { TracePoint } from './experiments/trace.js';
 import type { ResultLine } from './experiments/types.js';
+import { planRuns } from './runner/plan.js';
 import { cli, cliKilledWhen, comparable, freshDir, rawLines, results } from './test-helpers.js';
 
 interface Tiny {
@@ -18,6 +18,8 @@ interface Tiny {
   seeds?: number;
   /** checks on one result line's `result` */
   check(result: Record<string, unknown>): void;
+  /** checks on the rendered report.md */
+  report?(md: string): void;
 }
 
 const TINY: Tiny[] = [
@@ -27,6 +29,11 @@ const TINY: Tiny[] = [
     flags: { lengths: '10', updates: '30', inits: 'smart-tanh', 'eval-size': '500' },
     check: (r) => {
       expect(r.updates).toBe(30);
+      // the default schedule: 5% with floor 25 (quick) checks at 25 and at the last update
+      expect([r.checkEvery, r.checkFloor, r.checks]).toEqual(['5%', 25, 2]);
+      expect(r.clippedFraction as number).toBeGreaterThanOrEqual(0);
+      expect(r.clippedFraction as number).toBeLessThanOrEqual(1);
+      if ('omegaRatio' in r) expect(r.omegaRatio as number).toBeGreaterThan(0); // SGD-CR
       expect(typeof r.success).toBe('boolean');
       expect(r.finalError as number).toBeGreaterThanOrEqual(0);
       expect(r.finalError as number).toBeLessThanOrEqual(1);
@@ -39,6 +46,17 @@ const TINY: Tiny[] = [
         expect(Number.isFinite(p.normMax)).toBe(true);
       }
     },
+    report: (md) => {
+      expect(md).toContain("α 4, Ω as in the authors' code (mean over time and batch)");
+      expect(md).toContain(
+        'checks each after max(25, ⌈5% of the updates so far⌉) more updates, each drawing 500 new sequences',
+      );
+      // clipped fraction per method, then SGD-CR's first-update Ω ratio, all numbers
+      expect(md).toContain(
+        '| init | L | SGD: clipped | SGD-C: clipped | SGD-CR: clipped | SGD-CR: ‖α∇Ω‖ / ‖∇E‖ at update 1 |',
+      );
+      expect(md).toMatch(/\| smart-tanh \| 10 \| 0\.00 \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|/);
+    },
   },
   {
     name: 'generalize',
@@ -46,6 +64,8 @@ const TINY: Tiny[] = [
     seeds: 2,
     flags: { updates: '20', 'eval-size': '200' },
     check: (r) => {
+      expect([r.checkEvery, r.checks]).toEqual(['5%', 1]); // only the last update: 20 < the floor 25
+      expect(r.omegaRatio as number).toBeGreaterThan(0);
       const tests = r.testErrors as { length: number; error: number; total: number }[];
       expect(tests.map((t) => t.length)).toEqual([10, 20, 50, 100, 200]);
       for (const t of tests) {
@@ -60,6 +80,7 @@ const TINY: Tiny[] = [
     flags: { updates: '10', 'eval-size': '100' },
     check: (r) => {
       expect(r.updates).toBe(10);
+      expect([r.checkEvery, r.checks]).toEqual(['5%', 1]);
       expect(r.finalError as number).toBeGreaterThanOrEqual(0);
       expect(r.finalError as number).toBeLessThanOrEqual(1);
     },
@@ -128,6 +149,7 @@ for (const tiny of TINY) {
       }
       expect((html.match(/<svg/g) ?? []).length).toBe(figures.length);
       expect(md).toContain(`pnpm repro ${tiny.name} --profile quick`);
+      tiny.report?.(md);
       const index = readFileSync(join(out, 'index.md'), 'utf8');
       expect(index).toContain(`| ${tiny.name} |`);
       expect(index).toContain(`(${tiny.name}/quick/report/report.md)`);

@@ -6,7 +6,15 @@
 import { lineChart, PALETTE } from '../report/charts.js';
 import type { Block, ReportDoc } from '../report/doc.js';
 import { tracedRun, trainingFigures } from '../report/training.js';
-import { evalSizeFlag, omegaFlags, TEMPORAL_ORDER_OPTIONS, updatesFlag } from './temporal-order.js';
+import {
+  checkEveryFlag,
+  checkProtocolText,
+  evalSizeFlag,
+  omegaFlags,
+  omegaText,
+  TEMPORAL_ORDER_OPTIONS,
+  updatesFlag,
+} from './temporal-order.js';
 import {
   runSynthetic,
   type SyntheticRunConfig,
@@ -63,6 +71,7 @@ function plan(options: PlanOptions): Plan {
       maxUpdates,
       evalSize,
       paperProfile: options.profile === 'paper',
+      checkEvery: checkEveryFlag(options.flags),
     }),
     testLengths: s.testLengths,
     testSize,
@@ -82,7 +91,8 @@ function protocolOf(lines: ResultLine[], profile: string): string {
   const c = lines[0]?.config as SyntheticRunConfig | undefined;
   return c
     ? `${profile} profile: SGD-CR, ${c.init}, ${c.hidden} hidden, trained on lengths ${c.minLength}..${c.maxLength} (one length per minibatch), ` +
-        `lr ${c.lr}, clip ${c.clip}, α ${c.alpha}, at most ${c.maxUpdates.toLocaleString('en-US')} updates; tested on ${c.testSize?.toLocaleString('en-US')} fresh sequences per length`
+        `lr ${c.lr}, clip ${c.clip}, α ${c.alpha}, ${omegaText(c.omega)}, at most ${c.maxUpdates.toLocaleString('en-US')} updates; ${checkProtocolText(c)}; ` +
+        `tested on ${c.testSize?.toLocaleString('en-US')} fresh sequences per length`
     : '';
 }
 
@@ -126,7 +136,8 @@ function report(input: ReportInput): ReportDoc {
   const c = lines[0]?.config as SyntheticRunConfig | undefined;
   const protocol = c
     ? `${input.profile} profile: SGD-CR, ${c.init}, ${c.hidden} hidden, trained on lengths ${c.minLength}..${c.maxLength} (one length per minibatch), ` +
-      `lr ${c.lr}, clip ${c.clip}, α ${c.alpha}, at most ${c.maxUpdates.toLocaleString('en-US')} updates; tested on ${c.testSize?.toLocaleString('en-US')} fresh sequences per length`
+      `lr ${c.lr}, clip ${c.clip}, α ${c.alpha}, ${omegaText(c.omega)}, at most ${c.maxUpdates.toLocaleString('en-US')} updates; ${checkProtocolText(c)}; ` +
+      `tested on ${c.testSize?.toLocaleString('en-US')} fresh sequences per length`
     : '';
   const lengths = c?.testLengths ?? [];
   const blocks: Block[] = [
@@ -193,7 +204,9 @@ export const generalize: ExperimentDef = {
     quick: '1 seed, lengths 10..20, ≤ 3,000 updates, tested at 10..200 on 1,000 sequences: a few minutes',
     paper: '5 seeds, lengths 50..200, ≤ 5M updates, tested at 50..5000 on 10,000 sequences: days on 2 cores',
   },
-  options: TEMPORAL_ORDER_OPTIONS.filter((o) => ['alpha', 'omega', 'updates', 'eval-size'].includes(o.name)),
+  options: TEMPORAL_ORDER_OPTIONS.filter((o) =>
+    ['alpha', 'omega', 'updates', 'eval-size', 'check-every'].includes(o.name),
+  ),
   plan,
   execute: (run, ctx) => runSynthetic(run.config as SyntheticRunConfig, run.seed, ctx),
   report,

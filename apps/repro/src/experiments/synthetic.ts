@@ -6,7 +6,16 @@
 import type { TaskName } from '@cliffguard/datasets';
 import type { Block, ReportDoc } from '../report/doc.js';
 import { tracedRun, trainingFigures } from '../report/training.js';
-import { evalSizeFlag, listFlag, omegaFlags, TEMPORAL_ORDER_OPTIONS, updatesFlag } from './temporal-order.js';
+import {
+  checkEveryFlag,
+  checkProtocolText,
+  evalSizeFlag,
+  listFlag,
+  omegaFlags,
+  omegaText,
+  TEMPORAL_ORDER_OPTIONS,
+  updatesFlag,
+} from './temporal-order.js';
 import {
   INITS,
   runSynthetic,
@@ -48,6 +57,7 @@ function plan(options: PlanOptions): Plan {
   const tasks = listFlag(options.flags.tasks, SYNTHETIC_TASKS, 'tasks') ?? [...SYNTHETIC_TASKS];
   const [init] = listFlag(options.flags.inits, INITS, 'inits') ?? ['smart-tanh'];
   const evalSize = evalSizeFlag(options.flags);
+  const checkEvery = checkEveryFlag(options.flags);
   const seeds = options.seeds ?? s.seeds;
   const runs = [];
   for (const task of tasks) {
@@ -63,6 +73,7 @@ function plan(options: PlanOptions): Plan {
         maxUpdates,
         evalSize,
         paperProfile: options.profile === 'paper',
+        checkEvery,
       }),
       ...(regression
         ? { testLengths: [options.profile === 'paper' ? 500 : 50], testSize: Math.min(evalSize, 10_000) }
@@ -71,7 +82,17 @@ function plan(options: PlanOptions): Plan {
     for (let seed = 0; seed < seeds; seed++) runs.push({ key: `${task}/SGD-CR/${init}`, seed, config });
   }
   return {
-    protocol: { tasks, init, alpha, omega, maxUpdates, evalSize, seeds, lengths: [s.minLength, s.maxLength] },
+    protocol: {
+      tasks,
+      init,
+      alpha,
+      omega,
+      maxUpdates,
+      evalSize,
+      checkEvery,
+      seeds,
+      lengths: [s.minLength, s.maxLength],
+    },
     runs,
   };
 }
@@ -83,7 +104,7 @@ function protocolOf(lines: ResultLine[], profile: string): string {
   const c = lines[0] ? cfg(lines[0]) : undefined;
   return c
     ? `${profile} profile: SGD-CR, ${c.init}, ${c.hidden} hidden, lengths ${c.minLength}..${c.maxLength}, lr ${c.lr}, clip ${c.clip}, ` +
-        `α ${c.alpha}, at most ${c.maxUpdates.toLocaleString('en-US')} updates, success = error < 1% on ${c.evalSize.toLocaleString('en-US')} fresh sequences`
+        `α ${c.alpha}, ${omegaText(c.omega)}, at most ${c.maxUpdates.toLocaleString('en-US')} updates; ${checkProtocolText(c)}`
     : '';
 }
 
@@ -133,7 +154,7 @@ function report(input: ReportInput): ReportDoc {
   const c = lines[0] ? cfg(lines[0]) : undefined;
   const protocol = c
     ? `${input.profile} profile: SGD-CR, ${c.init}, ${c.hidden} hidden, lengths ${c.minLength}..${c.maxLength}, lr ${c.lr}, clip ${c.clip}, ` +
-      `α ${c.alpha}, at most ${c.maxUpdates.toLocaleString('en-US')} updates, success = error < 1% on ${c.evalSize.toLocaleString('en-US')} fresh sequences`
+      `α ${c.alpha}, ${omegaText(c.omega)}, at most ${c.maxUpdates.toLocaleString('en-US')} updates; ${checkProtocolText(c)}`
     : '';
   const tasks = SYNTHETIC_TASKS.filter((t) => lines.some((l) => cfg(l).task === t));
   const blocks: Block[] = [
@@ -163,7 +184,9 @@ export const synthetic: ExperimentDef = {
     paper: '6 tasks × 5 seeds, lengths 50..200, ≤ 5M updates: days on 2 cores; shard it',
   },
   options: [
-    ...TEMPORAL_ORDER_OPTIONS.filter((o) => ['alpha', 'omega', 'updates', 'eval-size'].includes(o.name)),
+    ...TEMPORAL_ORDER_OPTIONS.filter((o) =>
+      ['alpha', 'omega', 'updates', 'eval-size', 'check-every'].includes(o.name),
+    ),
     { name: 'tasks', value: '<list>', description: `comma-separated tasks: ${SYNTHETIC_TASKS.join(', ')}` },
     { name: 'inits', value: '<list>', description: 'initialisation (first of the list; default smart-tanh)' },
   ],

@@ -1,12 +1,16 @@
 /**
  * `temporal-order` (paper Fig. 7): success rate against sequence length for SGD, SGD-C and
  * SGD-CR under the three initialisations; 50 hidden units, minibatch 20, lr 0.01, clip 1.0,
- * α 4 (ICML) or 2 (the authors' code); success = under 1% error on 10,000 fresh sequences.
+ * α 4 (ICML; the authors' code has 2) with the code's Ω (mean over time and batch; `--omega paper`
+ * for the ICML sum over time); success = under 1% error on 10,000 fresh sequences.
  */
 import { lineChart, PALETTE } from '../report/charts.js';
 import type { Block, ReportDoc } from '../report/doc.js';
 import { tracedRun, trainingFigures } from '../report/training.js';
 import {
+  type CheckEvery,
+  checkFloorOf,
+  DEFAULT_CHECK_EVERY,
   INITS,
   METHODS,
   runSynthetic,
@@ -19,18 +23,16 @@ interface Settings {
   lengths: number[];
   seeds: number;
   maxUpdates: number;
-  checkEvery: number;
   checkSize: number;
   traceEvery: number;
 }
 
 const SETTINGS: Record<Profile, Settings> = {
-  quick: { lengths: [10, 20], seeds: 1, maxUpdates: 1500, checkEvery: 250, checkSize: 1000, traceEvery: 50 },
+  quick: { lengths: [10, 20], seeds: 1, maxUpdates: 1500, checkSize: 1000, traceEvery: 50 },
   paper: {
     lengths: [50, 100, 150, 200, 250],
     seeds: 5,
     maxUpdates: 5_000_000,
-    checkEvery: 1000,
     checkSize: 1000,
     traceEvery: 5000,
   },
@@ -45,7 +47,14 @@ export const TEMPORAL_ORDER_OPTIONS = [
   {
     name: 'omega',
     value: '<variant>',
-    description: "Ω as in the ICML text ('paper', default) or the authors' code ('code')",
+    description:
+      "Ω averaged as in the authors' code ('code', default: mean over time and batch) or summed over time as in the ICML text ('paper')",
+  },
+  {
+    name: 'check-every',
+    value: '<n|p%>',
+    description:
+      'updates between checks on fresh sequences: a whole number N, or p% for the next check after max(50, ⌈p% of the updates so far⌉) (quick: 25); default 5%',
   },
   {
     name: 'lengths',
@@ -118,10 +127,63 @@ export function updatesFlag(flags: PlanOptions['flags'], fallback: number): numb
 
 export function omegaFlags(flags: PlanOptions['flags']): { alpha: number; omega: 'paper' | 'code' } {
   const alpha = numberFlag(flags.alpha, 'alpha', (n) => n >= 0, 'a number >= 0') ?? 4;
-  const omega = flags.omega ?? 'paper';
+  const omega = flags.omega ?? 'code';
   if (omega !== 'paper' && omega !== 'code')
     throw new Error(`--omega expects 'paper' or 'code', got '${omega}'`);
   return { alpha, omega };
+}
+
+/**
+ * --check-every: a whole number N ≥ 1 (a check every N updates) or a percentage p% with
+ * 0 < p ≤ 100 (a relative schedule); default 5%.
+ */
+export function checkEveryFlag(flags: PlanOptions['flags']): CheckEvery {
+  const value = flags['check-every'];
+  if (value === undefined) return DEFAULT_CHECK_EVERY;
+  const text = String(value).trim();
+  const percent = /^(\d+(?:\.\d+)?)%$/.exec(text);
+  if (percent) {
+    const p = Number(percent[1]);
+    if (p > 0 && p <= 100) return `${p}%`;
+  } else if (/^\d+$/.test(text) && Number(text) >= 1) {
+    return Number(text);
+  }
+  throw new Error(
+    `--check-every expects a whole number of updates >= 1 (for example 1000) or a percentage above 0% and at most 100% (for example 5%), got '${value}'`,
+  );
+}
+
+/** The schedule in words: 'every 1,000 updates' or 'after max(50, ⌈5% of the update count⌉) more updates'. */
+export function checkScheduleText(c: { checkEvery: CheckEvery; checkFloor?: number }): string {
+  return typeof c.checkEvery === 'number'
+    ? `every ${c.checkEvery.toLocaleString('en-US')} updates`
+    : `each after max(${c.checkFloor ?? checkFloorOf(true)}, ⌈${c.checkEvery} of the updates so far⌉) more updates`;
+}
+
+/**
+ * What each check draws and how success is decided, in words (older results, with a fixed
+ * probe set and no recorded schedule, say so).
+ */
+export function checkProtocolText(c: {
+  checkEvery: CheckEvery;
+  checkFloor?: number;
+  checkSize: number;
+  evalSize: number;
+}): string {
+  const n = (x: number) => x.toLocaleString('en-US');
+  if (c.checkFloor === undefined)
+    return `checks every ${n(c.checkEvery as number)} updates on a fixed set of ${n(c.checkSize)} sequences, success = error < 1% on ${n(c.evalSize)} fixed fresh sequences`;
+  return (
+    `checks ${checkScheduleText(c)}, each drawing ${n(c.checkSize)} new sequences from a stream separate from training; ` +
+    `where under 1% of them are wrong, ${n(c.evalSize)} further new sequences decide: success = error < 1% on them`
+  );
+}
+
+/** Ω's variant in words. */
+export function omegaText(omega: 'paper' | 'code'): string {
+  return omega === 'code'
+    ? "Ω as in the authors' code (mean over time and batch)"
+    : 'Ω as in the ICML text (sum over time, mean over batch)';
 }
 
 function plan(options: PlanOptions): Plan {
@@ -141,7 +203,8 @@ function plan(options: PlanOptions): Plan {
     alpha,
     omega,
     maxUpdates,
-    checkEvery: Math.min(s.checkEvery, maxUpdates),
+    checkEvery: checkEveryFlag(options.flags),
+    checkFloor: checkFloorOf(options.profile === 'paper'),
     checkSize: Math.min(s.checkSize, evalSizeFlag(options.flags)),
     evalSize: evalSizeFlag(options.flags),
     traceEvery: Math.max(5, Math.min(s.traceEvery, Math.floor(maxUpdates / 20))),
@@ -163,7 +226,7 @@ function plan(options: PlanOptions): Plan {
 const cfg = (l: ResultLine) => l.config as SyntheticRunConfig;
 const res = (l: ResultLine) => l.result as SyntheticRunResult;
 
-function median(values: number[]): number {
+export function median(values: number[]): number {
   const v = [...values].sort((a, b) => a - b);
   return v.length === 0 ? Number.NaN : v[Math.floor((v.length - 1) / 2)];
 }
@@ -183,8 +246,8 @@ function protocolOf(lines: ResultLine[], profile: string): string {
   const first = lines[0] ? cfg(lines[0]) : undefined;
   return first
     ? `${profile} profile: temporal order, ${first.hidden} hidden, minibatch ${first.batch}, SGD lr ${first.lr}, clip ${first.clip}, ` +
-        `α ${first.alpha} (Ω ${first.omega}), at most ${first.maxUpdates.toLocaleString('en-US')} updates, fixed length L per point, ` +
-        `success = error < 1% on ${first.evalSize.toLocaleString('en-US')} fresh sequences`
+        `α ${first.alpha}, ${omegaText(first.omega)}, at most ${first.maxUpdates.toLocaleString('en-US')} updates, fixed length L per point; ` +
+        checkProtocolText(first)
     : '';
 }
 
@@ -207,6 +270,54 @@ function paperTable(lines: ResultLine[], profile: string): Block[] {
         ],
       ],
       caption: `Ours: ${protocolOf(lines, profile)}.`,
+    },
+  ];
+}
+
+/** "0.123" (3 significant digits), or '–' for no value. */
+function fmt(x: number): string {
+  return Number.isFinite(x) ? x.toPrecision(3) : '–';
+}
+
+/**
+ * Per init and L, medians over seeds: the fraction of updates clipped per method, and SGD-CR's
+ * first-update ratio ‖α∇Ω‖ / ‖∇E‖.
+ */
+export function updateTable(lines: ResultLine[]): Block[] {
+  const lengths = [...new Set(lines.map((l) => cfg(l).minLength))].sort((a, b) => a - b);
+  const inits = INITS.filter((i) => lines.some((l) => cfg(l).init === i));
+  const methods = METHODS.filter((m) => lines.some((l) => cfg(l).method === m));
+  if (lines.length === 0) return [];
+  const at = (init: string, L: number, m: string) =>
+    lines.filter((l) => cfg(l).init === init && cfg(l).minLength === L && cfg(l).method === m);
+  const medianOf = (runs: ResultLine[], value: (r: SyntheticRunResult) => number | null | undefined) =>
+    median(
+      runs.map((l) => value(res(l))).filter((x): x is number => typeof x === 'number' && Number.isFinite(x)),
+    );
+  const withOmega = methods.includes('SGD-CR');
+  const omega = withOmega ? cfg(lines.find((l) => cfg(l).method === 'SGD-CR')!).omega : undefined;
+  return [
+    {
+      kind: 'table',
+      header: [
+        'init',
+        'L',
+        ...methods.map((m) => `${m}: clipped`),
+        ...(withOmega ? ['SGD-CR: ‖α∇Ω‖ / ‖∇E‖ at update 1'] : []),
+      ],
+      rows: inits.flatMap((init) =>
+        lengths.map((L) => [
+          init,
+          String(L),
+          ...methods.map((m) => fmt(medianOf(at(init, L, m), (r) => r.clippedFraction))),
+          ...(withOmega ? [fmt(medianOf(at(init, L, 'SGD-CR'), (r) => r.omegaRatio))] : []),
+        ]),
+      ),
+      caption:
+        'Medians over seeds. Clipped: the fraction of updates whose gradient norm was clipped (plain SGD never clips). ' +
+        (withOmega
+          ? `‖α∇Ω‖ / ‖∇E‖: the size of SGD-CR's Ω term (α·∂Ω/∂W_rec, ${omega ? omegaText(omega) : 'Ω'}) against the task-loss gradient over all parameters, both on the first minibatch before any update.`
+          : ''),
     },
   ];
 }
@@ -284,6 +395,7 @@ function report(input: ReportInput): ReportDoc {
     ),
     caption: 'Successful runs / runs, with the median number of updates to success.',
   });
+  blocks.push(...updateTable(lines));
   blocks.push({ kind: 'heading', text: 'The paper beside ours' }, ...paperTable(lines, input.profile));
   const longest = lengths[lengths.length - 1];
   // traces: the longest length, seed 0, each method, for the first init with data
@@ -333,6 +445,9 @@ export const temporalOrder: ExperimentDef = {
   paperTable,
   summarizeResult: (r) => {
     const s = r as SyntheticRunResult;
-    return `${s.success ? 'success' : s.diverged ? 'diverged' : 'no success'} after ${s.updates} updates, error ${(100 * s.finalError).toFixed(1)}% [${s.implementation}]`;
+    const ratio =
+      typeof s.omegaRatio === 'number' ? `, ‖α∇Ω‖/‖∇E‖ ${s.omegaRatio.toPrecision(3)} at update 1` : '';
+    const checks = s.checks === undefined ? '' : `, ${s.checks} checks (${s.checkEvery})`;
+    return `${s.success ? 'success' : s.diverged ? 'diverged' : 'no success'} after ${s.updates} updates, error ${(100 * s.finalError).toFixed(1)}%, ${(100 * s.clippedFraction).toFixed(1)}% clipped${ratio}${checks} [${s.implementation}]`;
   },
 };

@@ -1,12 +1,13 @@
 /**
  * One training run on a synthetic task (paper section 5-6): the paper's RNN, plain SGD, SGD with
- * norm clipping (SGD-C) or clipping plus Ω (SGD-CR); periodic checks on fresh sequences; success
- * when the error on 10,000 fresh sequences is under 1%. Checkpoints everything a resume needs:
- * weights, the data stream's RNG state, the clipping plugins' state, the step, the trace.
+ * norm clipping (SGD-C) or clipping plus Ω (SGD-CR); checks on fresh sequences (a new draw at
+ * each check, as the authors' code does, from a stream of its own); success when the error on
+ * 10,000 fresh sequences is under 1%. Checkpoints everything a resume needs: weights, the training
+ * and check streams' RNG states, the clipping plugins' state, the step, the trace.
  */
-import type { TaskName } from '@cliffguard/datasets';
+import type { BatchArrays, TaskName } from '@cliffguard/datasets';
+import type { Batch, OmegaVariant, RnnModel } from '@cliffguard/rnn';
 import { pickImplementation } from './implementations.js';
-import { makeTrainer } from './trainer.js';
 import {
   addStep,
   binContributions,
@@ -16,6 +17,7 @@ import {
   thin,
   type WindowStats,
 } from './trace.js';
+import { makeTrainer } from './trainer.js';
 import { Interrupted, type RunContext } from './types.js';
 import { loadWeights, type SavedWeights, saveWeights } from './weights.js';
 
@@ -35,13 +37,18 @@ export interface SyntheticRunConfig extends Record<string, unknown> {
   clip: number;
   /** Ω weight (SGD-CR) */
   alpha: number;
-  /** Ω as in the ICML text ('paper') or the authors' code ('code') */
+  /** Ω as in the ICML text ('paper': sum over time) or the authors' code ('code': mean over time and batch) */
   omega: 'paper' | 'code';
   minLength: number;
   maxLength: number;
   maxUpdates: number;
-  /** updates between checks on `checkSize` fresh sequences */
-  checkEvery: number;
+  /**
+   * When the run checks itself on `checkSize` fresh sequences: every N updates, or 'p%' (the next
+   * check after max(checkFloor, ⌈p% of the update count⌉) more updates). Older results: a number.
+   */
+  checkEvery: CheckEvery;
+  /** the fewest updates between two checks of a relative schedule (absent in older results) */
+  checkFloor?: number;
   checkSize: number;
   /** the success test: this many fresh sequences (paper: 10,000) in chunks of 1,000 */
   evalSize: number;
@@ -51,6 +58,66 @@ export interface SyntheticRunConfig extends Record<string, unknown> {
   testLengths?: number[];
   /** sequences per test length (paper: 10,000) */
   testSize?: number;
+}
+
+/** Every N updates, or a relative schedule 'p%' (0 < p ≤ 100). */
+export type CheckEvery = number | `${number}%`;
+
+/** The default check schedule: the update of success is known to within 5% of its value. */
+export const DEFAULT_CHECK_EVERY: CheckEvery = '5%';
+
+/** The fewest updates between two checks of a relative schedule. */
+export function checkFloorOf(paperProfile: boolean): number {
+  return paperProfile ? 50 : 25;
+}
+
+/** Updates from a check at update `at` to the next: N, or max(floor, ⌈p·at⌉). */
+export function checkGap(every: CheckEvery, floor: number, at: number): number {
+  if (typeof every === 'number') return every;
+  const percent = Number(every.slice(0, -1));
+  // the tolerance keeps whole values whole (1.1% of 3,000 is 33.00000000000001 in floating point)
+  return Math.max(floor, Math.ceil((percent * at) / 100 - 1e-9));
+}
+
+/** The first check after update `step` (checks start from update 0, which is not one). */
+export function nextCheckAfter(every: CheckEvery, floor: number, step: number): number {
+  if (typeof every === 'number') return (Math.floor(step / every) + 1) * every;
+  let at = 0;
+  while (at <= step) at += checkGap(every, floor, at);
+  return at;
+}
+
+/**
+ * The ratio ‖α·∂Ω/∂W_rec‖ / ‖∂E/∂θ‖ on one minibatch: the size of SGD-CR's Ω term against the
+ * task-loss gradient over all parameters (global norm), both from the same forward and backward
+ * pass (δ_t and h_t kept). Null when the task gradient is zero or either norm is not finite.
+ */
+export async function omegaRatio(
+  model: RnnModel,
+  batch: Batch,
+  omega: { variant: OmegaVariant; alpha: number },
+): Promise<number | null> {
+  const tf = await import('@tensorflow/tfjs-core');
+  const rnn = await import('@cliffguard/rnn');
+  const r = model.lossAndGradients(batch, { keepDeltas: true, keepStates: true });
+  try {
+    const norms = tf.tidy(() => {
+      const omegaGrad = rnn.omegaAndGradient(model.variables.W_rec, r.deltas!, r.states!, {
+        activation: model.config.activation,
+        variant: omega.variant,
+      }).grad;
+      const squares = Object.values<import('@tensorflow/tfjs-core').Tensor>(r.grads).map((g) =>
+        tf.sum(tf.square(g)),
+      );
+      return tf.stack([tf.norm(tf.mul(omegaGrad, omega.alpha)), tf.sqrt(tf.addN(squares))]);
+    });
+    const [term, task] = await norms.data();
+    norms.dispose();
+    const ratio = term / task;
+    return Number.isFinite(ratio) ? ratio : null;
+  } finally {
+    tf.dispose([r.loss, ...Object.values(r.grads), r.lastState, r.deltas!, r.states!]);
+  }
 }
 
 /**
@@ -67,6 +134,8 @@ export function sgdCrRunConfig(run: {
   maxUpdates: number;
   evalSize: number;
   paperProfile: boolean;
+  /** default {@link DEFAULT_CHECK_EVERY} */
+  checkEvery?: CheckEvery;
 }): SyntheticRunConfig {
   const { maxUpdates, evalSize, paperProfile } = run;
   return {
@@ -82,7 +151,8 @@ export function sgdCrRunConfig(run: {
     minLength: run.minLength,
     maxLength: run.maxLength,
     maxUpdates,
-    checkEvery: Math.min(paperProfile ? 1000 : 250, maxUpdates),
+    checkEvery: run.checkEvery ?? DEFAULT_CHECK_EVERY,
+    checkFloor: checkFloorOf(paperProfile),
     checkSize: Math.min(1000, evalSize),
     evalSize,
     traceEvery: Math.max(5, Math.min(paperProfile ? 5000 : 50, Math.floor(maxUpdates / 20))),
@@ -96,7 +166,18 @@ export interface SyntheticRunResult extends Record<string, unknown> {
   /** error rate on the evalSize fresh sequences at the end */
   finalError: number;
   diverged: boolean;
+  /** clipped updates / updates taken */
   clippedFraction: number;
+  /** the check schedule used (as config.checkEvery) and its floor */
+  checkEvery?: CheckEvery;
+  checkFloor?: number;
+  /** checks run (each on `checkSize` fresh sequences) */
+  checks?: number;
+  /**
+   * SGD-CR: ‖α·∂Ω/∂W_rec‖ / ‖∂E/∂θ‖ at the first update (before training, on its minibatch);
+   * null when not finite
+   */
+  omegaRatio?: number | null;
   /** error at each test length, when asked */
   testErrors?: { length: number; error: number; wrong: number; total: number }[];
   implementation: string;
@@ -114,6 +195,10 @@ interface SyntheticState {
   traceEvery: number;
   clippedTotal: number;
   lastCheck: number | null;
+  /** the check stream's state and the checks run (absent in older checkpoints) */
+  checkStream?: unknown;
+  checks?: number;
+  omegaRatio?: number | null;
 }
 
 const TRACE_LIMIT = 120;
@@ -161,12 +246,9 @@ export async function runSynthetic(
       backend: ctx.backend,
     });
     owned.push(trainer);
-    // fixed probes, independent of the training stream: checks and the temporal-contribution batch
-    const checkSet = data.buildEvalSet(task, {
-      size: config.checkSize,
-      chunkSize: Math.min(1000, config.checkSize),
-      seed: seed * 1000 + 11,
-    });
+    // the checks' own stream, independent of the training stream: each check draws fresh sequences
+    const checkStream = task.withSeed(seed * 1000 + 11);
+    // a fixed probe for the temporal contributions
     const probe = task.withSeed(seed * 1000 + 13).generate(config.batch, config.maxLength);
     owned.push({ dispose: () => tf.dispose([probe.inputs, probe.targets]) });
 
@@ -176,6 +258,8 @@ export async function runSynthetic(
     let traceEvery = config.traceEvery;
     let clippedTotal = 0;
     let lastCheck: number | null = null;
+    let checks = 0;
+    let firstRatio: number | null | undefined;
     const resumed = ctx.resume<SyntheticState>();
     if (resumed) {
       const s = resumed.state;
@@ -189,7 +273,13 @@ export async function runSynthetic(
       traceEvery = s.traceEvery;
       clippedTotal = s.clippedTotal;
       lastCheck = s.lastCheck;
+      if (s.checkStream !== undefined)
+        checkStream.setState(s.checkStream as Parameters<typeof checkStream.setState>[0]);
+      checks = s.checks ?? 0;
+      firstRatio = s.omegaRatio;
     }
+    const checkFloor = config.checkFloor ?? checkFloorOf(true);
+    let nextCheck = nextCheckAfter(config.checkEvery, checkFloor, step);
 
     const predict = (inputs: import('@tensorflow/tfjs-core').Tensor3D) => {
       const r = model.forward(inputs);
@@ -198,10 +288,10 @@ export async function runSynthetic(
     };
     // the eval set's own evaluate() reads outputs synchronously; read them asynchronously so that
     // backends without synchronous reads (webgpu in Node) work too
-    const evaluate = async (set: ReturnType<typeof data.buildEvalSet>) => {
+    const evaluate = async (chunks: Iterable<BatchArrays>) => {
       let wrong = 0;
       let total = 0;
-      for (const chunk of set.chunks()) {
+      for (const chunk of chunks) {
         const { inputs, targets } = data.toTensors(chunk);
         const outputs = predict(inputs);
         const values = await outputs.data();
@@ -212,6 +302,8 @@ export async function runSynthetic(
       }
       return { wrong, total, rate: total ? wrong / total : 0 };
     };
+    /** `size` fresh sequences from the check stream, in chunks of at most 1,000 (each its own L) */
+    const fresh = (size: number) => freshChunks(checkStream, size);
     const rhoOf = async () => {
       const W = model.variables.W_rec;
       return rnn.spectralRadius({ values: await W.data(), shape: W.shape });
@@ -225,6 +317,9 @@ export async function runSynthetic(
       traceEvery,
       clippedTotal,
       lastCheck,
+      checkStream: checkStream.getState(),
+      checks,
+      omegaRatio: firstRatio,
     });
 
     let success = false;
@@ -234,6 +329,10 @@ export async function runSynthetic(
       const batch = task.nextBatch(config.batch);
       let record: Awaited<ReturnType<typeof rnn.trainStep>>;
       try {
+        if (step === 0 && config.method === 'SGD-CR' && firstRatio === undefined) {
+          // the model holds the trainer's starting weights
+          firstRatio = await omegaRatio(model, batch, { variant: config.omega, alpha: config.alpha });
+        }
         record = await trainer.step(batch, step);
       } finally {
         tf.dispose([batch.inputs, batch.targets]);
@@ -243,20 +342,20 @@ export async function runSynthetic(
       if (record.clipped) clippedTotal += 1;
       if (!Number.isFinite(record.loss)) diverged = true;
 
-      const checkDue = step % config.checkEvery === 0 || step === config.maxUpdates || diverged;
+      const checkDue = step >= nextCheck || step === config.maxUpdates || diverged;
       const traceDue = step % traceEvery === 0 || step === config.maxUpdates || diverged;
       const checkpointDue = ctx.checkpointDue() && !diverged && step < config.maxUpdates;
       // the model is what is evaluated, probed and saved
       if (checkDue || traceDue || checkpointDue) await trainer.toModel();
       let checked = false;
       if (checkDue) {
-        lastCheck = (await evaluate(checkSet)).rate;
+        lastCheck = (await evaluate(fresh(config.checkSize))).rate;
+        checks += 1;
         checked = true;
+        nextCheck = nextCheckAfter(config.checkEvery, checkFloor, step);
         if (lastCheck < 0.01) {
-          // a candidate: the paper's test on evalSize fresh sequences decides
-          const full = await evaluate(
-            data.buildEvalSet(task, { size: config.evalSize, seed: seed * 1000 + 17 }),
-          );
+          // a candidate: the paper's test on evalSize further fresh sequences decides
+          const full = await evaluate(fresh(config.evalSize));
           if (full.rate < 0.01) {
             success = true;
             final = full;
@@ -286,7 +385,7 @@ export async function runSynthetic(
       }
     }
     await trainer.toModel();
-    final ??= await evaluate(data.buildEvalSet(task, { size: config.evalSize, seed: seed * 1000 + 17 }));
+    final ??= await evaluate(fresh(config.evalSize));
     let testErrors: SyntheticRunResult['testErrors'];
     if (config.testLengths) {
       testErrors = [];
@@ -295,12 +394,14 @@ export async function runSynthetic(
         // chunks of at most ~200k time steps keep the states of one forward pass small
         const chunk = Math.max(1, Math.min(1000, Math.floor(200_000 / length)));
         const e = await evaluate(
-          data.buildEvalSet(task, {
-            size,
-            chunkSize: Math.min(size, chunk),
-            length,
-            seed: seed * 1000 + 19 + length,
-          }),
+          data
+            .buildEvalSet(task, {
+              size,
+              chunkSize: Math.min(size, chunk),
+              length,
+              seed: seed * 1000 + 19 + length,
+            })
+            .chunks(),
         );
         testErrors.push({ length, error: e.rate, wrong: e.wrong, total: e.total });
         ctx.progress({
@@ -316,6 +417,10 @@ export async function runSynthetic(
       finalError: final.rate,
       diverged,
       clippedFraction: step ? clippedTotal / step : 0,
+      checkEvery: config.checkEvery,
+      checkFloor,
+      checks,
+      ...(config.method === 'SGD-CR' ? { omegaRatio: firstRatio ?? null } : {}),
       testErrors,
       implementation,
       trainer: trainer.kind,
@@ -324,4 +429,12 @@ export async function runSynthetic(
   } finally {
     for (const x of owned.reverse()) x.dispose();
   }
+}
+
+/** `size` sequences drawn now from `stream`, in chunks of at most 1,000, each chunk its own L. */
+export function* freshChunks(
+  stream: { nextBatchArrays(n: number): BatchArrays },
+  size: number,
+): Generator<BatchArrays> {
+  for (let done = 0; done < size; done += 1000) yield stream.nextBatchArrays(Math.min(1000, size - done));
 }
