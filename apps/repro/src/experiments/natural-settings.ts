@@ -15,7 +15,7 @@ export interface NaturalSettings {
   patience: number;
 }
 
-/** A profile's settings with --epochs, --patience, --omega, --train-limit, --eval-limit (0 = all) and --seeds applied. */
+/** A profile's settings with --epochs, --batch, --patience, --omega, --train-limit, --eval-limit (0 = all) and --seeds applied. */
 export function naturalFlags(
   options: PlanOptions,
   s: NaturalSettings,
@@ -26,6 +26,7 @@ export function naturalFlags(
   evalLimit: number;
   patience: number;
   omega: 'paper' | 'code';
+  batch: number;
 } {
   const epochs =
     numberFlag(options.flags.epochs, 'epochs', (n) => Number.isInteger(n) && n >= 1, 'a whole number >= 1') ??
@@ -48,8 +49,12 @@ export function naturalFlags(
   if (omega !== 'paper' && omega !== 'code') {
     throw new Error(`--omega expects 'paper' or 'code', got '${omega}'`);
   }
+  const batch =
+    numberFlag(options.flags.batch, 'batch', (n) => Number.isInteger(n) && n >= 1, 'a whole number >= 1') ??
+    s.batch;
   return {
     epochs,
+    batch,
     patience,
     omega,
     seeds: options.seeds ?? s.seeds,
@@ -61,6 +66,11 @@ export function naturalFlags(
 /** The flags ptb and music share. */
 export const NATURAL_OPTIONS = [
   { name: 'epochs', value: '<n>', description: "the most training epochs (default: the profile's)" },
+  {
+    name: 'batch',
+    value: '<n>',
+    description: "sequences (music) or lanes (ptb) per minibatch (default: the profile's)",
+  },
   {
     name: 'patience',
     value: '<n>',

@@ -36,7 +36,7 @@ const SETTINGS: Record<Profile, NaturalSettings> = {
 
 function plan(options: PlanOptions): Plan {
   const s = SETTINGS[options.profile];
-  const { epochs, seeds, trainLimit, evalLimit, patience, omega } = naturalFlags(options, s);
+  const { epochs, seeds, trainLimit, evalLimit, patience, omega, batch } = naturalFlags(options, s);
   // The paper's lr and threshold apply to the cost summed over the T steps of a segment; our loss
   // is the mean over (batch, time), so lr × T, threshold / T and α / T give the same updates.
   const T = s.steps;
@@ -50,7 +50,7 @@ function plan(options: PlanOptions): Plan {
         ahead,
         method,
         hidden: s.hidden,
-        batch: s.batch,
+        batch,
         steps: T,
         lr: (method === 'SGD-CR' ? 0.05 : 0.01) * T,
         clip: 45 / T,
@@ -67,7 +67,7 @@ function plan(options: PlanOptions): Plan {
       for (let seed = 0; seed < seeds; seed++) runs.push({ key: `ahead${ahead}/${method}`, seed, config });
     }
   }
-  return { protocol: { ...s, trainLimit, evalLimit, epochs, patience, omega, seeds }, runs };
+  return { protocol: { ...s, batch, trainLimit, evalLimit, epochs, patience, omega, seeds }, runs };
 }
 
 const cfg = (l: ResultLine) => l.config as NaturalRunConfig;
