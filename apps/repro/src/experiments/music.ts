@@ -4,7 +4,7 @@
  */
 import type { Block, ReportDoc } from '../report/doc.js';
 import { epochFigure, naturalTraces, table1Blocks } from './natural-report.js';
-import { NATURAL_OPTIONS, type NaturalSettings, naturalFlags } from './natural-settings.js';
+import { describeNatural, NATURAL_OPTIONS, type NaturalSettings, naturalFlags } from './natural-settings.js';
 import { listFlag } from './temporal-order.js';
 import { type NaturalRunConfig, type NaturalRunResult, runNatural } from './train-natural.js';
 import type { ExperimentDef, Plan, PlanOptions, Profile, ReportInput, ResultLine } from './types.js';
@@ -35,6 +35,8 @@ const SETTINGS: Record<Profile, NaturalSettings> = {
     seeds: 1,
   },
 };
+
+const BUDGET = { runs: 12, unit: 'pieces', window: 'windows (whole pieces at evaluation)' } as const;
 
 function plan(options: PlanOptions): Plan {
   const s = SETTINGS[options.profile];
@@ -120,9 +122,12 @@ export const music: ExperimentDef = {
     'paper Table 1: Piano-midi.de, Nottingham, MuseData (+ JSB Chorales), SGD / SGD-C / SGD-CR, NLL per step',
   paperRef: 'Table 1 (music)',
   budgets: {
-    quick:
-      '12 runs: 32 sigmoid units, 50-step windows, batch 8, 3 epochs over 60 pieces, evaluated on 20 pieces per split: a few minutes',
-    paper: '12 runs: 300 (400) sigmoid units, one 200-step window per update, at most 50 epochs (early stopping, patience 3): about 4 h on one core',
+    quick: describeNatural(SETTINGS.quick, { ...BUDGET, hidden: '32', time: 'a few minutes' }),
+    paper: describeNatural(SETTINGS.paper, {
+      ...BUDGET,
+      hidden: '300 (MuseData 400)',
+      time: 'about 4 h on one core',
+    }),
   },
   options: [
     ...NATURAL_OPTIONS,

@@ -83,3 +83,21 @@ export const NATURAL_OPTIONS = [
       "Ω's normalisation for SGD-CR: the authors' mean over (t, b) (default) or eq. 9's sum over time",
   },
 ];
+
+/**
+ * A profile's real settings in words (the `--help` budget and the README's profile table), made
+ * from the settings themselves so that the two cannot disagree.
+ */
+export function describeNatural(
+  s: NaturalSettings,
+  what: { runs: number; unit: 'symbols' | 'pieces'; window: string; hidden: string; time: string },
+): string {
+  const count = (n: number) => n.toLocaleString('en-US');
+  const over = s.trainLimit ? `the first ${count(s.trainLimit)} ${what.unit}` : `whole train splits`;
+  const on = s.evalLimit ? `the first ${count(s.evalLimit)} ${what.unit} of each split` : 'whole splits';
+  return (
+    `${what.runs} runs: ${what.hidden} sigmoid units, ${s.steps}-step ${what.window}, batch ${s.batch}, ` +
+    `at most ${s.epochs} epochs over ${over} (stop after ${s.patience} without a better validation error), ` +
+    `evaluated on ${on}: ${what.time}`
+  );
+}

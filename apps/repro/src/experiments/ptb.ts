@@ -4,7 +4,7 @@
  */
 import type { Block, ReportDoc } from '../report/doc.js';
 import { epochFigure, naturalTraces, table1Blocks } from './natural-report.js';
-import { NATURAL_OPTIONS, type NaturalSettings, naturalFlags } from './natural-settings.js';
+import { describeNatural, NATURAL_OPTIONS, type NaturalSettings, naturalFlags } from './natural-settings.js';
 import { type NaturalRunConfig, type NaturalRunResult, runNatural } from './train-natural.js';
 import type { ExperimentDef, Plan, PlanOptions, Profile, ReportInput, ResultLine } from './types.js';
 
@@ -33,6 +33,8 @@ const SETTINGS: Record<Profile, NaturalSettings> = {
     seeds: 1,
   },
 };
+
+const BUDGET = { runs: 5, unit: 'symbols', window: 'segments (state carried)' } as const;
 
 function plan(options: PlanOptions): Plan {
   const s = SETTINGS[options.profile];
@@ -122,9 +124,12 @@ export const ptb: ExperimentDef = {
     'paper Table 1: char-level PTB (next char, 5th char ahead), SGD / SGD-C / SGD-CR, bits per character',
   paperRef: 'Table 1 (PTB)',
   budgets: {
-    quick:
-      '5 runs: 64 sigmoid units, 3 epochs over the first 200k symbols, evaluated on 50k per split: a few minutes',
-    paper: '5 runs: 500 sigmoid units, 200-step segments, 10 epochs over 5M symbols: days on 2 cores',
+    quick: describeNatural(SETTINGS.quick, { ...BUDGET, hidden: '64', time: 'a few minutes' }),
+    paper: describeNatural(SETTINGS.paper, {
+      ...BUDGET,
+      hidden: '500',
+      time: 'about 15 min an epoch per run on one core',
+    }),
   },
   options: [
     ...NATURAL_OPTIONS,
