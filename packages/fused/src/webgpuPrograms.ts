@@ -395,7 +395,7 @@ export function omegaProgram(B: number, T: number, R = 1): FusedWebGPUProgram {
     ['P'],
     2 + T * B,
     `
-  var<workgroup> partial : array<f32, ${WG}>;
+  var<workgroup> partial : array<f32, ${2 * WG}>;
   fn main(index0 : i32) {
     let B = uniforms.B; let T = uniforms.T; let H = uniforms.H;
     let TBH = T * B * H;
