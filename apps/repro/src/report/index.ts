@@ -1,18 +1,33 @@
 /**
- * The results index: one page over every experiment and profile found under an output folder,
- * with a headline per experiment, the paper's Table 1 and synthetic results beside ours, and
- * links to each report.
+ * The results index: one page over every experiment and profile found under an output folder. It
+ * opens with the scoreboard (paper-profile runs against every number of Table 1 and every point of
+ * Fig. 7, and the paper's claims judged), then a headline per experiment, the paper's tables
+ * beside ours, and links to each report.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { EXPERIMENTS } from '../experiments/registry.js';
-import { PROFILES } from '../experiments/types.js';
+import { PROFILES, type ResultLine } from '../experiments/types.js';
 import { readResultFile } from '../runner/results.js';
 import { type Block, writeReport } from './doc.js';
+import { type Fig7Grid, scoreboardBlocks } from './scoreboard.js';
+
+/** The paper profile's Fig. 7 grid (inits × methods × lengths), from the temporal-order plan. */
+function paperFig7Grid(): Partial<Fig7Grid> | undefined {
+  const def = EXPERIMENTS.find((d) => d.name === 'temporal-order');
+  try {
+    const runs = def?.plan({ profile: 'paper', flags: {} }).runs ?? [];
+    const of = <T>(key: string) => [...new Set(runs.map((r) => r.config[key] as T))];
+    return { inits: of<string>('init'), methods: of<string>('method'), lengths: of<number>('minLength') };
+  } catch {
+    return undefined;
+  }
+}
 
 export function writeIndex(outDir: string): { markdown: string; html: string } | undefined {
   const rows: string[][] = [];
   const extra: Block[] = [];
+  const paperLines: ResultLine[] = [];
   for (const def of EXPERIMENTS) {
     for (const profile of PROFILES) {
       const dir = join(outDir, def.name, profile);
@@ -21,6 +36,7 @@ export function writeIndex(outDir: string): { markdown: string; html: string } |
       if (!files.includes('results.jsonl')) continue;
       const { lines } = readResultFile(join(dir, 'results.jsonl'));
       if (lines.length === 0) continue;
+      if (profile === 'paper') paperLines.push(...lines);
       const report = join(dir, 'report', 'report.md');
       const link = existsSync(report) ? `[report](${relative(outDir, report)})` : '–';
       rows.push([def.name, def.paperRef, profile, String(lines.length), def.headline?.(lines) ?? '', link]);
@@ -34,6 +50,8 @@ export function writeIndex(outDir: string): { markdown: string; html: string } |
     {
       title: 'cliffguard: reproduction results',
       blocks: [
+        ...scoreboardBlocks(paperLines, { fig7Grid: paperFig7Grid() }),
+        { kind: 'heading', text: 'All experiments' },
         {
           kind: 'text',
           markdown:
