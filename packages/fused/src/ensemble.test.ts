@@ -8,7 +8,7 @@ import {
   type EnsembleStepRecord,
   ensembleStepTogether,
   paperMethod,
-  type RnnImplementation,
+  type TrainableImplementation,
   type StackedBatch,
   trainStep,
 } from '@cliffguard/rnn';
@@ -301,7 +301,7 @@ describeBackends('fused ensembles (createEnsemble with implementation: fused)', 
     await expectNoLeak(async () => {
       const c: Shape = { I: 3, H: 4, O: 2, T: 3, B: 2, head: 'last-softmax' };
       const { stacked: _, ...plain } = fusedImplementation;
-      const noStack = { ...plain, name: 'no-stack' } as RnnImplementation;
+      const noStack = { ...plain, name: 'no-stack' } as TrainableImplementation;
       expect(() => ensembleOf(c, SWEEP.slice(0, 1), noStack as unknown as string)).toThrow(
         /implementation 'no-stack' has no batched ensembles/,
       );

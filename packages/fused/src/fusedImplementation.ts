@@ -1,5 +1,6 @@
 /**
- * `fusedImplementation`: @cliffguard/rnn's RnnImplementation interface over the fused kernels.
+ * `fusedImplementation`: @cliffguard/rnn's RnnImplementation interface over the fused kernels, with
+ * its batched-ensemble training (a TrainableImplementation).
  * A training step is one CliffguardRnnLoss call (with Ω, α·∂Ω/∂W_rec is summed into ∂W_rec inside
  * the same product); inference is one CliffguardRnnForward call.
  */
@@ -8,8 +9,8 @@ import type {
   GradientRequest,
   GradientResult,
   RnnConfig,
-  RnnImplementation,
   RnnParams,
+  TrainableImplementation,
 } from '@cliffguard/rnn';
 import { getKernel, type Tensor, type Tensor2D, type Tensor3D } from '@tensorflow/tfjs-core';
 import { RNN_FORWARD, RNN_LOSS } from './kernels.js';
@@ -44,7 +45,7 @@ function checkModel(params: RnnParams, config: RnnConfig, inputs: Tensor3D): voi
   }
 }
 
-export const fusedImplementation: RnnImplementation = {
+export const fusedImplementation: TrainableImplementation = {
   name: 'fused',
 
   /** Batched ensembles (createEnsemble): see stacked.ts. */

@@ -7,6 +7,7 @@
  * ∂Ω/∂W_rec by the dy of Ω), so tf.grad / optimizer.minimize through the fused op compose with
  * other tfjs ops. States, δ and h_T are outputs without a gradient (treated as constants).
  */
+import { RECORD_ROWS, SAFEGUARD_NORM, SAFEGUARD_SHRINK } from '@cliffguard/rnn';
 import {
   add,
   type DataType,
@@ -276,14 +277,12 @@ export const ENSEMBLE_RUN_COLUMNS = ['alpha', 'maxNorm', 'learningRate', 'safegu
  * Rows of CliffguardRnnEnsembleStep's statistics [6, R]: @cliffguard/rnn's RECORD_ROWS, so the
  * kernel's record is the ensemble's record as it is.
  */
-export const ENSEMBLE_STATS = ['loss', 'norm', 'omega', 'safeguarded', 'clipped', 'skipped'] as const;
+export const ENSEMBLE_STATS = RECORD_ROWS;
 
 const OMEGA_CODES: readonly (OmegaVariant | undefined)[] = [undefined, 'paper', 'code'];
 
-/** The authors' safeguard: a gradient norm above this (or non-finite) … */
-export const SAFEGUARD_NORM = 1e10;
-/** … is replaced by the step g_W_rec = 0.02·W_rec (every other gradient 0). */
-export const SAFEGUARD_SHRINK = 0.02;
+/** The authors' safeguard's constants, from their one home in @cliffguard/rnn. */
+export { SAFEGUARD_NORM, SAFEGUARD_SHRINK };
 
 /**
  * One SGD update of each run r's parameters θ_r with gradient g_r (Ω included), as trainStep with

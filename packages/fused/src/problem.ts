@@ -8,15 +8,13 @@
  * and batch-major ([B][T][...]) exactly as the tensors are.
  */
 
-export type Activation = 'tanh' | 'sigmoid';
-export type Head = 'last-softmax' | 'softmax' | 'last-linear' | 'sigmoid';
-export type OmegaVariant = 'paper' | 'code';
+import { type Activation, HEADS, type Head, type OmegaVariant } from '@cliffguard/rnn';
 
-export const HEADS: readonly Head[] = ['last-softmax', 'softmax', 'last-linear', 'sigmoid'];
+// The model's vocabulary has one home, @cliffguard/rnn; the engines speak it.
+export type { Activation, Head, OmegaVariant } from '@cliffguard/rnn';
+export { HEADS, OMEGA_BOUND } from '@cliffguard/rnn';
+
 export const ACTIVATIONS: readonly Activation[] = ['tanh', 'sigmoid'];
-
-/** Rows with ‖δ_t‖² below this are left out of Ω (the authors' `bound`). */
-export const OMEGA_BOUND = 1e-20;
 
 export interface SequenceShape {
   batch: number;

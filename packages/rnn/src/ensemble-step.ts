@@ -12,7 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { repeatRows, spreadRuns } from './broadcast.js';
-import type { Head, ParamName, RnnConfig, RnnParams } from './implementation.js';
+import type { Head, ParamName, RnnConfig, RnnImplementation, RnnParams } from './implementation.js';
 import { type OmegaScale, omegaScale, stackedOmegaAndGradient } from './omega.js';
 import type { PaperMethodSettings } from './paper-method.js';
 import { stackedLossAndGradients } from './reference.js';
@@ -100,6 +100,36 @@ function omegaTerms(
 export function recurrenceParams(params: RnnParams, batch: number): RnnParams {
   const [R, H] = params.b.shape;
   return { ...params, b: repeatRows(tf.reshape(params.b, [R, 1, H]), batch) };
+}
+
+/**
+ * Batched ensembles (createEnsemble): one training update of R runs whose parameters are stacked
+ * along a leading axis, each with its own method (paper-method settings) and α. The result must
+ * equal the reference's `stackedTrainStep` to float32 tolerance.
+ */
+export interface StackedTraining {
+  /** Whether these runs of `config` can step on tfjs backend `backend`. */
+  supports(config: RnnConfig, members: readonly PaperMethodSettings[], backend: string): boolean;
+  /**
+   * The update: every run's new parameters [R, ...] and the record [RECORD_ROWS.length, R]
+   * (loss, norm, omega, safeguarded, clipped, skipped). Called inside a tf.tidy.
+   */
+  trainStep(
+    params: RnnParams,
+    config: RnnConfig,
+    batch: StackedBatch,
+    members: readonly PaperMethodSettings[],
+    alphas: readonly number[],
+  ): StackedStepResult;
+}
+
+/**
+ * An implementation that can also train batched ensembles: the training layer's view of an
+ * implementation (implementation.ts itself knows forward and gradients only).
+ */
+export interface TrainableImplementation extends RnnImplementation {
+  /** Batched ensembles; absent: an ensemble using this implementation cannot step. */
+  readonly stacked?: StackedTraining;
 }
 
 /** What {@link stackedTrainStep} produced: the updated parameters and the packed record [6, R]. */

@@ -11,18 +11,12 @@ import {
   RECORD_ROWS,
   recurrenceParams,
   type StackedBatch,
+  type StackedTraining,
   stackedTrainStep,
+  type TrainableImplementation,
 } from './ensemble-step.js';
 import { isLastStepHead, stackedHeadOutputs } from './heads.js';
-import type {
-  Activation,
-  Batch,
-  Head,
-  ParamName,
-  RnnConfig,
-  RnnImplementation,
-  StackedTraining,
-} from './implementation.js';
+import type { Activation, Batch, Head, ParamName, RnnConfig } from './implementation.js';
 import { type InitName, initialRnnWeights, type SmartTanhOptions } from './init.js';
 import { checkWeights, makeVariables, readWeights, uniqueModelName, type Weights } from './model.js';
 import {
@@ -65,7 +59,7 @@ export interface CreateEnsembleOptions {
    * who computes a step: a registered implementation's name or the object ('fused' once
    * @cliffguard/fused is imported: one kernel call per step on cpu and wasm); default 'reference'
    */
-  implementation?: string | RnnImplementation;
+  implementation?: string | TrainableImplementation;
 }
 
 /** A member as resolved: its method's settings with defaults, its init and seed. */
@@ -117,7 +111,7 @@ const STATE_VERSION = 1;
 /** The reference's batched update (ensemble-step.ts): op by op, every backend. */
 const referenceStacked: StackedTraining = { supports: () => true, trainStep: stackedTrainStep };
 
-function stackedOf(impl: RnnImplementation): StackedTraining | undefined {
+function stackedOf(impl: TrainableImplementation): StackedTraining | undefined {
   return impl.stacked ?? (impl === referenceImplementation ? referenceStacked : undefined);
 }
 
@@ -190,14 +184,14 @@ export class Ensemble {
   readonly variables: Readonly<Record<ParamName, tf.Variable>>;
   private updates = 0;
   private disposed = false;
-  private impl: RnnImplementation;
+  private impl: TrainableImplementation;
 
   /** Use {@link createEnsemble}. */
   constructor(
     config: EnsembleConfig,
     members: readonly EnsembleMember[],
     variables: Record<ParamName, tf.Variable>,
-    implementation: string | RnnImplementation = referenceImplementation,
+    implementation: string | TrainableImplementation = referenceImplementation,
   ) {
     this.config = Object.freeze({ ...config });
     this.members = Object.freeze([...members]);
@@ -207,12 +201,12 @@ export class Ensemble {
   }
 
   /** The implementation that computes the steps. */
-  get implementation(): RnnImplementation {
+  get implementation(): TrainableImplementation {
     return this.impl;
   }
 
   /** Switches implementation (by registered name or object); the weights stay. */
-  useImplementation(impl: string | RnnImplementation): void {
+  useImplementation(impl: string | TrainableImplementation): void {
     const resolved = resolveImplementation(impl);
     if (!stackedOf(resolved)) {
       throw new RangeError(

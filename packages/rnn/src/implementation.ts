@@ -12,8 +12,6 @@
  * This is the transpose of the paper's column-vector notation x_t = W_rec σ(x_{t-1}) + W_in u_t + b.
  */
 import type { Scalar, Tensor, Tensor2D, Tensor3D } from '@tensorflow/tfjs-core';
-import type { StackedBatch, StackedStepResult } from './ensemble-step.js';
-import type { PaperMethodSettings } from './paper-method.js';
 
 export type Activation = 'tanh' | 'sigmoid';
 
@@ -92,27 +90,6 @@ export interface GradientResult {
 }
 
 /**
- * Batched ensembles (createEnsemble): one training update of R runs whose parameters are stacked
- * along a leading axis, each with its own method (paper-method settings) and α. The result must
- * equal the reference's `stackedTrainStep` to float32 tolerance.
- */
-export interface StackedTraining {
-  /** Whether these runs of `config` can step on tfjs backend `backend`. */
-  supports(config: RnnConfig, members: readonly PaperMethodSettings[], backend: string): boolean;
-  /**
-   * The update: every run's new parameters [R, ...] and the record [RECORD_ROWS.length, R]
-   * (loss, norm, omega, safeguarded, clipped, skipped). Called inside a tf.tidy.
-   */
-  trainStep(
-    params: RnnParams,
-    config: RnnConfig,
-    batch: StackedBatch,
-    members: readonly PaperMethodSettings[],
-    alphas: readonly number[],
-  ): StackedStepResult;
-}
-
-/**
  * One way of computing the RNN. Every tensor returned is new and owned by the caller; the
  * implementation leaks nothing and never disposes its inputs.
  */
@@ -134,6 +111,4 @@ export interface RnnImplementation {
     batch: Batch,
     request?: GradientRequest,
   ): GradientResult;
-  /** Batched ensembles; absent: an ensemble using this implementation cannot step. */
-  readonly stacked?: StackedTraining;
 }

@@ -24,8 +24,10 @@ export {
   type RunGradients,
   type StackedBatch,
   type StackedStepResult,
+  type StackedTraining,
   stackedTrainStep,
   stackedUpdate,
+  type TrainableImplementation,
 } from './ensemble-step.js';
 export {
   HEADS,
@@ -47,7 +49,6 @@ export type {
   RnnConfig,
   RnnImplementation,
   RnnParams,
-  StackedTraining,
 } from './implementation.js';
 export {
   gaussian,

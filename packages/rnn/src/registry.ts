@@ -2,15 +2,15 @@
  * Implementations by name, so a model can say `implementation: 'fused'` and a package that
  * provides one (e.g. @cliffguard/fused) registers it with {@link registerImplementation}.
  */
-import type { RnnImplementation } from './implementation.js';
+import type { TrainableImplementation } from './ensemble-step.js';
 import { referenceImplementation } from './reference.js';
 
-const registry = new Map<string, RnnImplementation>([
+const registry = new Map<string, TrainableImplementation>([
   [referenceImplementation.name, referenceImplementation],
 ]);
 
-function assertImplementation(impl: unknown): asserts impl is RnnImplementation {
-  const i = impl as Partial<RnnImplementation> | null;
+function assertImplementation(impl: unknown): asserts impl is TrainableImplementation {
+  const i = impl as Partial<TrainableImplementation> | null;
   const ok =
     i != null &&
     typeof i.name === 'string' &&
@@ -26,7 +26,7 @@ function assertImplementation(impl: unknown): asserts impl is RnnImplementation 
 }
 
 /** Adds (or replaces) an implementation under its `name`. 'reference' cannot be replaced. */
-export function registerImplementation(impl: RnnImplementation): void {
+export function registerImplementation(impl: TrainableImplementation): void {
   assertImplementation(impl);
   if (impl.name === referenceImplementation.name && impl !== referenceImplementation) {
     throw new Error(`the name 'reference' is taken by the op-by-op ground truth; choose another name`);
@@ -35,7 +35,7 @@ export function registerImplementation(impl: RnnImplementation): void {
 }
 
 /** The implementation registered as `name`; throws naming the registered ones otherwise. */
-export function getImplementation(name: string): RnnImplementation {
+export function getImplementation(name: string): TrainableImplementation {
   const impl = registry.get(name);
   if (!impl) {
     throw new RangeError(
@@ -52,7 +52,9 @@ export function listImplementations(): string[] {
 }
 
 /** An implementation given by name or as an object (checked). */
-export function resolveImplementation(impl: string | RnnImplementation | undefined): RnnImplementation {
+export function resolveImplementation(
+  impl: string | TrainableImplementation | undefined,
+): TrainableImplementation {
   if (impl === undefined) return referenceImplementation;
   if (typeof impl === 'string') return getImplementation(impl);
   assertImplementation(impl);
