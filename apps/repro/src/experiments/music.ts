@@ -3,7 +3,7 @@
  * Chorales as a bonus), SGD / SGD-C / SGD-CR, negative log-likelihood per time step.
  */
 import type { Block, ReportDoc } from '../report/doc.js';
-import { epochFigure, naturalTraces, table1Blocks } from './natural-report.js';
+import { epochFigures, naturalTraces, table1Blocks } from './natural-report.js';
 import { describeNatural, NATURAL_OPTIONS, type NaturalSettings, naturalFlags } from './natural-settings.js';
 import { listFlag } from './temporal-order.js';
 import { type NaturalRunConfig, type NaturalRunResult, runNatural } from './train-natural.js';
@@ -100,12 +100,7 @@ function report(input: ReportInput): ReportDoc {
           'predicting the next step of piano rolls, trained with SGD, SGD-C and SGD-CR.',
       },
       ...paperTable(lines, input.profile),
-      epochFigure(
-        'music-epochs',
-        'music: training loss per epoch',
-        lines,
-        (l) => `${cfg(l).set}, ${cfg(l).method}`,
-      ),
+      ...epochFigures('music-epochs', 'music', lines, (l) => `${cfg(l).set}, ${cfg(l).method}`),
       ...naturalTraces(
         'music-nottingham',
         'Nottingham',

@@ -13,8 +13,9 @@ const fmt = (v: number | null | undefined) => (v === null || v === undefined ? '
 export function ourProtocol(c: NaturalRunConfig, profile: string): string {
   return (
     `${profile} profile: ${c.hidden} sigmoid hidden, ${c.steps}-step ${c.data === 'ptb' ? 'segments (state carried)' : 'windows'}, batch ${c.batch}, ` +
-    `lr ${c.data === 'music' ? '1 (0.5 MuseData)' : c.lr}${c.halveOnRise ? ' (halved when an epoch loss rises)' : ''}, clip ${c.clip} (mean loss), α ${c.alpha}${c.alphaDecay ? '/(1+epoch)' : ''}, ` +
-    `${c.epochs} epoch(s) over ${c.trainLimit ? `the first ${c.trainLimit.toLocaleString('en-US')} ${c.data === 'ptb' ? 'symbols' : 'pieces'}` : 'the whole train split'}, ` +
+    `lr ${c.data === 'music' ? '1 (0.5 MuseData)' : c.lr}${c.halveOnRise ? ' (halved when the validation error rises)' : ''}, clip ${c.clip} (mean loss), ` +
+    `α ${c.alpha}${c.alphaDecay ? '/(1+epoch)' : ''}${c.omega ? ` (Ω ${c.omega === 'code' ? "as in the authors' code" : 'as eq. 9'})` : ''}, ` +
+    `at most ${c.epochs} epoch(s)${c.patience ? ` (stopping after ${c.patience} without a better validation error; the best-validation weights reported)` : ''} over ${c.trainLimit ? `the first ${c.trainLimit.toLocaleString('en-US')} ${c.data === 'ptb' ? 'symbols' : 'pieces'}` : 'the whole train split'}, ` +
     `evaluated on ${c.evalLimit ? `the first ${c.evalLimit.toLocaleString('en-US')} ${c.data === 'ptb' ? 'symbols' : 'pieces'} of each split` : 'whole splits'}`
   );
 }
@@ -68,30 +69,41 @@ export function table1Blocks(
   ];
 }
 
-export function epochFigure(
+/** The learning curves: training loss and validation error per epoch, one line per run. */
+export function epochFigures(
   id: string,
   title: string,
   lines: ResultLine[],
   label: (l: ResultLine) => string,
-): Block {
-  return {
+): Block[] {
+  const curve = (key: 'trainLoss' | 'valid', suffix: string, y: string): Block => ({
     kind: 'figure',
     figure: {
-      id,
-      title,
+      id: `${id}-${suffix}`,
+      title: `${title}: ${y}`,
       svg: lineChart({
-        title,
+        title: `${title}: ${y}`,
         x: { label: 'epoch' },
-        y: { label: 'training loss (epoch mean)' },
+        y: { label: y },
         series: lines.map((l, i) => ({
           name: label(l),
           color: PALETTE[i % PALETTE.length],
           dots: true,
-          points: res(l).perEpoch.map((e) => [e.epoch, e.trainLoss] as [number, number]),
+          points: res(l)
+            .perEpoch.filter((e) => Number.isFinite(e[key]))
+            .map((e) => [e.epoch, e[key] as number] as [number, number]),
         })),
       }),
     },
-  };
+  });
+  const blocks = [curve('trainLoss', 'train', 'training loss (epoch mean)')];
+  // older results have no validation error per epoch
+  if (lines.some((l) => res(l).perEpoch.some((e) => e.valid !== undefined))) {
+    blocks.push(
+      curve('valid', 'valid', `validation ${lines[0] ? res(lines[0]).metric : ''} after each epoch`),
+    );
+  }
+  return blocks;
 }
 
 export function naturalTraces(id: string, title: string, lines: ResultLine[]): Block[] {

@@ -5,6 +5,7 @@
 import { createPianoRoll, loadPolyphonic, nllPerStep, PIANO_KEYS } from '@cliffguard/datasets';
 import { createRnn } from '@cliffguard/rnn';
 import * as tf from '@tensorflow/tfjs-core';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type BackendName, useBackend } from '../runner/backend.js';
@@ -114,6 +115,13 @@ describe('music through the CLI: best-validation weights and early stopping', ()
     const run = cli([...args, '--train-limit', '8', '--eval-limit', '4']);
     expect(run.status, run.stderr + run.stdout).toBe(0);
     const lines = results(join(out, 'music', 'quick', 'results.jsonl'));
+    const md = readFileSync(join(out, 'music', 'quick', 'report', 'report.md'), 'utf8');
+    // the learning curves and the protocol as run
+    expect(md).toContain('music: validation NLL/step after each epoch');
+    expect(md).toContain(
+      'stopping after 1 without a better validation error; the best-validation weights reported',
+    );
+    expect(md).toContain("(Ω as in the authors' code)");
     expect(lines).toHaveLength(3);
     for (const l of lines) {
       const r = l.result as {

@@ -3,7 +3,7 @@
  * SGD / SGD-C / SGD-CR, bits per character on train and test.
  */
 import type { Block, ReportDoc } from '../report/doc.js';
-import { epochFigure, naturalTraces, table1Blocks } from './natural-report.js';
+import { epochFigures, naturalTraces, table1Blocks } from './natural-report.js';
 import { describeNatural, NATURAL_OPTIONS, type NaturalSettings, naturalFlags } from './natural-settings.js';
 import { type NaturalRunConfig, type NaturalRunResult, runNatural } from './train-natural.js';
 import type { ExperimentDef, Plan, PlanOptions, Profile, ReportInput, ResultLine } from './types.js';
@@ -102,12 +102,7 @@ function report(input: ReportInput): ReportDoc {
           'ours is the mean over (batch, time), so we use lr × T, threshold / T and α / T (the same updates if "summed" means over time).',
       },
       ...paperTable(lines, input.profile),
-      epochFigure(
-        'ptb-epochs',
-        'PTB: training loss per epoch',
-        lines,
-        (l) => `ahead ${cfg(l).ahead}, ${cfg(l).method}`,
-      ),
+      ...epochFigures('ptb-epochs', 'PTB', lines, (l) => `ahead ${cfg(l).ahead}, ${cfg(l).method}`),
       ...naturalTraces(
         'ptb-next',
         'PTB next char',
