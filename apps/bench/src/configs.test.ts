@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { builtinConfigs, configRegistry, parseConfigFile, selectConfigs } from './configs.js';
+import { builtinConfigs, configRegistry, parseConfigFile, selectConfigs, validateConfig } from './configs.js';
 
 const custom = { name: 'mine', inputSize: 3, hiddenSize: 7, outputSize: 2, seqLen: 5, batchSize: 4 };
 
@@ -39,7 +39,7 @@ describe('config registry', () => {
       head: 'softmax',
       activation: 'tanh',
       inputKind: 'one-hot',
-      clipNorm: 1,
+      maxNorm: 1,
     });
     const registry = configRegistry([c]);
     expect(selectConfigs(['P100', 'mine'], registry).map((x) => x.name)).toEqual(['P100', 'mine']);
@@ -76,6 +76,12 @@ describe('config registry', () => {
     [JSON.stringify([custom, custom]), /defines "mine" twice/],
   ])('rejects the malformed config file %s', (text, message) => {
     expect(() => parseConfigFile(text, 'bad.json')).toThrow(message);
+  });
+
+  it('says that clipNorm is now maxNorm', () => {
+    expect(() => validateConfig({ ...builtinConfigs.tiny, clipNorm: 1 }, 'my.json')).toThrow(
+      'my.json (config "tiny"): "clipNorm" is now "maxNorm"',
+    );
   });
 
   it('names the file and the entry in errors', () => {

@@ -27,7 +27,7 @@ export interface BenchConfig {
   /** SGD learning rate (does not change the cost of a step; kept realistic so losses stay finite) */
   learningRate: number;
   /** global-norm clipping threshold (paper Algorithm 1) */
-  clipNorm: number;
+  maxNorm: number;
   /** Ω weight α for the SGD-CR rows (paper eq. 9-10) */
   omegaWeight: number;
 }
@@ -44,7 +44,7 @@ const P = (seqLen: number): BenchConfig => ({
   activation: 'tanh',
   inputKind: 'one-hot',
   learningRate: 0.01,
-  clipNorm: 1,
+  maxNorm: 1,
   omegaWeight: 2,
 });
 
@@ -66,7 +66,7 @@ export const builtinConfigs: Readonly<Record<string, BenchConfig>> = Object.free
     activation: 'sigmoid',
     inputKind: 'binary',
     learningRate: 0.1,
-    clipNorm: 8,
+    maxNorm: 8,
     omegaWeight: 0.5,
   },
   C: {
@@ -82,7 +82,7 @@ export const builtinConfigs: Readonly<Record<string, BenchConfig>> = Object.free
     activation: 'sigmoid',
     inputKind: 'one-hot',
     learningRate: 0.05,
-    clipNorm: 45,
+    maxNorm: 45,
     omegaWeight: 0.01,
   },
   tiny: {
@@ -97,7 +97,7 @@ export const builtinConfigs: Readonly<Record<string, BenchConfig>> = Object.free
     activation: 'tanh',
     inputKind: 'one-hot',
     learningRate: 0.1,
-    clipNorm: 1,
+    maxNorm: 1,
     omegaWeight: 0.5,
   },
 });
@@ -106,7 +106,7 @@ const HEADS: Head[] = ['last-softmax', 'softmax', 'last-linear', 'sigmoid'];
 const ACTIVATIONS: Activation[] = ['tanh', 'sigmoid'];
 const INPUT_KINDS: InputKind[] = ['one-hot', 'binary', 'dense'];
 const INTEGER_FIELDS = ['inputSize', 'hiddenSize', 'outputSize', 'seqLen', 'batchSize'] as const;
-const POSITIVE_FIELDS = ['learningRate', 'clipNorm'] as const;
+const POSITIVE_FIELDS = ['learningRate', 'maxNorm'] as const;
 
 /** A config file entry: `name` and every shape field; the rest falls back to a P-like default. */
 export type ConfigInput = Partial<BenchConfig> & Record<string, unknown>;
@@ -160,6 +160,11 @@ export function validateConfig(input: unknown, where: string): BenchConfig {
     ...INTEGER_FIELDS,
     ...POSITIVE_FIELDS,
   ]);
+  if ('clipNorm' in c) {
+    throw new Error(
+      `${at}: "clipNorm" is now "maxNorm" (the clip threshold has one name, from CLI to kernel)`,
+    );
+  }
   const unknown = Object.keys(c).filter((k) => !known.has(k));
   if (unknown.length > 0) {
     throw new Error(`${at}: unknown field(s) ${unknown.join(', ')}; expected only ${[...known].join(', ')}`);
@@ -176,7 +181,7 @@ export function validateConfig(input: unknown, where: string): BenchConfig {
     activation,
     inputKind,
     learningRate: c.learningRate ?? 0.01,
-    clipNorm: c.clipNorm ?? 1,
+    maxNorm: c.maxNorm ?? 1,
     omegaWeight: c.omegaWeight ?? 0.5,
   };
 }

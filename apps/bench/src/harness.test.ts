@@ -23,7 +23,7 @@ const smoke = {
   ...builtinConfigs.tiny,
   name: 'smoke',
   description: 'test config from a file',
-  clipNorm: 0.05,
+  maxNorm: 0.05,
 };
 
 /** Losses of `steps` plain-JS steps (SGD, or SGD-C with clip) from the bench's initial weights. */
@@ -180,7 +180,7 @@ describe('bench CLI on cpu and wasm', () => {
   it('trains as a plain JS run does: SGD, and SGD-C that really clips', () => {
     const sgd = plainLosses(5, false);
     const sgdc = plainLosses(5, true);
-    expect(Math.min(...sgdc.norms)).toBeGreaterThan(smoke.clipNorm);
+    expect(Math.min(...sgdc.norms)).toBeGreaterThan(smoke.maxNorm);
     for (const r of results.rows.filter((x) => x.method !== 'SGD-CR')) {
       const plain = r.method === 'SGD-C' ? sgdc.losses : sgd.losses;
       r.losses.forEach((l, i) => {

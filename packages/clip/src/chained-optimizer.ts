@@ -29,10 +29,11 @@ export interface StepInfo {
 export interface ClipStats {
   /** Steps seen (applied and skipped). */
   steps: number;
-  /** Steps with a finite norm; `meanNorm` and `maxNorm` run over those. */
+  /** Steps with a finite norm; `meanNorm` and `largestNorm` run over those. */
   count: number;
   meanNorm: number;
-  maxNorm: number;
+  /** the largest pre-clip norm seen (not the clip threshold, which is `maxNorm` everywhere) */
+  largestNorm: number;
   clipCount: number;
   skipCount: number;
 }
@@ -128,7 +129,7 @@ export class ChainedOptimizer extends tf.Optimizer {
       steps: s.steps,
       count: s.count,
       meanNorm: s.count > 0 ? s.sum / s.count : 0,
-      maxNorm: s.max,
+      largestNorm: s.max,
       clipCount: s.clipCount,
       skipCount: s.skipCount,
     };

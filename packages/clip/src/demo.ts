@@ -69,7 +69,7 @@ async function main(): Promise<void> {
   }
   const s = clipping.stats;
   console.log(
-    `\nOver ${s.steps} steps: mean pre-clip norm ${s.meanNorm.toPrecision(4)}, max ${s.maxNorm.toPrecision(4)}, ` +
+    `\nOver ${s.steps} steps: mean pre-clip norm ${s.meanNorm.toPrecision(4)}, largest ${s.largestNorm.toPrecision(4)}, ` +
       `${s.clipCount} clipped, ${s.skipCount} skipped.`,
   );
   console.log(

@@ -343,7 +343,7 @@ describeBackends('withGradientClipping', (backend) => {
       expectClose(seen.map((s) => s.n).filter(Number.isFinite), [5, 0.5, 10]);
       const st = opt.stats;
       expect([st.steps, st.count, st.clipCount, st.skipCount]).toEqual([4, 3, 2, 1]);
-      expectClose([st.meanNorm, st.maxNorm], [15.5 / 3, 10]);
+      expectClose([st.meanNorm, st.largestNorm], [15.5 / 3, 10]);
       opt.dispose();
       v.dispose();
     });

@@ -128,9 +128,9 @@ async function againstReference(c: Shape, members: EnsembleMemberOptions[], step
 
 const SWEEP: EnsembleMemberOptions[] = [
   { method: 'SGD', learningRate: 0.5, init: 'basic-tanh', seed: 1 },
-  { method: 'SGD-C', learningRate: 0.5, threshold: 0.05, init: 'basic-tanh', seed: 2 },
-  { method: 'SGD-CR', learningRate: 0.2, threshold: 0.05, alpha: 2, omegaVariant: 'code', seed: 3 },
-  { method: 'SGD-CR', learningRate: 0.5, threshold: 100, alpha: 0.5, omegaVariant: 'paper', seed: 4 },
+  { method: 'SGD-C', learningRate: 0.5, maxNorm: 0.05, init: 'basic-tanh', seed: 2 },
+  { method: 'SGD-CR', learningRate: 0.2, maxNorm: 0.05, alpha: 2, omegaVariant: 'code', seed: 3 },
+  { method: 'SGD-CR', learningRate: 0.5, maxNorm: 100, alpha: 0.5, omegaVariant: 'paper', seed: 4 },
 ];
 
 describeBackends('fused ensembles (createEnsemble with implementation: fused)', (backend) => {
@@ -234,7 +234,7 @@ describeBackends('fused ensembles (createEnsemble with implementation: fused)', 
         const member: EnsembleMemberOptions = {
           method: 'SGD-CR',
           learningRate: 0.4,
-          threshold: 0.1,
+          maxNorm: 0.1,
           alpha: 2,
           omegaVariant: 'code',
           safeguard: true,

@@ -21,7 +21,7 @@ function runTable(members: readonly PaperMethodSettings[], alphas: readonly numb
   const rows = members.map((m, r) => {
     const row: Record<(typeof ENSEMBLE_RUN_COLUMNS)[number], number> = {
       alpha: m.usesOmega ? alphas[r] : 0,
-      maxNorm: m.clips ? m.threshold : Number.POSITIVE_INFINITY,
+      maxNorm: m.clips ? m.maxNorm : Number.POSITIVE_INFINITY,
       learningRate: m.learningRate,
       safeguard: m.safeguard ? 1 : 0,
       omega: m.usesOmega ? (m.omegaVariant === 'paper' ? 1 : 2) : 0,

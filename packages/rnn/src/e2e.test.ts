@@ -63,7 +63,7 @@ describeBackends(
             init: 'basic-tanh',
             seed: 3,
           });
-          const method = paperMethod('SGD-C', { learningRate: 0.5, threshold: 1 });
+          const method = paperMethod('SGD-C', { learningRate: 0.5, maxNorm: 1 });
           const rand = lcg(17);
           const test = temporalOrder(lcg(99), 1000, L);
           const before = await accuracy(model, test);

@@ -4,7 +4,7 @@
  * computation: every kernel advances all R runs. Per run, exactly what
  * `trainStep(model, batch, paperMethod(...).optimizer, ...)` does for one model:
  *   forward → loss → BPTT (+ α·∂Ω/∂W_rec, eq. 9-10, SGD-CR) → global norm → Algorithm 1 clip
- *   (norm > threshold, SGD-C/SGD-CR) behind the clip wrapper's non-finite skip → w ← w − lr·g,
+ *   (norm > maxNorm, SGD-C/SGD-CR) behind the clip wrapper's non-finite skip → w ← w − lr·g,
  *   where the authors' safeguard (a non-finite or huge norm) replaces the clipped step by the
  *   unclipped shrink step g_W_rec = 0.02·W_rec.
  * Every decision is made on the device with per-run masks (tf.where), so a NaN in one run never
@@ -220,10 +220,10 @@ export function stackedUpdate(
   let skipped: tf.Tensor = tf.zeros([R], 'bool');
   if (clipping) {
     const clips = tf.logicalAnd(perRun(members.map((m) => m.clips)), tf.logicalNot(broken));
-    const threshold = perRun(members.map((m) => m.threshold));
-    clipped = tf.logicalAnd(clips, tf.greater(norm, threshold));
+    const maxNorm = perRun(members.map((m) => m.maxNorm));
+    clipped = tf.logicalAnd(clips, tf.greater(norm, maxNorm));
     skipped = tf.logicalAnd(clips, tf.logicalNot(tf.isFinite(norm)));
-    const factor = tf.div(threshold, norm);
+    const factor = tf.div(maxNorm, norm);
     // Selected, not multiplied by 1, where unclipped: bit for bit what the optimizer gets there.
     grads = grads.map((g) =>
       tf.where(spreadRuns(clipped, g.shape), tf.mul(g, spreadRuns(factor, g.shape)), g),

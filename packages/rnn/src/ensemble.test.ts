@@ -145,32 +145,32 @@ async function expectWeightsMatch(ensemble: Ensemble, runs: ReturnType<typeof se
 /** SGD, SGD-C always clipped, SGD-C never clipped, SGD-C near its threshold: different inits and seeds. */
 const WITHOUT_OMEGA: EnsembleMemberOptions[] = [
   { method: 'SGD', init: 'basic-tanh', seed: 11, learningRate: 0.3 },
-  { method: 'SGD-C', init: 'smart-tanh', seed: 12, learningRate: 0.5, threshold: 1e-3 },
-  { method: 'SGD-C', init: 'glorot', seed: 13, learningRate: 0.2, threshold: 1e3 },
-  { method: 'SGD-C', init: 'orthogonal', seed: 14, learningRate: 0.4, threshold: 0.5 },
+  { method: 'SGD-C', init: 'smart-tanh', seed: 12, learningRate: 0.5, maxNorm: 1e-3 },
+  { method: 'SGD-C', init: 'glorot', seed: 13, learningRate: 0.2, maxNorm: 1e3 },
+  { method: 'SGD-C', init: 'orthogonal', seed: 14, learningRate: 0.4, maxNorm: 0.5 },
 ];
 
 /** SGD-CR in both Ω variants (one clipped, one not) beside runs without Ω. */
 const WITH_OMEGA: EnsembleMemberOptions[] = [
-  { method: 'SGD-CR', init: 'basic-tanh', seed: 21, learningRate: 0.3, threshold: 1e-3, alpha: 2 },
+  { method: 'SGD-CR', init: 'basic-tanh', seed: 21, learningRate: 0.3, maxNorm: 1e-3, alpha: 2 },
   {
     method: 'SGD-CR',
     init: 'smart-tanh',
     seed: 22,
     learningRate: 0.1,
-    threshold: 1e3,
+    maxNorm: 1e3,
     alpha: 0.5,
     omegaVariant: 'code',
   },
   { method: 'SGD', init: 'glorot', seed: 23, learningRate: 0.2 },
-  { method: 'SGD-C', init: 'orthogonal', seed: 24, learningRate: 0.3, threshold: 1e-3 },
+  { method: 'SGD-C', init: 'orthogonal', seed: 24, learningRate: 0.3, maxNorm: 1e-3 },
 ];
 
 /** Every run with Ω: both variants, different α, one clipped. */
 const ALL_OMEGA: EnsembleMemberOptions[] = [
-  { method: 'SGD-CR', init: 'smart-tanh', seed: 41, learningRate: 0.2, threshold: 1e-3, alpha: 4 },
-  { method: 'SGD-CR', init: 'basic-tanh', seed: 42, learningRate: 0.1, threshold: 1e3, omegaVariant: 'code' },
-  { method: 'SGD-CR', init: 'glorot', seed: 43, learningRate: 0.3, threshold: 1e3, alpha: 0 },
+  { method: 'SGD-CR', init: 'smart-tanh', seed: 41, learningRate: 0.2, maxNorm: 1e-3, alpha: 4 },
+  { method: 'SGD-CR', init: 'basic-tanh', seed: 42, learningRate: 0.1, maxNorm: 1e3, omegaVariant: 'code' },
+  { method: 'SGD-CR', init: 'glorot', seed: 43, learningRate: 0.3, maxNorm: 1e3, alpha: 0 },
 ];
 
 const CASES: { head: Head; activation: Activation; masked: boolean }[] = [
@@ -196,8 +196,8 @@ describe('createEnsemble options', () => {
       /members\[0\]: learningRate must be a positive finite number, got 0/,
     );
     expect(() =>
-      createEnsemble({ ...base, members: [{ method: 'SGD-C', learningRate: 1, threshold: -2 }] }),
-    ).toThrow(/members\[0\]: threshold must be a positive finite number, got -2/);
+      createEnsemble({ ...base, members: [{ method: 'SGD-C', learningRate: 1, maxNorm: -2 }] }),
+    ).toThrow(/members\[0\]: maxNorm must be a positive finite number, got -2/);
     expect(() =>
       createEnsemble({ ...base, members: [{ method: 'SGD-CR', learningRate: 1, alpha: Number.NaN }] }),
     ).toThrow(/members\[0\]: alpha must be a finite number ≥ 0 or a schedule, got NaN/);

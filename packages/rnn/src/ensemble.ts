@@ -1,6 +1,6 @@
 /**
  * Batched ensembles: R independent runs of the paper's RNN (same sizes; own seed, init, method
- * SGD / SGD-C / SGD-CR, learning rate, threshold, α) trained as ONE computation, their parameters
+ * SGD / SGD-C / SGD-CR, learning rate, maxNorm, α) trained as ONE computation, their parameters
  * stacked along a leading run axis, so a sweep (Fig. 7) advances all its runs per kernel call.
  * Run r equals `createRnn({ ..., init, seed })` trained by `trainStep` with `paperMethod(...)` on
  * the same data, to float32 tolerance (see ensemble-step.ts for the update).
@@ -83,7 +83,7 @@ export interface EnsembleStepRecord {
   omega: (number | null)[];
   /** the α used (0 without Ω) */
   alpha: number[];
-  /** whether Algorithm 1 rescaled the run's step (norm > threshold; SGD-C and SGD-CR) */
+  /** whether Algorithm 1 rescaled the run's step (norm > maxNorm; SGD-C and SGD-CR) */
   clipped: boolean[];
   /** whether the run's step was skipped (non-finite norm after the safeguard; SGD-C and SGD-CR) */
   skipped: boolean[];

@@ -13,8 +13,8 @@ export const PAPER_METHODS: readonly PaperMethodName[] = ['SGD', 'SGD-C', 'SGD-C
 export interface PaperMethodOptions {
   /** SGD learning rate, no momentum (the paper's synthetic tasks use 0.01) */
   learningRate: number;
-  /** clipping threshold on the global norm; default 1 (the authors' `cutoff`) */
-  threshold?: number;
+  /** Algorithm 1's threshold on the global norm; default 1 (the authors' `cutoff`) */
+  maxNorm?: number;
   /** Ω weight α for SGD-CR, a number or a schedule; default 2 (the authors' code; Fig. 7 used 4) */
   alpha?: number | AlphaSchedule;
   /**
@@ -40,7 +40,7 @@ export interface PaperMethod {
 export interface PaperMethodSettings {
   name: PaperMethodName;
   learningRate: number;
-  threshold: number;
+  maxNorm: number;
   alpha: number | AlphaSchedule;
   omegaVariant: OmegaVariant;
   safeguard: boolean;
@@ -68,8 +68,8 @@ export function resolvePaperMethod(
     );
   }
   assertPositive(options?.learningRate, 'learningRate', who);
-  const threshold = options.threshold ?? 1;
-  assertPositive(threshold, 'threshold', who);
+  const maxNorm = options.maxNorm ?? 1;
+  assertPositive(maxNorm, 'maxNorm', who);
   const alpha = options.alpha ?? 2;
   if (typeof alpha === 'number' ? !(Number.isFinite(alpha) && alpha >= 0) : typeof alpha !== 'function') {
     throw new RangeError(`${who}: alpha must be a finite number ≥ 0 or a schedule, got ${String(alpha)}`);
@@ -84,7 +84,7 @@ export function resolvePaperMethod(
   return {
     name,
     learningRate: options.learningRate,
-    threshold,
+    maxNorm,
     alpha,
     omegaVariant,
     // The authors' code has the safeguard with clipping.
@@ -101,7 +101,7 @@ export function paperMethod(name: PaperMethodName, options: PaperMethodOptions):
   if (!m.clips) return { name, optimizer: sgd, omega: null, safeguard: m.safeguard };
   return {
     name,
-    optimizer: withGradientClipping(sgd, { maxNorm: m.threshold }),
+    optimizer: withGradientClipping(sgd, { maxNorm: m.maxNorm }),
     omega: m.usesOmega ? { alpha: m.alpha, variant: m.omegaVariant } : null,
     safeguard: m.safeguard,
   };

@@ -52,7 +52,9 @@ describe('paperMethod', () => {
     expect(() => paperMethod('SGD', { learningRate: 0 })).toThrow(
       /learningRate must be a positive finite number, got 0/,
     );
-    expect(() => paperMethod('SGD-C', { learningRate: 1, threshold: -1 })).toThrow(/threshold/);
+    expect(() => paperMethod('SGD-C', { learningRate: 1, maxNorm: -1 })).toThrow(
+      /maxNorm must be a positive finite number, got -1/,
+    );
     expect(() => paperMethod('SGD-CR', { learningRate: 1, alpha: Number.NaN })).toThrow(/alpha/);
   });
 
@@ -103,7 +105,7 @@ describeBackends('trainStep', (backend) => {
         const { grads } = await gradientsNow(model, batch);
         const norm = normOf(grads);
         const threshold = norm / 4;
-        const m = paperMethod('SGD-C', { learningRate: 0.5, threshold });
+        const m = paperMethod('SGD-C', { learningRate: 0.5, maxNorm: threshold });
         const r = await trainStep(model, batch, m.optimizer, m);
         expect(r.norm).toBeCloseTo(norm, 5);
         expect(r.clipped).toBe(true);
@@ -117,7 +119,7 @@ describeBackends('trainStep', (backend) => {
           );
         }
         // Under the threshold nothing is clipped.
-        const loose = paperMethod('SGD-C', { learningRate: 0.5, threshold: 1e6 });
+        const loose = paperMethod('SGD-C', { learningRate: 0.5, maxNorm: 1e6 });
         expect((await trainStep(model, batch, loose.optimizer, loose)).clipped).toBe(false);
         m.optimizer.dispose();
         loose.optimizer.dispose();
@@ -139,7 +141,7 @@ describeBackends('trainStep', (backend) => {
           const without = await gradientsNow(model, batch);
           const m = paperMethod('SGD-CR', {
             learningRate: 0.1,
-            threshold: 1e6,
+            maxNorm: 1e6,
             alpha: 2,
             omegaVariant: variant,
           });
@@ -227,7 +229,7 @@ describeBackends('trainStep', (backend) => {
         const broken: Batch = { inputs: nanInputs, targets: tf.zeros([4, 4]) };
         const lr = 0.5;
         // a threshold far below ‖0.02·W_rec‖: the old order would have scaled the shrink step down
-        const m = paperMethod('SGD-C', { learningRate: lr, threshold: 1e-6 });
+        const m = paperMethod('SGD-C', { learningRate: lr, maxNorm: 1e-6 });
         for (const batch of [huge, broken]) {
           const before = await snapshot(model);
           const r = await trainStep(model, batch, m.optimizer, m);
@@ -337,7 +339,7 @@ describeBackends('trainStep', (backend) => {
           const model = createRnn({ ...SIZES, init: 'smart-tanh', seed: 7 });
           const m = paperMethod('SGD-CR', {
             learningRate: 0.1,
-            threshold: 0.5,
+            maxNorm: 0.5,
             alpha: 2,
             omegaVariant: 'code',
           });

@@ -66,14 +66,14 @@ function plainLosses(config: BenchConfig, steps: number): number[] {
 
 describe.skipIf(why !== null)(`PyTorch peer${why ? ` (skipped: ${why})` : ''}`, () => {
   it('trains the same model, batch and weights as a plain JS SGD-C run (tanh via nn.RNN, sigmoid loop)', async () => {
-    const tanh: BenchConfig = { ...builtinConfigs.tiny, name: 'tanh', clipNorm: 0.05 };
+    const tanh: BenchConfig = { ...builtinConfigs.tiny, name: 'tanh', maxNorm: 0.05 };
     const sigmoid: BenchConfig = {
       ...builtinConfigs.tiny,
       name: 'sigmoid',
       activation: 'sigmoid',
       head: 'sigmoid',
       inputKind: 'binary',
-      clipNorm: 0.05,
+      maxNorm: 0.05,
     };
     const peer = await runPytorchPeer([tanh, sigmoid], { steps: 2, warmup: 1, threads: [1, 2], seed: 1 });
     expect(peer.unavailable).toBeNull();

@@ -53,7 +53,7 @@ function batchTensors(data: BatchData): Batch {
 
 function optimizerFor(method: Method, config: BenchConfig): tf.Optimizer {
   const sgd = tf.train.sgd(config.learningRate);
-  return method === 'SGD' ? sgd : withGradientClipping(sgd, { maxNorm: config.clipNorm });
+  return method === 'SGD' ? sgd : withGradientClipping(sgd, { maxNorm: config.maxNorm });
 }
 
 /** The stack factory for implementation `impl` ('reference', 'fused', ...) and `method`. */

@@ -28,7 +28,7 @@ export async function ensembleStack(runs: number, method: Method): Promise<Stack
   const member = (config: BenchConfig) => ({
     method,
     learningRate: config.learningRate,
-    threshold: config.clipNorm,
+    maxNorm: config.maxNorm,
     alpha: config.omegaWeight,
     omegaVariant: 'paper' as const, // trainStep's default, as the single-run stacks use it
     safeguard: false,

@@ -122,7 +122,7 @@ export function plainTrainStep(
   let sq = 0;
   for (const k of Object.keys(g) as (keyof Weights)[]) for (const v of g[k]) sq += v * v;
   const gradNorm = Math.sqrt(sq);
-  const scale = options.clip && gradNorm > config.clipNorm ? config.clipNorm / gradNorm : 1;
+  const scale = options.clip && gradNorm > config.maxNorm ? config.maxNorm / gradNorm : 1;
   const next = {} as InitialWeights;
   for (const k of Object.keys(w) as (keyof Weights)[]) {
     next[k] = Float32Array.from(w[k], (v, i) => v - config.learningRate * scale * g[k][i]);

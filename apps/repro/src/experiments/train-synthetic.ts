@@ -238,7 +238,7 @@ export async function runSynthetic(
       method: config.method,
       options: {
         learningRate: config.lr,
-        threshold: config.clip,
+        maxNorm: config.clip,
         alpha: config.alpha,
         omegaVariant: config.omega,
       },
