@@ -13,6 +13,8 @@ export interface NaturalSettings {
   seeds: number;
   /** epochs without a better validation error before a run stops */
   patience: number;
+  /** a better validation error must be lower by this fraction of the best (absent: any lower one) */
+  minImprovement?: number;
 }
 
 /** A profile's settings with --epochs, --batch, --patience, --omega, --train-limit, --eval-limit (0 = all) and --seeds applied. */
@@ -97,7 +99,7 @@ export function describeNatural(
   const on = s.evalLimit ? `the first ${count(s.evalLimit)} ${what.unit} of each split` : 'whole splits';
   return (
     `${what.runs} runs: ${what.hidden} sigmoid units, ${s.steps}-step ${what.window}, batch ${s.batch}, ` +
-    `at most ${s.epochs} epochs over ${over} (stop after ${s.patience} without a better validation error), ` +
+    `at most ${s.epochs} epochs over ${over} (stop after ${s.patience} without a ${s.minImprovement ? `${100 * s.minImprovement}% ` : ''}better validation error), ` +
     `evaluated on ${on}: ${what.time}`
   );
 }

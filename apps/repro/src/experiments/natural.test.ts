@@ -32,6 +32,18 @@ describe('afterEpoch: the validation schedule of a natural-task run', () => {
     expect(s[4].best).toEqual({ valid: 4, epoch: 2 });
   });
 
+  it('with minImprovement a new best must beat the old by that fraction (Keras min_delta, relative)', () => {
+    const s = schedule([10, 9.995, 9.98, 9.9, 9.892], {
+      halveOnRise: false,
+      patience: 2,
+      minImprovement: 0.001,
+    });
+    // 9.995 is 0.05% better: not a new best; 9.98 is 0.15% better; 9.9 0.8%; 9.892 0.08%
+    expect(s.map((e) => e.improved)).toEqual([true, false, true, true, false]);
+    expect(s[4].best).toEqual({ valid: 9.9, epoch: 4 });
+    expect(s.map((e) => e.stop)).toEqual([false, false, false, false, false]);
+  });
+
   it('without halving or patience it only tracks the best', () => {
     const s = schedule([3, 2, 9, 9, 9, 1], { halveOnRise: false });
     expect(s.some((e) => e.halve || e.stop)).toBe(false);

@@ -44,6 +44,8 @@ export interface NaturalRunConfig extends Record<string, unknown> {
   epochs: number;
   /** stop after this many epochs without a better validation error (absent: never stop early) */
   patience?: number;
+  /** a better validation error must be lower by this fraction of the best (absent: any lower one) */
+  minImprovement?: number;
   /** 0 = the whole split; else this many symbols (ptb) or pieces (music) */
   trainLimit: number;
   evalLimit: number;
@@ -258,7 +260,8 @@ export const NEW_TRACK: ValidationTrack = { prevValid: null, best: null, sinceBe
 
 /**
  * The schedule after epoch `epoch` (1-based) ends with validation error `valid`: whether it is a
- * new best (the first always is; a NaN, a diverged run, never beats a number), whether the
+ * new best (the first always is; a NaN, a diverged run, never beats a number; with
+ * `minImprovement` it must be lower than the best by that fraction of it), whether the
  * learning rate halves (the error rose, or is NaN), and whether the run stops (`patience` epochs
  * without a new best).
  */
@@ -266,10 +269,12 @@ export function afterEpoch(
   track: ValidationTrack,
   valid: number,
   epoch: number,
-  rules: { halveOnRise: boolean; patience?: number },
+  rules: { halveOnRise: boolean; patience?: number; minImprovement?: number },
 ): { track: ValidationTrack; improved: boolean; halve: boolean; stop: boolean } {
   const b = track.best;
-  const improved = b === null || (!Number.isNaN(valid) && (Number.isNaN(b.valid) || valid < b.valid));
+  // as Keras's EarlyStopping min_delta, relative: a new best must beat the old by this fraction
+  const bar = b === null ? Number.NaN : b.valid - (rules.minImprovement ?? 0) * Math.abs(b.valid);
+  const improved = b === null || (!Number.isNaN(valid) && (Number.isNaN(b.valid) || valid < bar));
   const sinceBest = improved ? 0 : track.sinceBest + 1;
   return {
     track: { prevValid: valid, best: improved ? { valid, epoch } : b, sinceBest },
