@@ -65,6 +65,22 @@ describe('paperMethod', () => {
   });
 });
 
+/** The authors' shrink step W_rec ← W_rec − lr·0.02·W_rec took place, and nothing else moved. */
+function expectShrinkStep(
+  before: Record<string, Float32Array>,
+  after: Record<string, Float32Array>,
+  lr: number,
+  what: string,
+): void {
+  expectClose(
+    after.W_rec,
+    before.W_rec.map((w) => w - lr * 0.02 * w),
+    1e-6,
+    what,
+  );
+  for (const k of ['W_in', 'b', 'W_out', 'b_out']) expect(after[k]).toEqual(before[k]);
+}
+
 // @cliffguard/clip's wrappers read their norm back synchronously, which tfjs webgpu cannot do in Node.
 const SYNC_NOTE = ' [skipped where tfjs cannot read back synchronously: webgpu in Node]';
 
@@ -203,14 +219,7 @@ describeBackends('trainStep', (backend) => {
         expect(r.safeguarded).toBe(true);
         expect(Number.isFinite(r.norm)).toBe(finite);
         if (finite) expect(r.norm).toBeGreaterThan(1e10);
-        const after = await snapshot(model);
-        expectClose(
-          after.W_rec,
-          before.W_rec.map((w) => w - lr * 0.02 * w),
-          1e-6,
-          'W_rec shrunk',
-        );
-        for (const k of ['W_in', 'b', 'W_out', 'b_out']) expect(after[k]).toEqual(before[k]);
+        expectShrinkStep(before, await snapshot(model), lr, 'W_rec shrunk');
         sgd.dispose();
       }
       tf.dispose([x, huge.targets, nanInputs, broken.targets]);
@@ -234,14 +243,7 @@ describeBackends('trainStep', (backend) => {
           const before = await snapshot(model);
           const r = await trainStep(model, batch, m.optimizer, m);
           expect([r.safeguarded, r.clipped, r.skipped]).toEqual([true, false, false]);
-          const after = await snapshot(model);
-          expectClose(
-            after.W_rec,
-            before.W_rec.map((w) => w - lr * 0.02 * w),
-            1e-6,
-            'W_rec shrunk whole',
-          );
-          for (const k of ['W_in', 'b', 'W_out', 'b_out']) expect(after[k]).toEqual(before[k]);
+          expectShrinkStep(before, await snapshot(model), lr, 'W_rec shrunk whole');
         }
         // the next ordinary step is clipped as usual
         const ok: Batch = { inputs: x, targets: tf.ones([4, 4]) };
