@@ -10,11 +10,11 @@ import {
   runExperiment,
   shardFiles,
 } from './commands.js';
+import { parseShard } from './core/ids.js';
+import { defaultOutDir, experimentPaths, resolveDataDir } from './core/paths.js';
+import { PROFILES, type Profile } from './core/types.js';
 import { EXPERIMENTS } from './experiments/registry.js';
-import { PROFILES, type Profile } from './experiments/types.js';
 import { BACKENDS, parseBackend } from './runner/backend.js';
-import { parseShard } from './runner/ids.js';
-import { defaultOutDir, experimentPaths, resolveDataDir } from './runner/paths.js';
 
 /** pnpm runs scripts in the package folder; paths the user typed are relative to where they typed them. */
 const userCwd = process.env.INIT_CWD ?? process.cwd();

@@ -4,15 +4,15 @@
  */
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { writeFileAtomic } from './core/checkpoint.js';
+import { fileNameFor, type Shard, selectShard } from './core/ids.js';
+import { experimentPaths } from './core/paths.js';
+import type { ExperimentDef, PlanOptions, Profile, ResultLine } from './core/types.js';
 import { EXPERIMENTS, getExperiment } from './experiments/registry.js';
-import type { ExperimentDef, PlanOptions, Profile, ResultLine } from './experiments/types.js';
 import { writeReport } from './report/doc.js';
-import { writeIndex } from './report/index.js';
+import { writeIndex } from './results-index.js';
 import type { BackendName } from './runner/backend.js';
-import { writeFileAtomic } from './runner/checkpoint.js';
-import { fileNameFor, type Shard, selectShard } from './runner/ids.js';
 import { acquireLock } from './runner/lock.js';
-import { experimentPaths } from './runner/paths.js';
 import { planRuns } from './runner/plan.js';
 import { defaultWorkers, executeRuns, type PoolSummary } from './runner/pool.js';
 import { ProgressView } from './runner/progress.js';

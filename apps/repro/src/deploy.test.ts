@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { appRoot } from './runner/paths.js';
+import { appRoot } from './core/paths.js';
 import { cli, comparable, freshDir, results } from './test-helpers.js';
 
 const deploy = join(appRoot, 'deploy');

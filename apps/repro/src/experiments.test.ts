@@ -5,11 +5,11 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { ResultLine } from './core/types.js';
 import { getExperiment } from './experiments/registry.js';
-import type { TracePoint } from './experiments/trace.js';
-import type { ResultLine } from './experiments/types.js';
 import { planRuns } from './runner/plan.js';
 import { cli, cliKilledWhen, comparable, freshDir, rawLines, results } from './test-helpers.js';
+import type { TracePoint } from './training/trace.js';
 
 interface Tiny {
   name: string;

@@ -3,15 +3,20 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { appRoot } from './core/paths.js';
 import { EXPERIMENTS } from './experiments/registry.js';
-import { appRoot } from './runner/paths.js';
 
 /** The README's table rows as trimmed cells (the formatter pads them). */
 function tableRows(markdown: string): string[][] {
   return markdown
     .split('\n')
     .filter((line) => line.startsWith('|'))
-    .map((line) => line.split('|').slice(1, -1).map((cell) => cell.trim()));
+    .map((line) =>
+      line
+        .split('|')
+        .slice(1, -1)
+        .map((cell) => cell.trim()),
+    );
 }
 
 describe('README: profiles and budgets', () => {

@@ -3,8 +3,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ResultLine } from './experiments/types.js';
-import { appRoot } from './runner/paths.js';
+import { appRoot } from './core/paths.js';
+import type { ResultLine } from './core/types.js';
 import { readResultFile, withoutTiming } from './runner/results.js';
 
 export const cliPath = join(appRoot, 'dist', 'cli.js');

@@ -4,15 +4,15 @@
  */
 import { join } from 'node:path';
 import { canonicalCommand, relativePath, runExperiment } from './commands.js';
+import { resolveDataDir } from './core/paths.js';
+import type { Block } from './core/report-types.js';
+import type { ResultLine } from './core/types.js';
 import { cliff } from './experiments/cliff.js';
-import { loadFused } from './experiments/implementations.js';
 import { successCell, temporalOrder } from './experiments/temporal-order.js';
-import type { ResultLine } from './experiments/types.js';
-import type { Block } from './report/doc.js';
 import { writeReport } from './report/doc.js';
 import type { BackendName } from './runner/backend.js';
-import { resolveDataDir } from './runner/paths.js';
 import { type StepTiming, timeBackends, timingLine } from './timing.js';
+import { loadFused } from './training/implementations.js';
 
 export const TOUR_TEMPORAL_ORDER: Record<string, string> = {
   lengths: '20',

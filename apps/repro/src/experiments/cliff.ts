@@ -3,11 +3,11 @@
  * gradient descent with and without norm clipping started at the same points.
  */
 
+import type { Block } from '../core/report-types.js';
+import type { ExperimentDef, Plan, PlanOptions, Profile, ReportInput, ResultLine } from '../core/types.js';
 import { heatmap, lineChart, type Series } from '../report/charts.js';
-import type { Block } from '../report/doc.js';
 import { basinWall, descend, FIG6, neuronError, saddleNodeCurve, stepLengths } from './neuron.js';
 import { mulberry32 } from './random.js';
-import type { ExperimentDef, Plan, PlanOptions, Profile, ReportInput, ResultLine } from './types.js';
 
 /** The figure's start: on the lower plateau, just below the wall near the cusp. */
 export const CANONICAL_START: [number, number] = [4.4, -2.6];

@@ -3,9 +3,17 @@
  * lengths 50..200, then tested at fixed lengths 50 ... 5000. Paper: 100% success over 5 seeds and
  * 0 errors in 10,000 at every test length.
  */
+
+import type { Block, ReportDoc } from '../core/report-types.js';
+import type { ExperimentDef, Plan, PlanOptions, Profile, ReportInput, ResultLine } from '../core/types.js';
 import { lineChart, PALETTE } from '../report/charts.js';
-import type { Block, ReportDoc } from '../report/doc.js';
 import { tracedRun, trainingFigures } from '../report/training.js';
+import {
+  runSynthetic,
+  type SyntheticRunConfig,
+  type SyntheticRunResult,
+  sgdCrRunConfig,
+} from '../training/train-synthetic.js';
 import {
   checkEveryFlag,
   checkProtocolText,
@@ -15,13 +23,6 @@ import {
   TEMPORAL_ORDER_OPTIONS,
   updatesFlag,
 } from './temporal-order.js';
-import {
-  runSynthetic,
-  type SyntheticRunConfig,
-  type SyntheticRunResult,
-  sgdCrRunConfig,
-} from './train-synthetic.js';
-import type { ExperimentDef, Plan, PlanOptions, Profile, ReportInput, ResultLine } from './types.js';
 
 const PAPER_TEST_LENGTHS = [50, 100, 150, 200, 250, 500, 1000, 2000, 3000, 5000];
 

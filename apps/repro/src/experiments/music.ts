@@ -2,12 +2,12 @@
  * `music` (paper Table 1): the polyphonic music sets (Piano-midi.de, Nottingham, MuseData; JSB
  * Chorales as a bonus), SGD / SGD-C / SGD-CR, negative log-likelihood per time step.
  */
-import type { Block, ReportDoc } from '../report/doc.js';
+import type { Block, ReportDoc } from '../core/report-types.js';
+import type { ExperimentDef, Plan, PlanOptions, Profile, ReportInput, ResultLine } from '../core/types.js';
+import { type NaturalRunConfig, type NaturalRunResult, runNatural } from '../training/train-natural.js';
 import { epochFigures, naturalTraces, table1Blocks } from './natural-report.js';
 import { describeNatural, NATURAL_OPTIONS, type NaturalSettings, naturalFlags } from './natural-settings.js';
 import { listFlag } from './temporal-order.js';
-import { type NaturalRunConfig, type NaturalRunResult, runNatural } from './train-natural.js';
-import type { ExperimentDef, Plan, PlanOptions, Profile, ReportInput, ResultLine } from './types.js';
 
 export const MUSIC_SETS = ['piano-midi', 'nottingham', 'musedata', 'jsb'] as const;
 const LABEL: Record<string, string> = {

@@ -1,10 +1,11 @@
 /** Report of the natural tasks: Table 1 of the paper beside ours, per-epoch losses, traces. */
+
+import { METHOD_INDEX, TABLE1 } from '../core/paper-table.js';
+import type { Block } from '../core/report-types.js';
+import type { ResultLine } from '../core/types.js';
 import { lineChart, PALETTE } from '../report/charts.js';
-import type { Block } from '../report/doc.js';
 import { tracedRun, trainingFigures } from '../report/training.js';
-import { METHOD_INDEX, TABLE1 } from './paper-table.js';
-import type { NaturalRunConfig, NaturalRunResult } from './train-natural.js';
-import type { ResultLine } from './types.js';
+import type { NaturalRunConfig, NaturalRunResult } from '../training/train-natural.js';
 
 const cfg = (l: ResultLine) => l.config as NaturalRunConfig;
 const res = (l: ResultLine) => l.result as NaturalRunResult;

@@ -1,5 +1,5 @@
+import type { PlanOptions } from '../core/types.js';
 import { numberFlag } from './temporal-order.js';
-import type { PlanOptions } from './types.js';
 
 /** A natural-task profile: model size, segment length, epochs and how much data a run reads. */
 export interface NaturalSettings {

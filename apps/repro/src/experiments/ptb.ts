@@ -2,11 +2,11 @@
  * `ptb` (paper Table 1): character-level Penn Treebank, next character and 5th character ahead,
  * SGD / SGD-C / SGD-CR, bits per character on train and test.
  */
-import type { Block, ReportDoc } from '../report/doc.js';
+import type { Block, ReportDoc } from '../core/report-types.js';
+import type { ExperimentDef, Plan, PlanOptions, Profile, ReportInput, ResultLine } from '../core/types.js';
+import { type NaturalRunConfig, type NaturalRunResult, runNatural } from '../training/train-natural.js';
 import { epochFigures, naturalTraces, table1Blocks } from './natural-report.js';
 import { describeNatural, NATURAL_OPTIONS, type NaturalSettings, naturalFlags } from './natural-settings.js';
-import { type NaturalRunConfig, type NaturalRunResult, runNatural } from './train-natural.js';
-import type { ExperimentDef, Plan, PlanOptions, Profile, ReportInput, ResultLine } from './types.js';
 
 const PAPER_SETUP =
   '500 sigmoid units, 200-step segments with the state carried, clip 45 on the summed cost, lr 0.01 (SGD-C) / 0.05 (SGD-CR), α ≈ 0.01';

@@ -1,10 +1,10 @@
+import type { ExperimentDef } from '../core/types.js';
 import { cliff } from './cliff.js';
 import { generalize } from './generalize.js';
 import { music } from './music.js';
 import { ptb } from './ptb.js';
 import { synthetic } from './synthetic.js';
 import { temporalOrder } from './temporal-order.js';
-import type { ExperimentDef } from './types.js';
 
 /** Every experiment, in the order `all` runs them. */
 export const EXPERIMENTS: ExperimentDef[] = [cliff, temporalOrder, generalize, synthetic, ptb, music];

@@ -7,19 +7,12 @@ import { createTask } from '@cliffguard/datasets';
 import { createRnn, type RnnModel } from '@cliffguard/rnn';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import type { Block } from '../report/doc.js';
+import { resolveDataDir } from '../core/paths.js';
+import type { Block } from '../core/report-types.js';
+import type { ExperimentDef, Profile, ResultLine, RunContext } from '../core/types.js';
+import { Interrupted } from '../core/types.js';
 import { useBackend } from '../runner/backend.js';
-import { resolveDataDir } from '../runner/paths.js';
 import { planRuns } from '../runner/plan.js';
-import { generalize } from './generalize.js';
-import { synthetic } from './synthetic.js';
-import {
-  checkEveryFlag,
-  checkProtocolText,
-  omegaFlags,
-  temporalOrder,
-  updateTable,
-} from './temporal-order.js';
 import {
   checkGap,
   freshChunks,
@@ -29,9 +22,16 @@ import {
   type SyntheticRunConfig,
   type SyntheticRunResult,
   sgdCrRunConfig,
-} from './train-synthetic.js';
-import type { ExperimentDef, Profile, ResultLine, RunContext } from './types.js';
-import { Interrupted } from './types.js';
+} from '../training/train-synthetic.js';
+import { generalize } from './generalize.js';
+import { synthetic } from './synthetic.js';
+import {
+  checkEveryFlag,
+  checkProtocolText,
+  omegaFlags,
+  temporalOrder,
+  updateTable,
+} from './temporal-order.js';
 
 const SYNTHETIC_EXPERIMENTS: ExperimentDef[] = [temporalOrder, generalize, synthetic];
 

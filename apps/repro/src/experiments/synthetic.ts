@@ -4,8 +4,16 @@
  * multiplication stay under 1% error at length 500.
  */
 import type { TaskName } from '@cliffguard/datasets';
-import type { Block, ReportDoc } from '../report/doc.js';
+import type { Block, ReportDoc } from '../core/report-types.js';
+import type { ExperimentDef, Plan, PlanOptions, Profile, ReportInput, ResultLine } from '../core/types.js';
 import { tracedRun, trainingFigures } from '../report/training.js';
+import {
+  INITS,
+  runSynthetic,
+  type SyntheticRunConfig,
+  type SyntheticRunResult,
+  sgdCrRunConfig,
+} from '../training/train-synthetic.js';
 import {
   checkEveryFlag,
   checkProtocolText,
@@ -16,14 +24,6 @@ import {
   TEMPORAL_ORDER_OPTIONS,
   updatesFlag,
 } from './temporal-order.js';
-import {
-  INITS,
-  runSynthetic,
-  type SyntheticRunConfig,
-  type SyntheticRunResult,
-  sgdCrRunConfig,
-} from './train-synthetic.js';
-import type { ExperimentDef, Plan, PlanOptions, Profile, ReportInput, ResultLine } from './types.js';
 
 export const SYNTHETIC_TASKS: readonly TaskName[] = [
   'temporal-order',

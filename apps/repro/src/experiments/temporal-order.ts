@@ -4,8 +4,10 @@
  * α 4 (ICML; the authors' code has 2) with the code's Ω (mean over time and batch; `--omega paper`
  * for the ICML sum over time); success = under 1% error on 10,000 fresh sequences.
  */
+
+import type { Block, ReportDoc } from '../core/report-types.js';
+import type { ExperimentDef, Plan, PlanOptions, Profile, ReportInput, ResultLine } from '../core/types.js';
 import { lineChart, PALETTE } from '../report/charts.js';
-import type { Block, ReportDoc } from '../report/doc.js';
 import { tracedRun, trainingFigures } from '../report/training.js';
 import {
   type CheckEvery,
@@ -16,8 +18,7 @@ import {
   runSynthetic,
   type SyntheticRunConfig,
   type SyntheticRunResult,
-} from './train-synthetic.js';
-import type { ExperimentDef, Plan, PlanOptions, Profile, ReportInput, ResultLine } from './types.js';
+} from '../training/train-synthetic.js';
 
 interface Settings {
   lengths: number[];

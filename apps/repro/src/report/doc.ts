@@ -1,29 +1,11 @@
 /**
- * A report as data (text, figures, tables), rendered to Markdown (figures as linked .svg files)
- * and to one self-contained HTML page (figures inline).
+ * A report as data (text, figures, tables: core/report-types.ts), rendered to Markdown (figures as
+ * linked .svg files) and to one self-contained HTML page (figures inline).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../runner/checkpoint.js';
-
-export interface Figure {
-  /** file name stem: <id>.svg */
-  id: string;
-  title: string;
-  svg: string;
-  caption?: string;
-}
-
-export type Block =
-  | { kind: 'text'; markdown: string }
-  | { kind: 'heading'; text: string }
-  | { kind: 'figure'; figure: Figure }
-  | { kind: 'table'; header: string[]; rows: string[][]; caption?: string };
-
-export interface ReportDoc {
-  title: string;
-  blocks: Block[];
-}
+import { writeFileAtomic } from '../core/checkpoint.js';
+import type { ReportDoc } from '../core/report-types.js';
 
 const escapeHtml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 

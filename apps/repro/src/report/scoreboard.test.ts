@@ -3,9 +3,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { Profile, ResultLine } from '../experiments/types.js';
-import type { Block } from './doc.js';
-import { writeIndex } from './index.js';
+import type { Block } from '../core/report-types.js';
+import type { Profile, ResultLine } from '../core/types.js';
+import { writeIndex } from '../results-index.js';
 import {
   allClaims,
   type ClaimVerdict,

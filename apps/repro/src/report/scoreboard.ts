@@ -3,10 +3,10 @@
  * ours (paper-profile runs only), the paper's claims judged against our runs (supported,
  * contradicted or open), and a Fig.-7-style figure. Pure functions: result lines in, blocks out.
  */
-import { METHOD_INDEX, TABLE1 } from '../experiments/paper-table.js';
-import type { ResultLine } from '../experiments/types.js';
+import { METHOD_INDEX, TABLE1 } from '../core/paper-table.js';
+import type { Block } from '../core/report-types.js';
+import type { ResultLine } from '../core/types.js';
 import { lineChart, PALETTE } from './charts.js';
-import type { Block } from './doc.js';
 
 export type Verdict = 'supported' | 'contradicted' | 'open';
 

@@ -2,10 +2,11 @@
  * Figures of training runs from their traces: loss and gradient norm with clipping events marked,
  * ρ(W_rec) over training, and temporal-contribution heat maps (log10 ‖∂E/∂h_t‖ over training).
  */
-import type { TracePoint } from '../experiments/trace.js';
-import type { ResultLine } from '../experiments/types.js';
+
+import type { Block } from '../core/report-types.js';
+import type { ResultLine } from '../core/types.js';
+import type { TracePoint } from '../training/trace.js';
 import { heatmap, lineChart, PALETTE, type Series } from './charts.js';
-import type { Block } from './doc.js';
 
 export interface TracedRun {
   label: string;

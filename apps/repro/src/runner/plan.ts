@@ -1,5 +1,5 @@
-import type { ExperimentDef, PlanOptions, RunSpec } from '../experiments/types.js';
-import { hashOf } from './ids.js';
+import { hashOf } from '../core/ids.js';
+import type { ExperimentDef, PlanOptions, RunSpec } from '../core/types.js';
 
 /** The runs of an experiment under a profile, with stable ids and the protocol's hash. */
 export function planRuns(

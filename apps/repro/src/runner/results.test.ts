@@ -2,8 +2,8 @@ import { appendFileSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { ResultLine } from '../experiments/types.js';
-import { decodeFloat32, encodeFloat32, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { decodeFloat32, encodeFloat32, loadCheckpoint, saveCheckpoint } from '../core/checkpoint.js';
+import type { ResultLine } from '../core/types.js';
 import { appendResultLine, mergeResults, readResultFile } from './results.js';
 
 const line = (runId: string, extra: Partial<ResultLine> = {}): ResultLine => ({

@@ -14,7 +14,7 @@ import {
   readSync,
   writeSync,
 } from 'node:fs';
-import type { ResultLine } from '../experiments/types.js';
+import type { ResultLine } from '../core/types.js';
 
 export function appendResultLine(file: string, line: ResultLine): void {
   const text = `${JSON.stringify(line)}\n`;

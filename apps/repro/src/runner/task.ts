@@ -5,11 +5,11 @@
  */
 import { hostname } from 'node:os';
 import type { MessagePort } from 'node:worker_threads';
+import { loadCheckpoint, saveCheckpoint } from '../core/checkpoint.js';
+import { hashOf } from '../core/ids.js';
+import { Interrupted, type ProgressUpdate, type RunContext, type RunSpec } from '../core/types.js';
 import { getExperiment } from '../experiments/registry.js';
-import { Interrupted, type ProgressUpdate, type RunContext, type RunSpec } from '../experiments/types.js';
 import { type BackendName, useBackend } from './backend.js';
-import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
-import { hashOf } from './ids.js';
 
 export interface RunTask {
   run: RunSpec;

@@ -1,6 +1,6 @@
 /** Model weights as checkpoint data (base64 float32: exact, compact). */
 import type { Weights } from '@cliffguard/rnn';
-import { decodeFloat32, encodeFloat32 } from '../runner/checkpoint.js';
+import { decodeFloat32, encodeFloat32 } from '../core/checkpoint.js';
 
 export type SavedWeights = Record<string, { shape: number[]; data: string }>;
 

@@ -3,7 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Shard } from './ids.js';
 
-/** apps/repro (this file is apps/repro/{src,dist}/runner/paths.*) */
+/** apps/repro (this file is apps/repro/{src,dist}/core/paths.*) */
 export const appRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const repoRoot = resolve(appRoot, '..', '..');
 

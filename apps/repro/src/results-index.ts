@@ -6,11 +6,12 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { EXPERIMENTS } from '../experiments/registry.js';
-import { PROFILES, type ResultLine } from '../experiments/types.js';
-import { readResultFile } from '../runner/results.js';
-import { type Block, writeReport } from './doc.js';
-import { type Fig7Grid, scoreboardBlocks } from './scoreboard.js';
+import type { Block } from './core/report-types.js';
+import { PROFILES, type ResultLine } from './core/types.js';
+import { EXPERIMENTS } from './experiments/registry.js';
+import { writeReport } from './report/doc.js';
+import { type Fig7Grid, scoreboardBlocks } from './report/scoreboard.js';
+import { readResultFile } from './runner/results.js';
 
 /**
  * The paper profile's Fig. 7 grid (inits × methods), from the temporal-order plan; the lengths are

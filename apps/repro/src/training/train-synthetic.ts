@@ -7,6 +7,7 @@
  */
 import type { BatchArrays, TaskName } from '@cliffguard/datasets';
 import type { Batch, OmegaVariant, RnnModel } from '@cliffguard/rnn';
+import { Interrupted, type RunContext } from '../core/types.js';
 import { pickImplementation } from './implementations.js';
 import {
   addStep,
@@ -18,7 +19,6 @@ import {
   type WindowStats,
 } from './trace.js';
 import { makeTrainer } from './trainer.js';
-import { Interrupted, type RunContext } from './types.js';
 import { loadWeights, type SavedWeights, saveWeights } from './weights.js';
 
 export type Method = 'SGD' | 'SGD-C' | 'SGD-CR';

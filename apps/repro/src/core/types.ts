@@ -2,7 +2,7 @@
  * What an experiment is to the runner: a plan (a list of independent runs, each a config and a
  * seed), a way to execute one run inside a worker, and a report built from the finished runs.
  */
-import type { Block, ReportDoc } from '../report/doc.js';
+import type { Block, ReportDoc } from './report-types.js';
 
 export type Profile = 'quick' | 'paper';
 export const PROFILES: readonly Profile[] = ['quick', 'paper'];

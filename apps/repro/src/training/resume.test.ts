@@ -1,11 +1,11 @@
 import { createTask } from '@cliffguard/datasets';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
+import { resolveDataDir } from '../core/paths.js';
+import type { RunContext } from '../core/types.js';
 import { type BackendName, useBackend } from '../runner/backend.js';
-import { resolveDataDir } from '../runner/paths.js';
 import { type NaturalRunConfig, runNatural } from './train-natural.js';
 import { runSynthetic, type SyntheticRunConfig, sgdCrRunConfig } from './train-synthetic.js';
-import type { RunContext } from './types.js';
 import { saveWeights } from './weights.js';
 
 const config: SyntheticRunConfig = sgdCrRunConfig({

@@ -2,14 +2,15 @@
  * The natural tasks' training schedule (validation-based lr halving, best weights, early stopping)
  * and the music likelihood of whole pieces, on the real JSB Chorales file.
  */
+
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createPianoRoll, loadPolyphonic, nllPerStep, PIANO_KEYS } from '@cliffguard/datasets';
 import { createRnn } from '@cliffguard/rnn';
 import * as tf from '@tensorflow/tfjs-core';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { resolveDataDir } from '../core/paths.js';
 import { type BackendName, useBackend } from '../runner/backend.js';
-import { resolveDataDir } from '../runner/paths.js';
 import { cli, freshDir, results } from '../test-helpers.js';
 import { afterEpoch, NEW_TRACK, type ValidationTrack, wholePieceNll } from './train-natural.js';
 

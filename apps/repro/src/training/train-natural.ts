@@ -12,12 +12,12 @@
 import type { PianoRoll } from '@cliffguard/datasets';
 import type { RnnModel } from '@cliffguard/rnn';
 import type * as TF from '@tensorflow/tfjs-core';
-import { decodeFloat32, encodeFloat32 } from '../runner/checkpoint.js';
-import { requireDataDir } from '../runner/paths.js';
+import { decodeFloat32, encodeFloat32 } from '../core/checkpoint.js';
+import { requireDataDir } from '../core/paths.js';
+import { Interrupted, type RunContext } from '../core/types.js';
 import { pickImplementation } from './implementations.js';
 import { addStep, closeWindow, emptyWindow, type TracePoint, thin, type WindowStats } from './trace.js';
 import type { Method } from './train-synthetic.js';
-import { Interrupted, type RunContext } from './types.js';
 import { loadWeights, type SavedWeights, saveWeights } from './weights.js';
 
 export interface NaturalRunConfig extends Record<string, unknown> {
