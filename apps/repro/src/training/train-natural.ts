@@ -217,7 +217,6 @@ async function musicSource(
   model: () => RnnModel,
   seed: number,
 ): Promise<Source> {
-  const tf = await import('@tensorflow/tfjs-core');
   const data = await import('@cliffguard/datasets');
   const set = await data.loadPolyphonic(config.set as Parameters<typeof data.loadPolyphonic>[0], {
     dir: requireDataDir(ctx.dataDir, 'music'),
