@@ -1,6 +1,6 @@
 // The plan: a block of i32 fields in linear memory, written by the JavaScript side, that gives the
 // shape of one model-and-batch and the byte address of every buffer. Field numbers must match
-// src/wasm/plan.ts. Layouts (Hp, Ip, Op = hidden, input, output sizes rounded up to 4):
+// src/engines/wasm/plan.ts. Layouts (Hp, Ip, Op = hidden, input, output sizes rounded up to 4):
 //   S [T+1][B][Hp] states, S_0 = h0      DELTA, A, G [T][B][Hp]: δ_t, a_t = δ_t ⊙ σ'(h_t), a_t W_recᵀ
 //   Z [T or 1][B][Op] head logits, then probabilities, then ∂loss/∂z
 export const F_B: i32 = 0;

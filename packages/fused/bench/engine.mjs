@@ -4,9 +4,13 @@
 // on shared memory), median and min-max, GFLOP/s, and the phase profile. Needs only dist/ and
 // build/ of this package, so it runs on a bare machine with Node:
 //   node --experimental-wasm-relaxed-simd packages/fused/bench/engine.mjs [--configs P100,M] [--reps 30]
-import { WasmSequenceEngine } from '../dist/wasmEngine.js';
-import { instantiateFusedWasm, instantiateSharedFusedWasm, runtimeAccepts } from '../dist/wasmModule.js';
-import { WasmThreadPair } from '../dist/wasmThreads.js';
+import { WasmSequenceEngine } from '../dist/engines/wasm/engine.js';
+import {
+  instantiateFusedWasm,
+  instantiateSharedFusedWasm,
+  runtimeAccepts,
+} from '../dist/engines/wasm/module.js';
+import { WasmThreadPair } from '../dist/engines/wasm/threads.js';
 
 const args = process.argv.slice(2);
 const opt = (name, fallback) => {

@@ -8,8 +8,8 @@ import {
   type EnsembleStepRecord,
   ensembleStepTogether,
   paperMethod,
-  type TrainableImplementation,
   type StackedBatch,
+  type TrainableImplementation,
   trainStep,
 } from '@cliffguard/rnn';
 import { describeBackends, expectNoLeak } from '@cliffguard/testing';
@@ -87,10 +87,12 @@ function ensembleOf(c: Shape, members: EnsembleMemberOptions[], implementation: 
 
 function expectRecordsClose(got: EnsembleStepRecord, want: EnsembleStepRecord, where: string) {
   const close = (a: number, b: number, floor: number) => Math.abs(a - b) / Math.max(floor, Math.abs(b));
-  got.loss.forEach((v, r) => expect(close(v, want.loss[r], 1), `${where} run ${r} loss`).toBeLessThan(2e-5));
-  got.norm.forEach((v, r) =>
-    expect(close(v, want.norm[r], 1e-6), `${where} run ${r} norm`).toBeLessThan(2e-5),
-  );
+  got.loss.forEach((v, r) => {
+    expect(close(v, want.loss[r], 1), `${where} run ${r} loss`).toBeLessThan(2e-5);
+  });
+  got.norm.forEach((v, r) => {
+    expect(close(v, want.norm[r], 1e-6), `${where} run ${r} norm`).toBeLessThan(2e-5);
+  });
   got.omega.forEach((v, r) => {
     const w = want.omega[r];
     if (w === null) expect(v, `${where} run ${r} omega`).toBeNull();

@@ -13,7 +13,7 @@ import type {
   TrainableImplementation,
 } from '@cliffguard/rnn';
 import { getKernel, type Tensor, type Tensor2D, type Tensor3D } from '@tensorflow/tfjs-core';
-import { RNN_FORWARD, RNN_LOSS } from './kernels.js';
+import { RNN_FORWARD, RNN_LOSS } from './kernels/names.js';
 import { rnnSequenceForward, runLossKernel } from './ops.js';
 import { ACTIVATIONS, HEADS } from './problem.js';
 import { fusedStacked } from './stacked.js';

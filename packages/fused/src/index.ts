@@ -1,10 +1,18 @@
 import './register.js';
 
-export { isRelaxedSimd, wasmThreads, wasmVariant } from './engines.js';
+export { isRelaxedSimd, wasmThreads, wasmVariant } from './engines/choice.js';
+export { jsSequenceEngine } from './engines/js.js';
+export { THREAD_THRESHOLD, WasmSequenceEngine } from './engines/wasm/engine.js';
+export {
+  type FusedWasm,
+  instantiateFusedWasm,
+  loadBestFusedWasm,
+  runtimeAccepts,
+  type WasmVariant,
+} from './engines/wasm/module.js';
+export { WasmThreadPair } from './engines/wasm/threads.js';
 export { fusedImplementation } from './fusedImplementation.js';
 export { type KernelInfo, kernelInfo } from './info.js';
-export { fusedStacked } from './stacked.js';
-export { jsSequenceEngine } from './jsEngine.js';
 export {
   ENSEMBLE_RUN_COLUMNS,
   ENSEMBLE_STATS,
@@ -13,7 +21,7 @@ export {
   RNN_ENSEMBLE_STEP,
   RNN_FORWARD,
   RNN_LOSS,
-} from './kernels.js';
+} from './kernels/names.js';
 export {
   type FusedParams,
   rnnSequenceForward,
@@ -34,13 +42,5 @@ export type {
   SequenceWeights,
   TrainingProblem,
 } from './problem.js';
-export { THREAD_THRESHOLD, WasmSequenceEngine } from './wasmEngine.js';
-export {
-  type FusedWasm,
-  instantiateFusedWasm,
-  loadBestFusedWasm,
-  runtimeAccepts,
-  type WasmVariant,
-} from './wasmModule.js';
-export { WasmThreadPair } from './wasmThreads.js';
-export { setWebgpuRecurrence, type WebgpuRecurrence } from './webgpuKernels.js';
+export { fusedStacked } from './stacked.js';
+export { setWebgpuRecurrence, type WebgpuRecurrence } from './webgpu/runner.js';

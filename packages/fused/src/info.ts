@@ -1,8 +1,8 @@
 /** What runs the fused kernels here, for benchmarks and bug reports. */
 import { getKernel } from '@tensorflow/tfjs-core';
-import { isRelaxedSimd, wasmBytesInUse, wasmThreads, wasmVariant } from './engines.js';
-import { RNN_FORWARD, RNN_LOSS } from './kernels.js';
-import { THREAD_THRESHOLD } from './wasmEngine.js';
+import { isRelaxedSimd, wasmBytesInUse, wasmThreads, wasmVariant } from './engines/choice.js';
+import { THREAD_THRESHOLD } from './engines/wasm/engine.js';
+import { RNN_FORWARD, RNN_LOSS } from './kernels/names.js';
 
 export interface KernelInfo {
   /** kernel names registered by this package */

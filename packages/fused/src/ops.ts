@@ -13,7 +13,9 @@ import {
   type Tensor3D,
   tensor1d,
 } from '@tensorflow/tfjs-core';
-import { type ForwardAttrs, LOSS_OUTPUTS, type LossAttrs, RNN_FORWARD, RNN_LOSS } from './kernels.js';
+import type { ForwardAttrs } from './kernels/forward.js';
+import type { LossAttrs } from './kernels/loss.js';
+import { LOSS_OUTPUTS, RNN_FORWARD, RNN_LOSS } from './kernels/names.js';
 import {
   ACTIVATIONS,
   type Activation,

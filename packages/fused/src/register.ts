@@ -4,10 +4,10 @@
  * @cliffguard/rnn under the name 'fused'.
  */
 import { registerImplementation } from '@cliffguard/rnn';
-import { cpuBackendEngine, wasmBackendEngine } from './engines.js';
+import { cpuBackendEngine, wasmBackendEngine } from './engines/choice.js';
 import { fusedImplementation } from './fusedImplementation.js';
-import { arrayKernels, registerFusedKernels } from './kernels.js';
-import { webgpuKernels } from './webgpuKernels.js';
+import { arrayKernels, registerFusedKernels } from './kernels/register.js';
+import { webgpuKernels } from './webgpu/kernels.js';
 
 registerFusedKernels([
   ...arrayKernels('cpu', cpuBackendEngine),

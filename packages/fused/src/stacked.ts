@@ -11,7 +11,7 @@
  */
 import type { PaperMethodSettings, ParamName, RnnConfig, StackedTraining } from '@cliffguard/rnn';
 import * as tf from '@tensorflow/tfjs-core';
-import { ENSEMBLE_RUN_COLUMNS, RNN_ENSEMBLE_STEP } from './kernels.js';
+import { ENSEMBLE_RUN_COLUMNS, RNN_ENSEMBLE_STEP } from './kernels/names.js';
 import { ACTIVATIONS, HEADS } from './problem.js';
 
 const PARAMS: readonly ParamName[] = ['W_in', 'W_rec', 'b', 'W_out', 'b_out'];

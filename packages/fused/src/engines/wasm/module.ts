@@ -9,7 +9,7 @@ import {
   RELAXED_SIMD_WASM_BASE64,
   SIMD_THREADS_WASM_BASE64,
   SIMD_WASM_BASE64,
-} from '../build/wasm-binary.js';
+} from '../../../build/wasm-binary.js';
 
 /** The module's exports (pointers are byte addresses in its memory; bool arguments are 0/1). */
 export interface FusedExports {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type FusedExports, instantiateFusedWasm, loadBestFusedWasm, runtimeAccepts } from './wasmModule.js';
+import { type FusedExports, instantiateFusedWasm, loadBestFusedWasm, runtimeAccepts } from './module.js';
 
 /** Runs an in-place array function of the module on `xs`, returns the results. */
 function apply(x: FusedExports, f: (p: number, n: number) => void, xs: Float32Array): Float32Array {

@@ -1,14 +1,14 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { describeEngine } from '../test/engineChecks.js';
-import { randomProblem, reference64, relativeError } from '../test/float64.js';
-import { WasmSequenceEngine } from './wasmEngine.js';
+import { describeEngine } from '../../../test/engineChecks.js';
+import { randomProblem, reference64, relativeError } from '../../../test/float64.js';
+import { WasmSequenceEngine } from './engine.js';
 import {
   instantiateFusedWasm,
   instantiateSharedFusedWasm,
   runtimeAccepts,
   sharedMemoryAvailable,
-} from './wasmModule.js';
-import { WasmThreadPair } from './wasmThreads.js';
+} from './module.js';
+import { WasmThreadPair } from './threads.js';
 
 const simd = new WasmSequenceEngine(await instantiateFusedWasm('simd'));
 describeEngine('wasm engine (SIMD build)', () => simd);

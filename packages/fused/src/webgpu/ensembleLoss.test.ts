@@ -4,11 +4,11 @@
 import { describeBackends, expectNoLeak } from '@cliffguard/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { expect, it } from 'vitest';
-import { lcg, relativeError } from '../test/float64.js';
-import { ENSEMBLE_RUN_COLUMNS, RNN_ENSEMBLE_LOSS } from './kernels.js';
-import { runLossKernel } from './ops.js';
-import type { Head, OmegaVariant } from './problem.js';
-import { setWebgpuRecurrence } from './index.js';
+import { lcg, relativeError } from '../../test/float64.js';
+import { setWebgpuRecurrence } from '../index.js';
+import { ENSEMBLE_RUN_COLUMNS, RNN_ENSEMBLE_LOSS } from '../kernels/names.js';
+import { runLossKernel } from '../ops.js';
+import type { Head, OmegaVariant } from '../problem.js';
 
 const PARAMS = ['W_in', 'W_rec', 'b', 'W_out', 'b_out'] as const;
 const [I, H, O, T, B] = [3, 5, 4, 4, 2];

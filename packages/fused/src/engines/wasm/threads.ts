@@ -4,7 +4,7 @@
  * other. The kernels are synchronous, so the caller blocks on Atomics.wait (allowed in Node, not
  * on a browser's main thread: browsers stay single-threaded).
  */
-import type { FusedExports, FusedWasm } from './wasmModule.js';
+import type { FusedExports, FusedWasm } from './module.js';
 
 /** The module functions a phase may call, by number (the worker's table has the same order). */
 export const PHASES = [

@@ -14,7 +14,7 @@ import {
   type SequenceProblem,
   type TrainingProblem,
   validateProblem,
-} from './problem.js';
+} from '../problem.js';
 
 type F32 = Float32Array;
 

@@ -6,17 +6,18 @@
  * CLIFFGUARD_FUSED_THREADS=1 to stay on one thread. The module is compiled when this package is
  * imported.
  */
-import { jsSequenceEngine } from './jsEngine.js';
-import type { SequenceEngine } from './problem.js';
-import { WasmSequenceEngine } from './wasmEngine.js';
+
+import type { SequenceEngine } from '../problem.js';
+import { jsSequenceEngine } from './js.js';
+import { WasmSequenceEngine } from './wasm/engine.js';
 import {
   type FusedWasm,
   instantiateSharedFusedWasm,
   loadBestFusedWasm,
   sharedMemoryAvailable,
   type WasmVariant,
-} from './wasmModule.js';
-import { WasmThreadPair } from './wasmThreads.js';
+} from './wasm/module.js';
+import { WasmThreadPair } from './wasm/threads.js';
 
 function threadsWanted(): boolean {
   const env = typeof process !== 'undefined' ? process.env?.CLIFFGUARD_FUSED_THREADS : undefined;

@@ -8,16 +8,11 @@
 import { describeBackends, expectNoLeak } from '@cliffguard/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { expect, it } from 'vitest';
-import { randomProblem, reference64, relativeError } from '../test/float64.js';
-import {
-  ENSEMBLE_RUN_COLUMNS,
-  ENSEMBLE_STATS,
-  RNN_ENSEMBLE_STEP,
-  SAFEGUARD_NORM,
-  SAFEGUARD_SHRINK,
-} from './kernels.js';
-import type { OmegaVariant, SequenceWeights, TrainingProblem } from './problem.js';
-import './index.js';
+import { randomProblem, reference64, relativeError } from '../../test/float64.js';
+import type { OmegaVariant, SequenceWeights, TrainingProblem } from '../problem.js';
+import { ENSEMBLE_RUN_COLUMNS, ENSEMBLE_STATS, RNN_ENSEMBLE_STEP } from './names.js';
+import { SAFEGUARD_NORM, SAFEGUARD_SHRINK } from './update.js';
+import '../index.js';
 
 const PARAMS = ['W_in', 'W_rec', 'b', 'W_out', 'b_out'] as const;
 const [I, H, O, T, B] = [3, 5, 2, 4, 2];
@@ -76,7 +71,10 @@ type Weights = Record<keyof SequenceWeights, Float64Array>;
 function referenceUpdate(p: TrainingProblem, run: Run) {
   const ref = reference64(p);
   const g = Object.fromEntries(PARAMS.map((k) => [k, Float64Array.from(ref.grads[k])])) as Weights;
-  if (run.omega) ref.omegaGrad.forEach((v, i) => (g.W_rec[i] += (run.alpha ?? 0) * v));
+  if (run.omega)
+    ref.omegaGrad.forEach((v, i) => {
+      g.W_rec[i] += (run.alpha ?? 0) * v;
+    });
   const normOf = (x: Weights) =>
     Math.sqrt(PARAMS.reduce((s, k) => s + x[k].reduce((a, v) => a + v * v, 0), 0));
   const norm = normOf(g);
@@ -84,7 +82,9 @@ function referenceUpdate(p: TrainingProblem, run: Run) {
   const safeguarded = Boolean(run.safeguard) && (!Number.isFinite(norm) || norm > SAFEGUARD_NORM);
   if (safeguarded) {
     step = Object.fromEntries(PARAMS.map((k) => [k, new Float64Array(g[k].length)])) as Weights;
-    p.weights.W_rec.forEach((w, i) => (step.W_rec[i] = SAFEGUARD_SHRINK * w));
+    p.weights.W_rec.forEach((w, i) => {
+      step.W_rec[i] = SAFEGUARD_SHRINK * w;
+    });
   }
   // the safeguard's shrink step is taken as it is: no clip, no skip
   const withClip = run.maxNorm !== undefined && !safeguarded;
@@ -124,7 +124,9 @@ function runsTable(): tf.Tensor2D {
 
 const stackOf = (arrays: ArrayLike<number>[], shape: number[]) => {
   const all = new Float32Array(arrays.length * arrays[0].length);
-  arrays.forEach((a, r) => all.set(a, r * a.length));
+  arrays.forEach((a, r) => {
+    all.set(a, r * a.length);
+  });
   return tf.tensor(all, [arrays.length, ...shape]);
 };
 

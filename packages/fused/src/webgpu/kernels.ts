@@ -1,176 +1,36 @@
 /**
  * CliffguardRnnForward and CliffguardRnnLoss for the 'webgpu' backend: the programs of
- * webgpuPrograms.ts run through backend.runWebGPUProgram; intermediate buffers are disposed here.
+ * programs/ run through backend.runWebGPUProgram (runner.ts); intermediate buffers are disposed there.
  * The outputs are the same tensors, in the same order, as the cpu and wasm kernels'.
  * CliffguardRnnEnsembleLoss (webgpu only) runs the same programs once for R stacked runs;
  * CliffguardRnnEnsembleStep adds the update of every run (norm, safeguard, clip, SGD) in WGSL.
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import type { EnsembleLossAttrs } from '../kernels/ensembleLoss.js';
+import type { ForwardAttrs } from '../kernels/forward.js';
+import type { LossAttrs } from '../kernels/loss.js';
 import {
   ENSEMBLE_RUN_COLUMNS,
-  type ForwardAttrs,
-  type LossAttrs,
   RNN_ENSEMBLE_LOSS,
   RNN_ENSEMBLE_STEP,
   RNN_FORWARD,
   RNN_LOSS,
-} from './kernels.js';
-import type { Activation, Head } from './problem.js';
+} from '../kernels/names.js';
+import type { Activation } from '../problem.js';
 import {
-  backwardProgram,
-  backwardStepProgram,
-  copyProgram,
   FLAG_COMBINE,
   FLAG_H0,
   FLAG_MASK,
   FLAG_OMEGA,
   FLAG_OMEGA_CODE,
   FLAG_TRAIN,
-  type FusedWebGPUProgram,
-  forwardProgram,
-  forwardStepProgram,
-  GRAD,
-  gradientProgram,
-  headProgram,
-  ONE_WORKGROUP_MAX,
-  omegaProgram,
-  sgdUpdateProgram,
-  updateControlProgram,
-  updateRecordProgram,
-} from './webgpuPrograms.js';
-
-interface Uniform {
-  type: 'int32' | 'float32';
-  data: number[];
-}
-
-/** The calls the kernels make on tfjs-backend-webgpu's WebGPUBackend. */
-interface WebGPUBackendLike {
-  runWebGPUProgram(
-    program: FusedWebGPUProgram,
-    inputs: TensorInfo[],
-    dtype: 'float32',
-    uniforms: Uniform[],
-    output?: TensorInfo,
-  ): TensorInfo;
-  makeTensorInfo(shape: number[], dtype: 'float32'): TensorInfo;
-  disposeData(dataId: object): boolean;
-  tensorMap?: { get(dataId: object): { values?: ArrayLike<number> | null } | undefined };
-}
-
-/**
- * Class targets must lie in [0, O). They are checked when their values are still on the CPU
- * (a tensor made from JavaScript data and not yet uploaded); a GPU-resident tensor is not read
- * back for it (a synchronous readback would stall the step).
- */
-function checkClasses(backend: WebGPUBackendLike, targets: TensorInfo, O: number): void {
-  const values = backend.tensorMap?.get(targets.dataId)?.values;
-  if (!values) return;
-  for (let i = 0; i < values.length; i++) {
-    const y = values[i];
-    if (!(Number.isInteger(y) && y >= 0 && y < O)) {
-      throw new RangeError(`targets[${i}] = ${y} is not a class index in [0, ${O})`);
-    }
-  }
-}
-
-export type WebgpuRecurrence = 'auto' | 'one-workgroup' | 'per-step';
-let recurrence: WebgpuRecurrence = 'auto';
-
-/**
- * How the webgpu kernels run the two recurrences: in one workgroup looping over time (few
- * dispatches; best for small models), one dispatch per step over many workgroups (large models),
- * or 'auto' (one workgroup up to ONE_WORKGROUP_MAX (b, j) outputs per step).
- */
-export function setWebgpuRecurrence(mode: WebgpuRecurrence): void {
-  if (mode !== 'auto' && mode !== 'one-workgroup' && mode !== 'per-step') {
-    throw new RangeError(
-      `webgpu recurrence must be 'auto', 'one-workgroup' or 'per-step', got ${JSON.stringify(mode)}`,
-    );
-  }
-  recurrence = mode;
-}
-
-function oneWorkgroup(B: number, H: number): boolean {
-  return recurrence === 'one-workgroup' || (recurrence === 'auto' && B * H <= ONE_WORKGROUP_MAX);
-}
-
-const HEAD_CODE = { 'last-softmax': 0, softmax: 1, 'last-linear': 2, sigmoid: 3 } as const;
-
-type Named = Record<
-  'W_in' | 'W_rec' | 'b' | 'W_out' | 'b_out' | 'inputs' | 'targets' | 'mask' | 'h0',
-  TensorInfo
->;
-
-const given = (t: TensorInfo | undefined): t is TensorInfo =>
-  t !== undefined && t.shape.length > 0 && t.shape.every((d) => d > 0);
-
-/** Runs programs with the shared uniforms of one call; frees intermediates on `release`. */
-class Runner {
-  private readonly temps: TensorInfo[] = [];
-
-  constructor(
-    private readonly backend: WebGPUBackendLike,
-    private readonly sizes: number[],
-    private readonly head: number,
-    private readonly act: number,
-    private readonly flags: number,
-    private readonly alpha: number,
-    /** runs stacked in every buffer */
-    private readonly R = 1,
-  ) {}
-
-  run(
-    program: FusedWebGPUProgram,
-    inputs: TensorInfo[],
-    mode = 0,
-    offset = 0,
-    keep = false,
-    into?: TensorInfo,
-  ): TensorInfo {
-    // one entry per scalar field of UNIFORMS (an entry of several values is laid out as a vector)
-    const ints = (v: number): Uniform => ({ type: 'int32', data: [v] });
-    const uniforms: Uniform[] = [
-      ...[...this.sizes, this.head, this.act, this.flags].map(ints),
-      { type: 'float32', data: [this.alpha] },
-      ints(offset),
-      ints(mode),
-      ints(this.R),
-    ];
-    const out = this.backend.runWebGPUProgram(program, inputs, 'float32', uniforms, into);
-    if (!keep && !into) this.temps.push(out);
-    return out;
-  }
-
-  /** A buffer the caller fills step by step (released with the temporaries). */
-  buffer(size: number): TensorInfo {
-    const t = this.backend.makeTensorInfo([size], 'float32');
-    this.temps.push(t);
-    return t;
-  }
-
-  /** Forward states S: one workgroup for small models, else one dispatch per step. */
-  states(B: number, T: number, H: number, inputs: TensorInfo[]): TensorInfo {
-    if (oneWorkgroup(B, H)) return this.run(forwardProgram(B, T, H, this.R), inputs);
-    const S = this.buffer(this.R * (T + 1) * B * H);
-    const step = forwardStepProgram(B, T, H, this.R);
-    for (let t = 0; t <= T; t++) this.run(step, inputs, 0, t, false, S);
-    return S;
-  }
-
-  /** BPTT's P = [δ | a | g]: one workgroup for small models, else one dispatch per step. */
-  backward(B: number, T: number, H: number, inputs: TensorInfo[]): TensorInfo {
-    if (oneWorkgroup(B, H)) return this.run(backwardProgram(B, T, H, this.R), inputs);
-    const P = this.buffer(this.R * 3 * T * B * H);
-    const step = backwardStepProgram(B, T, H, this.R);
-    for (let t = T; t >= 0; t--) this.run(step, inputs, 0, t, false, P);
-    return P;
-  }
-
-  release(): void {
-    for (const t of this.temps) this.backend.disposeData(t.dataId);
-  }
-}
+} from './programs/common.js';
+import { copyProgram } from './programs/copy.js';
+import { GRAD, gradientProgram } from './programs/gradient.js';
+import { headProgram } from './programs/head.js';
+import { omegaProgram } from './programs/omega.js';
+import { sgdUpdateProgram, updateControlProgram, updateRecordProgram } from './programs/update.js';
+import { checkClasses, given, HEAD_CODE, type Named, Runner, type WebGPUBackendLike } from './runner.js';
 
 function sizesOf(x: Named): number[] {
   const [B, T, I] = x.inputs.shape as [number, number, number];
@@ -260,13 +120,6 @@ const lossKernel: KernelFunc = ({ inputs, backend, attrs }) => {
     r.release();
   }
 };
-
-/** Attributes of CliffguardRnnEnsembleLoss: `omega` when any run uses Ω. */
-export interface EnsembleLossAttrs {
-  activation: Activation;
-  head: Head;
-  omega: boolean;
-}
 
 type EnsembleInputs = Named & { runs: TensorInfo };
 

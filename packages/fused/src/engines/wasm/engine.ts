@@ -14,154 +14,16 @@ import {
   type SequenceShape,
   type TrainingProblem,
   validateProblem,
-} from './problem.js';
-import type { FusedExports, FusedWasm } from './wasmModule.js';
-import type { WasmThreadPair } from './wasmThreads.js';
-
-/** Plan field numbers: must match assembly/plan.ts. */
-const F = {
-  B: 0,
-  T: 1,
-  I: 2,
-  H: 3,
-  O: 4,
-  HP: 5,
-  IP: 6,
-  OP: 7,
-  ACT: 8,
-  HEAD: 9,
-  SPARSE: 10,
-  OMEGA: 11,
-  MASK: 12,
-  COMBINE: 13,
-  ALPHA: 14,
-  WIN: 16,
-  WREC: 17,
-  BIAS: 18,
-  WOUT: 19,
-  BOUT: 20,
-  WRECP: 21,
-  WRECTP: 22,
-  WOUTP: 23,
-  WOUTTP: 24,
-  WINP: 25,
-  RAWIN: 26,
-  U: 27,
-  IDX: 28,
-  TARGETS: 29,
-  MASKP: 30,
-  S: 31,
-  Z: 32,
-  DELTA: 33,
-  A: 34,
-  G: 35,
-  DWIN: 36,
-  DWREC: 37,
-  DB: 38,
-  DWOUT: 39,
-  DBOUT: 40,
-  DOMEGA: 41,
-  DH0: 42,
-  SCRATCH: 43,
-  RESULT: 44,
-  COLS: 45,
-  VALS: 46,
-  NNZMAX: 47,
-  SCRATCH1: 48,
-} as const;
-type Scalar = 'B' | 'T' | 'I' | 'H' | 'O' | 'HP' | 'IP' | 'OP' | 'ACT' | 'HEAD' | 'SPARSE' | 'OMEGA' | 'MASK';
-type Buffer = Exclude<keyof typeof F, Scalar | 'COMBINE' | 'ALPHA' | 'NNZMAX'>;
-
-const PLAN_BYTES = 64 * 4;
-const ALIGN = 64;
-const PAGE = 65536;
-const HEAD_CODE = { 'last-softmax': 0, softmax: 1, 'last-linear': 2, sigmoid: 3 } as const;
-
-const up4 = (n: number) => (n + 3) & ~3;
-const _up8 = (n: number) => (n + 7) & ~7;
-
-export interface PlanLayout {
-  key: string;
-  plan: number;
-  end: number;
-  hp: number;
-  ip: number;
-  op: number;
-  staging: number;
-  /** where results are unpadded, one slot after another ([out, end)) */
-  out: number;
-  at: Record<Buffer, number>;
-}
-
-/** Non-zeros the sparse input form holds: denser inputs (over a quarter non-zero) go through a GEMM. */
-function sparseCapacity(s: SequenceShape): number {
-  return Math.ceil((s.batch * s.time * s.inputSize) / 4);
-}
-
-/** Buffer sizes in 4-byte words for a shape (see assembly/plan.ts for the layouts). */
-function bufferWords(s: SequenceShape, x: FusedExports): [Record<Buffer, number>, number] {
-  const { batch: B, time: T, inputSize: I, hiddenSize: H, outputSize: O } = s;
-  const hp = up4(H);
-  const ip = up4(I);
-  const op = up4(O);
-  const zRows = isLastStepHead(s.head) ? B : T * B;
-  const seq = T * B * hp;
-  // per thread: gemmTN's packed blocks, or gemmNN's packed rows of A (K is Hp, Ip or Op)
-  const scratch = Math.max(
-    x.gemmTNScratch(Math.max(hp, ip), Math.max(hp, op)),
-    x.gemmNNScratch(Math.max(hp, ip, op)),
-  );
-  const words: Record<Buffer, number> = {
-    WIN: ip * hp,
-    WREC: hp * hp,
-    BIAS: hp,
-    WOUT: hp * op,
-    BOUT: op,
-    WRECP: x.packedSize(hp, hp),
-    WRECTP: x.packedSize(hp, hp),
-    WOUTP: x.packedSize(hp, op),
-    WOUTTP: x.packedSize(op, hp),
-    WINP: x.packedSize(ip, hp),
-    RAWIN: B * T * I,
-    U: T * B * ip,
-    IDX: T * B + 1,
-    COLS: sparseCapacity(s),
-    VALS: sparseCapacity(s),
-    TARGETS: Math.max(B * T * O, B * T, B * O, B),
-    MASKP: B * T,
-    S: (T + 1) * B * hp,
-    Z: zRows * op,
-    DELTA: seq,
-    A: seq,
-    G: seq,
-    DWIN: ip * hp,
-    DWREC: hp * hp,
-    DB: hp,
-    DWOUT: hp * op,
-    DBOUT: op,
-    DOMEGA: hp * hp,
-    DH0: B * hp,
-    SCRATCH: scratch,
-    SCRATCH1: scratch,
-    RESULT: 8,
-  };
-  // inputs pass through the staging area one at a time; every result gets its own output slot
-  const staging = Math.max(I * H, H * H, H * O, B * H);
-  const outputs = I * H + 2 * H * H + H + H * O + O + 2 * B * H + 2 * B * T * H + B * T * O + B * O + 64;
-  return [words, staging + outputs];
-}
-
-function shapeKey(s: SequenceShape): string {
-  return [s.batch, s.time, s.inputSize, s.hiddenSize, s.outputSize, s.head].join(',');
-}
+} from '../../problem.js';
+import type { FusedExports, FusedWasm } from './module.js';
+import { F, layOutPlan, type PlanLayout, shapeKey } from './plan.js';
+import { forwardOnTwo, trainOnTwo } from './split.js';
+import type { WasmThreadPair } from './threads.js';
 
 /** Recurrent multiply-adds per pass (B·T·H²) above which the second thread is used. */
 export const THREAD_THRESHOLD = 5e7;
 
 const combines = (p: TrainingProblem) => p.omega !== undefined && p.omegaWeight !== undefined;
-
-/** Half of n, rounded to a multiple of 4 (the micro-kernel's rows, the SIMD lanes). */
-const half4 = (n: number) => Math.min(n, Math.max(0, Math.round(n / 8) * 4));
 
 export class WasmSequenceEngine implements SequenceEngine {
   readonly name: string;
@@ -220,50 +82,7 @@ export class WasmSequenceEngine implements SequenceEngine {
     const current = this.layouts[slot];
     if (current?.key === key && (slot === 0 || this.layouts[0]?.key === key)) return current;
     if (slot === 1) this.planFor(s, 0);
-    const [words, stagingWords] = bufferWords(s, this.x);
-    const align = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
-    const plan = align(slot === 0 ? this.x.heapBase() : this.layouts[0]!.end);
-    let cursor = plan + PLAN_BYTES;
-    const at = {} as Record<Buffer, number>;
-    for (const name of Object.keys(words) as Buffer[]) {
-      at[name] = cursor;
-      cursor = align(cursor + words[name] * 4);
-    }
-    const staging = cursor;
-    const end = align(staging + stagingWords * 4);
-    const out = align(
-      staging +
-        Math.max(
-          s.inputSize * s.hiddenSize,
-          s.hiddenSize ** 2,
-          s.hiddenSize * s.outputSize,
-          s.batch * s.hiddenSize,
-        ) *
-          4,
-    );
-    const memory = this.x.memory;
-    if (end > memory.buffer.byteLength) memory.grow(Math.ceil((end - memory.buffer.byteLength) / PAGE));
-    this.f32().fill(0, plan / 4, end / 4);
-    const i32 = this.i32();
-    const { batch: B, time: T, inputSize: I, hiddenSize: H, outputSize: O } = s;
-    const hp = up4(H);
-    const ip = up4(I);
-    const op = up4(O);
-    const fields: [number, number][] = [
-      [F.B, B],
-      [F.T, T],
-      [F.I, I],
-      [F.H, H],
-      [F.O, O],
-      [F.HP, hp],
-      [F.IP, ip],
-      [F.OP, op],
-      [F.HEAD, HEAD_CODE[s.head]],
-      [F.NNZMAX, sparseCapacity(s)],
-    ];
-    for (const [f, v] of fields) i32[plan / 4 + f] = v;
-    for (const name of Object.keys(at) as Buffer[]) i32[plan / 4 + F[name]] = at[name];
-    const layout = { key, plan, end, hp, ip, op, staging, out, at };
+    const layout = layOutPlan(this.x, s, slot === 0 ? this.x.heapBase() : this.layouts[0]!.end);
     this.layouts[slot] = layout;
     if (slot === 0) this.layouts[1] = null;
     return layout;
@@ -335,7 +154,7 @@ export class WasmSequenceEngine implements SequenceEngine {
   forward(p: SequenceProblem, options?: EngineCallOptions): SequenceOutputs {
     validateProblem(p, false);
     const L = this.load(p, options);
-    if (this.threadsFor(p) === 2) this.forwardOnTwo(L, p);
+    if (this.threadsFor(p) === 2) forwardOnTwo(this.x, this.threads!, L, p);
     else this.x.forward(L.plan);
     const { batch: B, time: T, outputSize: O, hiddenSize: H } = p;
     const outputs = isLastStepHead(p.head)
@@ -392,7 +211,7 @@ export class WasmSequenceEngine implements SequenceEngine {
   train(p: TrainingProblem, options?: EngineCallOptions): SequenceGradients {
     validateProblem(p, true);
     const L = this.loadTraining(p, options, 0);
-    if (this.threadsFor(p) === 2) this.trainOnTwo(L, p, combines(p));
+    if (this.threadsFor(p) === 2) trainOnTwo(this.x, this.threads!, L, p, combines(p));
     else this.x.train(L.plan);
     return this.trainingResults(L, p);
   }
@@ -479,46 +298,5 @@ export class WasmSequenceEngine implements SequenceEngine {
     }
     const median = (a: number[]) => [...a].sort((u, v) => u - v)[a.length >> 1];
     return Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
-  }
-
-  /** forward() on two threads: batch rows split for the recurrence, time steps for the head. */
-  private forwardOnTwo(L: PlanLayout, p: SequenceProblem): void {
-    const t = this.threads!;
-    const { batch: B, time: T } = p;
-    const bm = half4(B);
-    t.both('forwardRows', [L.plan, 0, bm, 0], [L.plan, bm, B, 1]);
-    if (isLastStepHead(p.head)) this.x.headSteps(L.plan, 0, T, 0, 0);
-    else t.both('headSteps', [L.plan, 0, T >> 1, 0, 0], [L.plan, T >> 1, T, 0, 1]);
-  }
-
-  /** train() on two threads: the same phases, each split in two (see assembly/sequence.ts). */
-  private trainOnTwo(L: PlanLayout, p: TrainingProblem, combine: boolean): void {
-    const t = this.threads!;
-    const x = this.x;
-    const { batch: B, time: T } = p;
-    const bm = half4(B);
-    t.both('forwardRows', [L.plan, 0, bm, 0], [L.plan, bm, B, 1]);
-    let loss: number;
-    if (isLastStepHead(p.head)) loss = x.headSteps(L.plan, 0, T, 1, 0);
-    else {
-      const [a, b] = t.both('headSteps', [L.plan, 0, T >> 1, 1, 0], [L.plan, T >> 1, T, 1, 1]);
-      loss = a + b;
-    }
-    t.both('backwardRows', [L.plan, 0, bm, 0], [L.plan, bm, B, 1]);
-    let omega = 0;
-    let valid = 0;
-    if (p.omega) {
-      const [v0, v1] = t.both('omegaValidRows', [L.plan, 0, bm], [L.plan, bm, B]);
-      valid = v0 + v1;
-      const c = x.omegaNormaliser(L.plan, valid);
-      const scale = combine ? Math.fround(p.omegaWeight ?? 0) : 1;
-      const [s0, s1] = t.both('omegaScaleRows', [L.plan, 0, bm, c, scale], [L.plan, bm, B, c, scale]);
-      omega = c * (s0 + s1);
-    }
-    const hm = half4(L.hp);
-    const om = half4(L.op);
-    t.both('gradientColumns', [L.plan, 0, hm, 0, om, 0], [L.plan, hm, L.hp, om, L.op, 1]);
-    if (p.omega && !combine) t.both('omegaProduct', [L.plan, 0, hm, 0], [L.plan, hm, L.hp, 1]);
-    new Float64Array(x.memory.buffer, L.at.RESULT, 3).set([loss, omega, valid]);
   }
 }
