@@ -4,10 +4,15 @@
 // implementation on top (ops, fusedImplementation, stacked, info, register, index). A module imports
 // only from its own layer or below, and there is no circle. Imports are read by TypeScript's own
 // pre-processor, types included.
-import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, posix, relative, sep } from 'node:path';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import ts from 'typescript';
+import {
+  findCircle,
+  localGraph,
+  type ModuleImports,
+  moduleImports,
+  upwardImports as upward,
+} from '@cliffguard/testing/layers';
 import { describe, expect, it } from 'vitest';
 
 const src = dirname(fileURLToPath(import.meta.url));
@@ -23,91 +28,15 @@ function layerOf(file: string): Layer {
   return 'implementation';
 }
 
-/** Every .ts file under `dir`, as paths relative to src with '/' separators. */
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
-    const path = join(dir, e.name);
-    if (e.isDirectory()) return sourceFiles(path);
-    return e.name.endsWith('.ts') ? [relative(src, path).split(sep).join('/')] : [];
-  });
-}
-
-interface ModuleImports {
-  /** modules of src it imports (relative to src) */
-  local: string[];
-  /** packages it imports */
-  packages: string[];
-}
-
-/** Every source module (tests left out) with what it imports, types and re-exports included. */
-function importGraph(): Map<string, ModuleImports> {
-  const modules = sourceFiles(src).filter((f) => !/\.test\.ts$/.test(f));
-  const graph = new Map<string, ModuleImports>();
-  for (const file of modules) {
-    const { importedFiles } = ts.preProcessFile(readFileSync(join(src, file), 'utf8'), true, true);
-    const names = importedFiles.map((i) => i.fileName);
-    const local = names
-      .filter((name) => name.startsWith('./') || name.startsWith('../'))
-      .map((name) => posix.normalize(posix.join(posix.dirname(file), name)).replace(/\.js$/, '.ts'))
-      // the generated WebAssembly binaries (build/) lie outside src
-      .filter((path) => !path.startsWith('../'));
-    const packages = names.filter((name) => !name.startsWith('.'));
-    graph.set(file, { local: [...new Set(local)], packages: [...new Set(packages)] });
-  }
-  return graph;
-}
-
-/** One circle of `graph` as a path a → … → a, or null. */
-function findCircle(graph: Map<string, string[]>): string[] | null {
-  const state = new Map<string, 'open' | 'done'>();
-  const path: string[] = [];
-  const visit = (node: string): string[] | null => {
-    if (state.get(node) === 'done') return null;
-    if (state.get(node) === 'open') return [...path.slice(path.indexOf(node)), node];
-    state.set(node, 'open');
-    path.push(node);
-    for (const next of graph.get(node) ?? []) {
-      const circle = visit(next);
-      if (circle) return circle;
-    }
-    path.pop();
-    state.set(node, 'done');
-    return null;
-  };
-  for (const node of graph.keys()) {
-    const circle = visit(node);
-    if (circle) return circle;
-  }
-  return null;
-}
-
 /** Imports that go up a layer, as 'from → to'. */
 function upwardImports(graph: Map<string, ModuleImports>): string[] {
-  const rank = (file: string) => LAYERS.indexOf(layerOf(file));
-  return [...graph].flatMap(([from, { local }]) =>
-    local.filter((to) => rank(to) > rank(from)).map((to) => `${from} → ${to}`),
-  );
+  return upward(localGraph(graph), (file) => LAYERS.indexOf(layerOf(file)));
 }
 
 describe('the import graph of @cliffguard/fused', () => {
-  const graph = importGraph();
-  const localGraph = new Map([...graph].map(([file, { local }]) => [file, local]));
+  const graph = moduleImports(src);
 
-  it('finds a circle and an upward import where there is one (the checks themselves)', () => {
-    const g = new Map([
-      ['a.ts', ['b.ts']],
-      ['b.ts', ['c.ts']],
-      ['c.ts', ['a.ts']],
-    ]);
-    expect(findCircle(g)).toEqual(['a.ts', 'b.ts', 'c.ts', 'a.ts']);
-    expect(
-      findCircle(
-        new Map([
-          ['a.ts', ['b.ts']],
-          ['b.ts', []],
-        ]),
-      ),
-    ).toBeNull();
+  it('puts each module in its layer and finds an upward import (the check itself)', () => {
     const up = new Map<string, ModuleImports>([
       ['engines/js.ts', { local: ['problem.ts', 'kernels/names.ts'], packages: [] }],
       ['webgpu/kernels.ts', { local: ['kernels/names.ts', 'ops.ts'], packages: [] }],
@@ -129,7 +58,7 @@ describe('the import graph of @cliffguard/fused', () => {
   });
 
   it('has no circle, type imports included', () => {
-    expect(findCircle(localGraph)).toBeNull();
+    expect(findCircle(localGraph(graph))).toBeNull();
   });
 
   it('imports only from the same layer or below (problem → engines → kernels → webgpu → implementation)', () => {

@@ -1,3 +1,3 @@
-export { describeBackends, availableBackends, type BackendInfo } from './backends.js';
-export { expectNoLeak, withNoLeak } from './leaks.js';
+export { availableBackends, type BackendInfo, describeBackends } from './backends.js';
 export { dataDir } from './data.js';
+export { expectNoLeak, withNoLeak } from './leaks.js';
