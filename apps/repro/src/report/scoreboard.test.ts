@@ -340,6 +340,22 @@ describe('generalisation', () => {
     expect(generalizeClaim(generalizeSummary([])).verdict).toBe('open');
   });
 
+  it('a run that did not succeed within the cap is censored: the claim stays open, whatever its test errors', () => {
+    const censored = { ...gen(1, { 5000: 7499 }, false), config: { ...gen(1).config, maxUpdates: 200_000 } };
+    const g = generalizeSummary([gen(0), censored]);
+    expect([g.worstSolved, g.censoredAt]).toEqual([
+      { length: 5000, wrong: 0, total: 10_000, seed: 0 },
+      200_000,
+    ]);
+    const claim = generalizeClaim(g);
+    expect(claim.verdict).toBe('open');
+    expect(claim.detail).toBe(
+      '1 of 2 runs did not succeed within 200,000 updates (censored; the paper trained up to 5M)',
+    );
+    // an error in a successful run still contradicts it
+    expect(generalizeClaim(generalizeSummary([gen(0, { 250: 1 }), censored])).verdict).toBe('contradicted');
+  });
+
   it('k/n and the worst test error', () => {
     const rows = tableOf(generalizeBlock(generalizeSummary([gen(0), gen(1, { 5000: 2 }, false)]))).rows;
     expect(rows[0].slice(2)).toEqual(['1/2', 'no']);
