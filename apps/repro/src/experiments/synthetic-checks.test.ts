@@ -192,19 +192,25 @@ function temporalOrderConfig(over: Partial<SyntheticRunConfig>): SyntheticRunCon
   };
 }
 
+/** Fig. 7's model for `task`: 50 hidden units, smart-tanh. */
+function paperModel(task: ReturnType<typeof createTask>, seed: number, implementation?: string) {
+  return createRnn({
+    inputSize: task.inputSize,
+    hiddenSize: 50,
+    outputSize: task.outputSize,
+    head: task.head,
+    init: 'smart-tanh',
+    seed,
+    implementation,
+  });
+}
+
 describe('the first-update ratio ‖α∇Ω‖ / ‖∇E‖', () => {
   it("is T times larger for the ICML Ω (sum over time) than for the code's (mean over time), and matches the gradients' difference", async () => {
     await useBackend('cpu');
     for (const T of [10, 20]) {
       const task = createTask('temporal-order', { seed: 5, minLength: T, maxLength: T });
-      const model = createRnn({
-        inputSize: task.inputSize,
-        hiddenSize: 50,
-        outputSize: task.outputSize,
-        head: task.head,
-        init: 'smart-tanh',
-        seed: 3,
-      });
+      const model = paperModel(task, 3);
       const batch = task.nextBatch(20);
       await omegaRatio(model, batch, { variant: 'code', alpha: 4 }); // warm-up
       const before = tf.memory().numTensors;
@@ -239,15 +245,7 @@ describe('the first-update ratio ‖α∇Ω‖ / ‖∇E‖', () => {
     expect(plainSgd.omegaRatio).toBeUndefined();
     // the same model and minibatch, rebuilt: the training stream is seeded 1000·seed + 7
     const task = createTask('temporal-order', { seed: 2007, minLength: 10, maxLength: 10 });
-    const model = createRnn({
-      inputSize: task.inputSize,
-      hiddenSize: 50,
-      outputSize: task.outputSize,
-      head: task.head,
-      init: 'smart-tanh',
-      seed: 2,
-      implementation: run.implementation,
-    });
+    const model = paperModel(task, 2, run.implementation);
     const batch = task.nextBatch(20);
     const want = ratioByDifference(model, batch, 'code', 4);
     tf.dispose([batch.inputs, batch.targets]);
