@@ -23,6 +23,8 @@ export interface StepInfo {
   skipped: boolean;
   /** Why it was skipped, or null. */
   skipReason: string | null;
+  /** Whether a transform (the safeguard) replaced the step by its own (never clipped or skipped). */
+  replaced: boolean;
 }
 
 /** Running statistics over all steps, restored with the optimizer's weights. */
@@ -36,6 +38,8 @@ export interface ClipStats {
   largestNorm: number;
   clipCount: number;
   skipCount: number;
+  /** steps replaced by the safeguard */
+  replaceCount: number;
 }
 
 interface StatsState {
@@ -46,6 +50,7 @@ interface StatsState {
   max: number;
   clipCount: number;
   skipCount: number;
+  replaceCount: number;
 }
 
 /** Everything a restart needs besides the inner optimizer's own weights: plain data. */
@@ -66,7 +71,15 @@ export interface ChainedOptimizerOptions {
 export const STATE_WEIGHT_NAME = 'cliffguard/state';
 const STATE_VERSION = 1;
 
-const emptyStats = (): StatsState => ({ steps: 0, count: 0, sum: 0, max: 0, clipCount: 0, skipCount: 0 });
+const emptyStats = (): StatsState => ({
+  steps: 0,
+  count: 0,
+  sum: 0,
+  max: 0,
+  clipCount: 0,
+  skipCount: 0,
+  replaceCount: 0,
+});
 
 /**
  * A `tf.Optimizer` that runs a chain of gradient transforms (plugins), then hands the result to
@@ -86,6 +99,8 @@ export class ChainedOptimizer extends tf.Optimizer {
   lastGlobalNorm = Number.NaN;
   lastClipped = false;
   lastSkipped = false;
+  /** Whether the last step was replaced by the safeguard's shrink step. */
+  lastReplaced = false;
   lastStep: StepInfo | null = null;
 
   private transformState: PluginState | undefined;
@@ -132,6 +147,7 @@ export class ChainedOptimizer extends tf.Optimizer {
       largestNorm: s.max,
       clipCount: s.clipCount,
       skipCount: s.skipCount,
+      replaceCount: s.replaceCount,
     };
   }
 
@@ -169,16 +185,19 @@ export class ChainedOptimizer extends tf.Optimizer {
       max: finite ? Math.max(s.max, plan.norm) : s.max,
       clipCount: s.clipCount + (clipped ? 1 : 0),
       skipCount: s.skipCount + (skipped ? 1 : 0),
+      replaceCount: s.replaceCount + (plan.replaced ? 1 : 0),
     };
     this.lastGlobalNorm = plan.norm;
     this.lastClipped = clipped;
     this.lastSkipped = skipped;
+    this.lastReplaced = plan.replaced;
     this.lastStep = {
       iteration: this.inner.iterations,
       globalNorm: plan.norm,
       clipped,
       skipped,
       skipReason: plan.skipReason,
+      replaced: plan.replaced,
     };
     this.onStep?.(this.lastStep);
   }

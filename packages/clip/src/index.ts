@@ -42,6 +42,16 @@ export {
 } from './guard.js';
 export { monitorSummary, type NormMonitorOptions, type NormMonitorState, normMonitor } from './monitor.js';
 export { registerTransform, type TransformFactory, transformFromConfig } from './registry.js';
+export {
+  SAFEGUARD_NORM,
+  SAFEGUARD_RECURRENT,
+  SAFEGUARD_SHRINK,
+  type SafeguardOptions,
+  safeguard,
+  safeguardFires,
+  safeguardTriggered,
+  shrinkGradient,
+} from './safeguard.js';
 export { canReadSync, type TransformedGradients, transformGradients } from './step.js';
 export {
   chain,
@@ -52,6 +62,7 @@ export {
   type ReadValues,
   type StepContext,
   type StepOutcome,
+  type StepReplacement,
   type TransformConfig,
   type TransformResult,
   type TransformRole,

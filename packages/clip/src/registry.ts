@@ -2,6 +2,7 @@ import { agc, agcFromConfig, autoClip, averageNormClip } from './adaptive.js';
 import { globalNormClip, perTensorNormClip, valueClip } from './clipping.js';
 import { nonFiniteGuard } from './guard.js';
 import { normMonitor } from './monitor.js';
+import { safeguard } from './safeguard.js';
 import { chain, type GradientTransform, type TransformConfig } from './transform.js';
 
 /** Rebuilds a transform from the `config` its `getConfig` returned. */
@@ -17,6 +18,10 @@ const factories = new Map<string, TransformFactory>([
   ['perTensorNormClip', (c: AnyConfig) => perTensorNormClip({ maxNorm: c.maxNorm })],
   ['valueClip', (c: AnyConfig) => valueClip({ maxValue: c.maxValue })],
   ['nonFiniteGuard', (c: AnyConfig) => nonFiniteGuard({ policy: c.policy })],
+  [
+    'safeguard',
+    (c: AnyConfig) => safeguard({ maxNorm: c.maxNorm, shrink: c.shrink, recurrent: c.recurrent }),
+  ],
   [
     'averageNormClip',
     (c: AnyConfig) =>

@@ -121,6 +121,8 @@ export interface StepPlan {
   state: PluginState;
   clipped: boolean;
   skipReason: string | null;
+  /** whether a transform (the safeguard) replaced the step: the gradients are its replacement */
+  replaced: boolean;
 }
 
 /**
@@ -140,9 +142,22 @@ export function runStep(
     const ctx = stepContext(iteration);
     const r = transform.update(list, state, params, ctx);
     const { norm, values } = readBack(ctx.globalNorm(list), r.reads ?? {});
+    if (r.replace?.when(values)) {
+      // The replacement is the step: no veto, no rescale, the bypassed transforms do not observe.
+      const replacement = r.replace.grads();
+      const observed = transform.observe?.(r.state, values, { skipped: false, replaced: true });
+      plan = { norm, state: observed?.state ?? r.state, clipped: false, skipReason: null, replaced: true };
+      return replacement as unknown as tf.TensorContainer;
+    }
     const skipReason = transform.veto?.(r.state, values, list) ?? null;
     const observed = transform.observe?.(r.state, values, { skipped: skipReason != null });
-    plan = { norm, state: observed?.state ?? r.state, clipped: observed?.clipped === true, skipReason };
+    plan = {
+      norm,
+      state: observed?.state ?? r.state,
+      clipped: observed?.clipped === true,
+      skipReason,
+      replaced: false,
+    };
     if (skipReason != null) return [];
     // A deferred global factor (see TransformResult.rescale): nothing to do when it is 1.
     const factor = r.rescale ? r.rescale(values) : 1;
@@ -165,6 +180,8 @@ export interface TransformedGradients<G> {
   norm: number;
   clipped: boolean;
   skipReason: string | null;
+  /** whether the safeguard (or another replacing transform) replaced the step */
+  replaced: boolean;
 }
 
 /**
@@ -192,5 +209,6 @@ export function transformGradients<G extends Exclude<Gradients, Array<tf.Tensor 
     norm: plan.norm,
     clipped: plan.clipped && plan.skipReason == null,
     skipReason: plan.skipReason,
+    replaced: plan.replaced,
   };
 }

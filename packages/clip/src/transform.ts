@@ -45,6 +45,18 @@ export interface TransformResult<S> {
    * so that an unclipped step costs no multiplications at all.
    */
   rescale?: (reads: ReadValues) => number;
+  /**
+   * A replacement of the whole step (the authors' safeguard): when `when(reads)` is true after the
+   * readback, `grads()` (made then, inside the step's scope) is the step, no veto applies, and the
+   * transforms after this one are bypassed (they neither veto nor observe).
+   */
+  replace?: StepReplacement;
+}
+
+/** See {@link TransformResult.replace}. */
+export interface StepReplacement {
+  when(reads: ReadValues): boolean;
+  grads(): NamedGradient[];
 }
 
 /** The numbers read back for one transform, by the keys it asked for. */
@@ -54,6 +66,8 @@ export type ReadValues = Readonly<Record<string, number>>;
 export interface StepOutcome {
   /** True when some transform vetoed the step: no weight and no optimizer slot changed. */
   skipped: boolean;
+  /** True when a transform (the safeguard) replaced the step: see TransformResult.replace. */
+  replaced?: boolean;
 }
 
 /**
@@ -61,7 +75,13 @@ export interface StepOutcome {
  * two transforms with the same role conflict, and so do 'globalClip' and 'tensorClip'
  * (as Keras refuses `clipnorm` together with `global_clipnorm`).
  */
-export type TransformRole = 'globalClip' | 'tensorClip' | 'valueClip' | 'unitClip' | 'nonFiniteGuard';
+export type TransformRole =
+  | 'globalClip'
+  | 'tensorClip'
+  | 'valueClip'
+  | 'unitClip'
+  | 'nonFiniteGuard'
+  | 'safeguard';
 
 /**
  * One gradient transform (an optimizer plugin), shaped like optax's `init`/`update`:
@@ -151,6 +171,8 @@ function readsOf(all: ReadValues, i: number): ReadValues {
  */
 interface ChainStepMemo {
   inputs: NamedGradient[][];
+  /** the member that may replace the step (the first with a `replace`), or -1 */
+  replacer: number;
 }
 const memos = new WeakMap<object, ChainStepMemo>();
 
@@ -171,6 +193,8 @@ export function chain(...transforms: GradientTransform[]): GradientTransform<Plu
       const reads: Record<string, tf.Scalar> = {};
       let g = grads;
       let rescale: ((values: ReadValues) => number) | undefined;
+      let replace: StepReplacement | undefined;
+      let replacer = -1;
       const last = transforms.length - 1;
       transforms.forEach((t, i) => {
         inputs.push(g);
@@ -188,10 +212,15 @@ export function chain(...transforms: GradientTransform[]): GradientTransform<Plu
           const own = r.rescale;
           rescale = (values) => own(readsOf(values, i));
         }
+        if (r.replace && replacer < 0) {
+          const own = r.replace;
+          replacer = i;
+          replace = { when: (values) => own.when(readsOf(values, i)), grads: own.grads };
+        }
       });
       // The new state array is unique to this step: it keys the members' inputs for `veto`.
-      memos.set(states, { inputs });
-      return { grads: g, state: states, reads, rescale };
+      memos.set(states, { inputs, replacer });
+      return { grads: g, state: states, reads, rescale, ...(replace ? { replace } : {}) };
     },
     veto(state, reads) {
       const memo = memos.get(state);
@@ -203,8 +232,11 @@ export function chain(...transforms: GradientTransform[]): GradientTransform<Plu
     },
     observe(state, reads, outcome) {
       let clipped = false;
+      // A replaced step bypassed the members after the one that replaced it: they keep their state.
+      const replacer = memos.get(state)?.replacer ?? -1;
+      const bypassedFrom = outcome.replaced && replacer >= 0 ? replacer + 1 : transforms.length;
       const states = transforms.map((t, i) => {
-        if (!t.observe) return state[i];
+        if (!t.observe || i >= bypassedFrom) return state[i];
         const r = t.observe(state[i], readsOf(reads, i), outcome);
         clipped ||= r.clipped === true;
         return r.state;
