@@ -1,7 +1,9 @@
 #!/usr/bin/env node
-// Throughput of batched ensembles (ensembleStep) against separate runs (trainStep + paperMethod,
-// one model after another) on the paper's P100 problem: input 6, hidden 50, 4 classes, batch 20,
-// T 100, last-softmax; every run its own data stream. Each backend runs in its own process.
+// Throughput of batched ensembles (one members trainer per R, createTrainer({ members }) with the
+// compiled engine: all R runs in one stacked update) against separate runs (trainStep +
+// methodOptimizer(paperMethod(...)), one model after another) on the paper's P100 problem: input
+// 6, hidden 50, 4 classes, batch 20, T 100, last-softmax; every run its own data stream. Each
+// backend runs in its own process.
 //   node scripts/ensemble-throughput.mjs                         # cpu and wasm, R = 1, 4, 16
 //   node scripts/ensemble-throughput.mjs --backends wasm --reps 12 --T 100
 // Build first (pnpm --filter @cliffguard/rnn build). Not a test: the figures depend on the machine
@@ -58,7 +60,9 @@ if (!values.backend) {
 const tf = await import('@tensorflow/tfjs-core');
 await import('@tensorflow/tfjs-backend-cpu');
 await import('@tensorflow/tfjs-backend-wasm');
-const { createEnsemble, createRnn, ensembleStep, paperMethod, trainStep } = await import('../dist/index.js');
+const { createRnn, createTrainer, methodOptimizer, paperMethod, trainStep } = await import(
+  '../dist/index.js'
+);
 if (!(await tf.setBackend(values.backend))) throw new Error(`backend ${values.backend} failed`);
 await tf.ready();
 
@@ -69,12 +73,9 @@ const reps = Number(values.reps);
 /** Fig. 7's methods and the two tanh inits, cycled over the runs. */
 function member(r) {
   return {
-    method: ['SGD', 'SGD-C', 'SGD-CR'][r % 3],
+    method: paperMethod(['SGD', 'SGD-C', 'SGD-CR'][r % 3], { learningRate: 0.01, maxNorm: 1, alpha: 4 }),
     init: r % 2 === 0 ? 'smart-tanh' : 'basic-tanh',
     seed: 1000 + r,
-    learningRate: 0.01,
-    threshold: 1,
-    alpha: 4,
   };
 }
 
@@ -92,11 +93,12 @@ function streams(R, seed) {
 }
 
 function ensembleConfig(R) {
-  const ensemble = createEnsemble({
+  const trainer = createTrainer({
     inputSize: I,
     hiddenSize: H,
     outputSize: O,
     members: [...Array(R).keys()].map(member),
+    engine: 'compiled',
   });
   const batches = [0, 1].map((k) => {
     const { x, y } = streams(R, 10 * R + k);
@@ -107,7 +109,7 @@ function ensembleConfig(R) {
     name: `ensemble R=${R}`,
     updatesPerRound: R,
     async round() {
-      await ensembleStep(ensemble, batches[step++ % 2]);
+      await trainer.step(batches[step++ % 2]);
     },
   };
 }
@@ -117,7 +119,8 @@ function separateConfig(R) {
     const m = member(r);
     return {
       model: createRnn({ inputSize: I, hiddenSize: H, outputSize: O, init: m.init, seed: m.seed }),
-      method: paperMethod(m.method, m),
+      method: m.method,
+      optimizer: methodOptimizer(m.method),
     };
   });
   const batches = [0, 1].map((k) => {
@@ -133,8 +136,8 @@ function separateConfig(R) {
     updatesPerRound: R,
     async round() {
       const batch = batches[step % 2];
-      for (const [r, { model, method }] of runs.entries()) {
-        await trainStep(model, batch[r], method.optimizer, { ...method, step });
+      for (const [r, { model, method, optimizer }] of runs.entries()) {
+        await trainStep(model, batch[r], optimizer, { omega: method.omega, step });
       }
       step += 1;
     },

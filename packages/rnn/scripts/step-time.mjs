@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-// ms per trainStep of @cliffguard/rnn (reference implementation), each backend in its own process.
+// ms per trainStep of @cliffguard/rnn (reference implementation) with a paper method's optimizer
+// (methodOptimizer(paperMethod(...)): its chain, safeguard included, in front of SGD), each
+// backend in its own process.
 //   node scripts/step-time.mjs                      # cpu and wasm, T = 100, SGD-C and SGD-CR
 //   node scripts/step-time.mjs --T 50,100,200 --steps 40 --warmup 5
 // Build first (pnpm --filter @cliffguard/rnn build). Not a test: numbers depend on the machine
@@ -50,7 +52,7 @@ if (!values.backend) {
 const tf = await import('@tensorflow/tfjs-core');
 await import('@tensorflow/tfjs-backend-cpu');
 await import('@tensorflow/tfjs-backend-wasm');
-const { createRnn, paperMethod, trainStep } = await import('../dist/index.js');
+const { createRnn, methodOptimizer, paperMethod, trainStep } = await import('../dist/index.js');
 if (!(await tf.setBackend(values.backend))) throw new Error(`backend ${values.backend} failed`);
 await tf.ready();
 
@@ -76,11 +78,12 @@ for (const T of values.T.split(',').map(Number)) {
   const batches = [0, 1, 2, 3].map((i) => batchOf(T, 100 + i));
   for (const name of values.methods.split(',')) {
     const model = createRnn({ inputSize: 6, hiddenSize: 50, outputSize: 4, init: 'smart-tanh', seed: 52 });
-    const m = paperMethod(name, { learningRate: 0.01, threshold: 1, alpha: 2 });
+    const m = paperMethod(name, { learningRate: 0.01, maxNorm: 1, alpha: 2 });
+    const optimizer = methodOptimizer(m);
     const times = [];
     for (let i = 0; i < warmup + steps; i++) {
       const t0 = performance.now();
-      await trainStep(model, batches[i % batches.length], m.optimizer, { ...m, step: i });
+      await trainStep(model, batches[i % batches.length], optimizer, { omega: m.omega, step: i });
       if (i >= warmup) times.push(performance.now() - t0);
     }
     times.sort((a, b) => a - b);
@@ -97,7 +100,7 @@ for (const T of values.T.split(',').map(Number)) {
       max: times[times.length - 1],
       steps,
     });
-    m.optimizer.dispose();
+    optimizer.dispose();
     model.dispose();
   }
   for (const b of batches) tf.dispose([b.inputs, b.targets]);

@@ -75,12 +75,13 @@ async function timeBackend(backend) {
     });
     for (const method of ['SGD-C', 'SGD-CR']) {
       const model = rnn.createRnn({ inputSize: 6, hiddenSize: 50, outputSize: 4, seed: 52 });
-      const m = rnn.paperMethod(method, { learningRate: 0.01, threshold: 1, alpha: 2 });
+      const m = rnn.paperMethod(method, { learningRate: 0.01, maxNorm: 1, alpha: 2 });
+      const optimizer = rnn.methodOptimizer(m);
       const times = [];
       const steps = Number(values.steps);
       for (let i = 0; i < 5 + steps; i++) {
         const t0 = performance.now();
-        await rnn.trainStep(model, batches[i % 3], m.optimizer, { ...m, step: i });
+        await rnn.trainStep(model, batches[i % 3], optimizer, { omega: m.omega, step: i });
         if (i >= 5) times.push(performance.now() - t0);
       }
       log({
@@ -93,7 +94,7 @@ async function timeBackend(backend) {
         max: Math.max(...times),
         steps,
       });
-      m.optimizer.dispose();
+      optimizer.dispose();
       model.dispose();
     }
     for (const b of batches) tf.dispose([b.inputs, b.targets]);
@@ -188,7 +189,8 @@ if (adapter) {
   // leaks over many steps, and the end-to-end task
   await use('webgpu');
   const model = rnn.createRnn({ inputSize: 6, hiddenSize: 20, outputSize: 4, init: 'basic-tanh', seed: 3 });
-  const m = rnn.paperMethod('SGD-C', { learningRate: 0.5, threshold: 1 });
+  const m = rnn.paperMethod('SGD-C', { learningRate: 0.5, maxNorm: 1 });
+  const optimizer = rnn.methodOptimizer(m);
   const rand = lcg(17);
   const gen = (n, L) => {
     const x = new Float32Array(n * L * 6);
@@ -210,7 +212,7 @@ if (adapter) {
   const t0 = performance.now();
   for (let step = 0; step < 200; step++) {
     const batch = gen(20, 10);
-    await rnn.trainStep(model, batch, m.optimizer, { ...m, step });
+    await rnn.trainStep(model, batch, optimizer, { omega: m.omega, step });
     tf.dispose([batch.inputs, batch.targets]);
     if (step === 1) count = tf.memory().numTensors;
   }
@@ -229,7 +231,7 @@ if (adapter) {
     leakedOver198Steps: leaked,
   });
   tf.dispose([outputs, states, pred, test.inputs, test.targets]);
-  m.optimizer.dispose();
+  optimizer.dispose();
   model.dispose();
 }
 

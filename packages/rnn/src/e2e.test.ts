@@ -1,10 +1,11 @@
 import { describeBackends, expectNoLeak } from '@cliffguard/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { expect, it } from 'vitest';
+import { optimizerOf } from './method.test-helper.js';
 import { paperMethod } from './paper-method.js';
 import { canReadSync, lcg } from './plain.test-helper.js';
 import { createRnn } from './rnn.js';
-import { trainStep } from './train-step.js';
+import { trainStep } from './trainer.js';
 
 /**
  * A temporal-order task as the authors generate it (paper.md section 5), length L = 10:
@@ -72,7 +73,7 @@ describeBackends(
           for (let step = 0; step < STEPS; step++) {
             const data = temporalOrder(rand, 20, L);
             const batch = { inputs: tf.tensor3d(data.inputs), targets: tf.tensor1d(data.classes, 'int32') };
-            const r = await trainStep(model, batch, method.optimizer, { ...method, step });
+            const r = await trainStep(model, batch, optimizerOf(method), { ...method, step });
             if (r.clipped) clippedSteps++;
             tf.dispose([batch.inputs, batch.targets]);
           }
@@ -83,7 +84,7 @@ describeBackends(
           expect(before).toBeLessThan(0.5);
           expect(after).toBeGreaterThanOrEqual(0.95);
           expect(clippedSteps).toBeGreaterThan(0);
-          method.optimizer.dispose();
+          optimizerOf(method).dispose();
           model.dispose();
         });
       },

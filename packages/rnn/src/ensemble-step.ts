@@ -10,13 +10,14 @@
  * Every decision is made on the device with per-run masks (tf.where), so a NaN in one run never
  * reaches another, and the step needs no readback of its own.
  */
+import { safeguardTriggered } from '@cliffguard/clip';
 import * as tf from '@tensorflow/tfjs-core';
 import { repeatRows, spreadRuns } from './broadcast.js';
 import type { Head, ParamName, RnnConfig, RnnImplementation, RnnParams } from './implementation.js';
+import { safeguardGradient } from './model-update.js';
 import { type OmegaScale, omegaScale, stackedOmegaAndGradient } from './omega.js';
 import type { PaperMethodSettings } from './paper-method.js';
 import { stackedLossAndGradients } from './reference.js';
-import { safeguardGradient, safeguardTriggered } from './train-step.js';
 
 /** The parameters in the order every record and norm uses (the model's order). */
 export const PARAM_NAMES: readonly ParamName[] = ['W_in', 'W_rec', 'b', 'W_out', 'b_out'];

@@ -13,12 +13,14 @@ import {
 } from './ensemble.js';
 import type { Activation, Batch, Head } from './implementation.js';
 import { INIT_NAMES } from './init.js';
+import { optimizerOf } from './method.test-helper.js';
 import type { Weights } from './model.js';
+import type { StepRecord } from './model-update.js';
 import { alphaSchedule } from './omega.js';
 import { paperMethod } from './paper-method.js';
 import { canReadSync, expectClose, lcg, randomSeq, type Seq } from './plain.test-helper.js';
 import { createRnn } from './rnn.js';
-import { type StepRecord, trainStep } from './train-step.js';
+import { trainStep } from './trainer.js';
 
 const SIZES = { inputSize: 3, hiddenSize: 5, outputSize: 3 };
 const B = 3;
@@ -98,7 +100,7 @@ async function stepSeparately(
   const out: StepRecord[] = [];
   for (const [r, { model, method }] of runs.entries()) {
     const batch = singleBatch(head, data[r]);
-    out.push(await trainStep(model, batch, method.optimizer, { ...method, step }));
+    out.push(await trainStep(model, batch, optimizerOf(method), { ...method, step }));
     disposeBatch(batch);
   }
   return out;
@@ -106,7 +108,7 @@ async function stepSeparately(
 
 function disposeRuns(runs: ReturnType<typeof separateRuns>): void {
   for (const { model, method } of runs) {
-    method.optimizer.dispose();
+    optimizerOf(method).dispose();
     model.dispose();
   }
 }

@@ -19,6 +19,7 @@ import { isLastStepHead, stackedHeadOutputs } from './heads.js';
 import type { Activation, Batch, Head, ParamName, RnnConfig } from './implementation.js';
 import { type InitName, initialRnnWeights, type SmartTanhOptions } from './init.js';
 import { checkWeights, makeVariables, readWeights, uniqueModelName, type Weights } from './model.js';
+import { resolveAlpha, type StepRecord } from './model-update.js';
 import {
   type PaperMethodName,
   type PaperMethodOptions,
@@ -28,7 +29,6 @@ import {
 import { referenceImplementation, stackedRecurrence } from './reference.js';
 import { resolveImplementation } from './registry.js';
 import { resolveRnnConfig } from './rnn.js';
-import { resolveAlpha, type StepRecord } from './train-step.js';
 import { validateBatch, validateInputs } from './validate.js';
 
 /** One run of an ensemble: how its weights are drawn and how it is trained. */
@@ -111,7 +111,7 @@ const STATE_VERSION = 1;
 /** The reference's batched update (ensemble-step.ts): op by op, every backend. */
 const referenceStacked: StackedTraining = { supports: () => true, trainStep: stackedTrainStep };
 
-function stackedOf(impl: TrainableImplementation): StackedTraining | undefined {
+export function stackedOf(impl: TrainableImplementation): StackedTraining | undefined {
   return impl.stacked ?? (impl === referenceImplementation ? referenceStacked : undefined);
 }
 
@@ -480,7 +480,7 @@ export function createEnsemble(options: CreateEnsembleOptions): Ensemble {
 }
 
 /** The batch with a leading run axis: per-run batches as they are, a shared one broadcast. */
-function stackedBatch(ensemble: Ensemble, batch: Batch | StackedBatch): StackedBatch {
+export function stackedBatch(ensemble: Ensemble, batch: Batch | StackedBatch): StackedBatch {
   const R = ensemble.size;
   const inputs = batch?.inputs;
   if (!(inputs instanceof tf.Tensor) || (inputs.rank !== 3 && inputs.rank !== 4)) {

@@ -1,3 +1,4 @@
+export { SAFEGUARD_NORM, SAFEGUARD_SHRINK } from '@cliffguard/clip';
 export {
   activationBound,
   type GradientConditions,
@@ -5,28 +6,11 @@ export {
   temporalContributions,
 } from './diagnostics.js';
 export {
-  type CreateEnsembleOptions,
-  createEnsemble,
-  Ensemble,
-  type EnsembleConfig,
-  type EnsembleMember,
-  type EnsembleMemberOptions,
-  type EnsembleState,
-  type EnsembleStepOptions,
-  type EnsembleStepRecord,
-  ensembleStep,
-  ensembleStepTogether,
-  memberRecord,
-} from './ensemble.js';
-export {
   PARAM_NAMES,
   RECORD_ROWS,
-  type RunGradients,
   type StackedBatch,
   type StackedStepResult,
   type StackedTraining,
-  stackedTrainStep,
-  stackedUpdate,
   type TrainableImplementation,
 } from './ensemble-step.js';
 export {
@@ -77,6 +61,7 @@ export type {
   RecurrentModel,
   Weights,
 } from './model.js';
+export type { StepOmega, StepRecord, TrainStepOptions } from './model-update.js';
 export {
   type AlphaSchedule,
   type AlphaScheduleSpec,
@@ -89,13 +74,15 @@ export {
   omegaAndGradient,
 } from './omega.js';
 export {
+  compilePaperMethod,
+  methodOptimizer,
   PAPER_METHODS,
-  type PaperMethod,
   type PaperMethodName,
   type PaperMethodOptions,
   type PaperMethodSettings,
   paperMethod,
   resolvePaperMethod,
+  type TrainingMethod,
 } from './paper-method.js';
 export { Prng } from './prng.js';
 export { referenceImplementation, runRecurrence } from './reference.js';
@@ -108,10 +95,14 @@ export {
 export { type CreateRnnOptions, createRnn, type RnnModel, type RnnModelConfig } from './rnn.js';
 export { largestSingularValue, type MatrixInput, spectralRadius } from './spectral.js';
 export {
-  SAFEGUARD_NORM,
-  SAFEGUARD_SHRINK,
-  type StepOmega,
-  type StepRecord,
-  type TrainStepOptions,
+  type CreateTrainerOptions,
+  createTrainer,
+  type RunOptimizerState,
+  type Trainer,
+  type TrainerEngine,
+  type TrainerMember,
+  type TrainerState,
+  type TrainerStepOptions,
+  type TrainerStepRecord,
   trainStep,
-} from './train-step.js';
+} from './trainer.js';

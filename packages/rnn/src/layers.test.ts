@@ -1,6 +1,6 @@
 // The module graph of @cliffguard/rnn has no circle: implementation.ts (forward and gradients)
-// sits below the training layer (train-step, paper-method, ensemble-step), which sits below
-// ensembles and the index. Imports are read by TypeScript's own pre-processor, types included.
+// sits below the training layer (model-update, paper-method, ensemble-step), which sits below
+// the ensembles, the trainer and the index. Imports are read by TypeScript's own pre-processor, types included.
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findCircle, localGraph, moduleImports } from '@cliffguard/testing/layers';

@@ -20,7 +20,7 @@ import {
   scalarOf,
   toRows,
 } from './plain.test-helper.js';
-import { trainStep } from './train-step.js';
+import { trainStep } from './trainer.js';
 
 const I = 3;
 const H = 3;

@@ -1,10 +1,18 @@
 /**
- * One training update: forward, loss, BPTT gradients (+ α·∂Ω/∂W_rec, eq. 9-10), the authors'
- * safeguard, then `optimizer.applyGradients` for any tf.Optimizer (for example the clipping
- * wrapper of @cliffguard/clip). Every tensor lives inside one tf.tidy; the step's numbers come
- * back in ONE batched readback.
+ * One model's update (the trainer's per-model engine; `trainStep` in trainer.ts is its one-line
+ * form): forward, loss, BPTT gradients (+ α·∂Ω/∂W_rec, eq. 9-10), then `optimizer.applyGradients`
+ * for any tf.Optimizer — for the paper's methods the ChainedOptimizer of @cliffguard/clip whose
+ * chain holds the safeguard, the non-finite guard and Algorithm 1's clip. Every tensor lives
+ * inside one tf.tidy; the step's numbers come back in ONE batched readback.
  */
-import { globalNorm, selectWhole } from '@cliffguard/clip';
+import {
+  globalNorm,
+  SAFEGUARD_SHRINK,
+  safeguardFires,
+  safeguardTriggered,
+  selectWhole,
+  shrinkGradient,
+} from '@cliffguard/clip';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Batch } from './implementation.js';
 import type { RecurrentModel } from './model.js';
@@ -23,9 +31,10 @@ export interface TrainStepOptions {
   /** the update number, needed by an α schedule */
   step?: number;
   /**
-   * The authors' safeguard: when the pre-clip norm is NaN/Inf or > 1e10, the step is replaced by
-   * a shrink of the recurrent matrix, W_rec ← W_rec − lr·0.02·W_rec, every other parameter kept.
-   * As in the authors' code the shrink step replaces the clipped step: it bypasses a clip
+   * The authors' safeguard for an optimizer whose chain lacks @cliffguard/clip's `safeguard`
+   * plugin (the paper's methods have it in their chain): when the pre-clip norm is NaN/Inf or
+   * > 1e10, the step is replaced by a shrink of the recurrent matrix, W_rec ← W_rec − lr·0.02·W_rec,
+   * every other parameter kept. The shrink step replaces the clipped step: it bypasses a clip
    * wrapper (it goes to the wrapper's inner optimizer) and is never clipped or skipped. Decided
    * on the host on cpu and wasm (a scalar readback there is a copy) and with a clip wrapper
    * (which reads its norm back anyway); on the device for a plain optimizer on a GPU backend.
@@ -51,29 +60,16 @@ export interface StepRecord {
   safeguarded: boolean;
 }
 
-/** The norm above which the authors' code no longer trusts a float32 step. */
-export const SAFEGUARD_NORM = 1e10;
-/** The shrink factor of the safeguard step (g_W_rec = 0.02·W_rec). */
-export const SAFEGUARD_SHRINK = 0.02;
-
-/** Whether the safeguard replaces a step: its norm is NaN/Inf or above {@link SAFEGUARD_NORM} (elementwise). */
-export function safeguardTriggered(norm: tf.Tensor): tf.Tensor {
-  return tf.logicalOr(tf.logicalNot(tf.isFinite(norm)), tf.greater(norm, SAFEGUARD_NORM));
-}
-
 /**
- * The gradient after the safeguard: where `broken` (broadcast), 0.02·`recurrent` for the
- * recurrent matrix and 0 for every other parameter (`recurrent` undefined); `g` elsewhere.
+ * The gradient after the safeguard, decided on the device: where `broken` (broadcast), the
+ * shrink step's gradient (0.02·`recurrent` for the recurrent matrix, 0 for every other parameter,
+ * `recurrent` undefined); `g` elsewhere. For the paths that cannot read the norm back (a plain
+ * optimizer on a GPU, the stacked update of R runs); the plugin decides on the host.
  */
 export function safeguardGradient(g: tf.Tensor, broken: tf.Tensor, recurrent?: tf.Tensor): tf.Tensor {
-  const shrink = shrinkStep(g, recurrent);
+  const shrink = shrinkGradient(g, recurrent);
   // One decision for the whole step: selectWhole spares tf.where's Tile of the scalar condition.
   return broken.size === 1 ? selectWhole(broken, shrink, g) : tf.where(broken, shrink, g);
-}
-
-/** The safeguard's replacement of gradient `g`: 0.02·`recurrent` for the recurrent matrix, else 0. */
-function shrinkStep(g: tf.Tensor, recurrent?: tf.Tensor): tf.Tensor {
-  return recurrent ? tf.mul(recurrent, SAFEGUARD_SHRINK) : tf.zerosLike(g);
 }
 
 /**
@@ -106,7 +102,7 @@ export function resolveAlpha(
   return alpha;
 }
 
-function readFlag(optimizer: tf.Optimizer, key: 'lastClipped' | 'lastSkipped'): boolean {
+function readFlag(optimizer: tf.Optimizer, key: 'lastClipped' | 'lastSkipped' | 'lastReplaced'): boolean {
   const v = (optimizer as unknown as Record<string, unknown>)[key];
   return v === true;
 }
@@ -122,7 +118,7 @@ function innerOptimizer(optimizer: tf.Optimizer): tf.Optimizer {
 }
 
 /** The recurrent matrix the safeguard shrinks: W_rec (RNN) or W_h (LSTM). */
-function recurrentKey(model: RecurrentModel): string {
+function recurrentKey(model: Pick<RecurrentModel, 'kind'>): string {
   return model.kind === 'lstm' ? 'W_h' : 'W_rec';
 }
 
@@ -130,8 +126,8 @@ function recurrentKey(model: RecurrentModel): string {
  * One update of `model` on `batch` with `optimizer`. The gradients reach the optimizer as a
  * NamedTensorMap keyed by the variables' registered names, in the model's parameter order.
  */
-export async function trainStep(
-  model: RecurrentModel,
+export async function modelUpdate(
+  model: Pick<RecurrentModel, 'kind' | 'variables' | 'lossAndGradients'>,
   batch: Batch,
   optimizer: tf.Optimizer,
   options: TrainStepOptions = {},
@@ -163,8 +159,7 @@ export async function trainStep(
     if (safeguard && (readsAreFree() || inner !== optimizer)) {
       // Decided on the host: an untouched step then costs no op at all, where device-side
       // selects are 35 of a P100 step's 66 kernels.
-      const n = norm.dataSync()[0];
-      shrunk = !Number.isFinite(n) || n > SAFEGUARD_NORM;
+      shrunk = safeguardFires(norm.dataSync()[0]);
       bad = tf.scalar(shrunk ? 1 : 0);
     } else if (safeguard) {
       // A plain optimizer (no clip to bypass): the shrink step selected on the device.
@@ -194,6 +189,7 @@ export async function trainStep(
     alpha: alpha ?? 0,
     clipped: !shrunk && readFlag(optimizer, 'lastClipped'),
     skipped: !shrunk && readFlag(optimizer, 'lastSkipped'),
-    safeguarded: bad === 1,
+    // by trainStep's own safeguard option, or by the safeguard plugin in the optimizer's chain
+    safeguarded: bad === 1 || (!shrunk && readFlag(optimizer, 'lastReplaced')),
   };
 }

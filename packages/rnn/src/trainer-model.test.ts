@@ -2,11 +2,12 @@ import { describeBackends, expectNoLeak } from '@cliffguard/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import type { Batch } from './implementation.js';
+import { optimizerOf } from './method.test-helper.js';
 import { alphaSchedule } from './omega.js';
 import { paperMethod, resolvePaperMethod } from './paper-method.js';
 import { canReadSync, expectClose, lcg, randomSeq } from './plain.test-helper.js';
 import { createRnn, type RnnModel } from './rnn.js';
-import { trainStep } from './train-step.js';
+import { trainStep } from './trainer.js';
 
 const SIZES = { inputSize: 3, hiddenSize: 6, outputSize: 4 };
 
@@ -92,7 +93,7 @@ describeBackends('trainStep', (backend) => {
       const before = await snapshot(model);
       const { grads, loss } = await gradientsNow(model, batch);
       const m = paperMethod('SGD', { learningRate: 0.3 });
-      const r = await trainStep(model, batch, m.optimizer, m);
+      const r = await trainStep(model, batch, optimizerOf(m), m);
       expect(r.loss).toBe(loss);
       expect(r.norm).toBeCloseTo(normOf(grads), 5);
       expect([r.omega, r.alpha, r.clipped, r.skipped, r.safeguarded]).toEqual([null, 0, false, false, false]);
@@ -105,7 +106,7 @@ describeBackends('trainStep', (backend) => {
           k,
         );
       }
-      m.optimizer.dispose();
+      optimizerOf(m).dispose();
       disposeBatch(batch);
       model.dispose();
     });
@@ -122,7 +123,7 @@ describeBackends('trainStep', (backend) => {
         const norm = normOf(grads);
         const threshold = norm / 4;
         const m = paperMethod('SGD-C', { learningRate: 0.5, maxNorm: threshold });
-        const r = await trainStep(model, batch, m.optimizer, m);
+        const r = await trainStep(model, batch, optimizerOf(m), m);
         expect(r.norm).toBeCloseTo(norm, 5);
         expect(r.clipped).toBe(true);
         const after = await snapshot(model);
@@ -136,9 +137,9 @@ describeBackends('trainStep', (backend) => {
         }
         // Under the threshold nothing is clipped.
         const loose = paperMethod('SGD-C', { learningRate: 0.5, maxNorm: 1e6 });
-        expect((await trainStep(model, batch, loose.optimizer, loose)).clipped).toBe(false);
-        m.optimizer.dispose();
-        loose.optimizer.dispose();
+        expect((await trainStep(model, batch, optimizerOf(loose), loose)).clipped).toBe(false);
+        optimizerOf(m).dispose();
+        optimizerOf(loose).dispose();
         disposeBatch(batch);
         model.dispose();
       });
@@ -161,7 +162,7 @@ describeBackends('trainStep', (backend) => {
             alpha: 2,
             omegaVariant: variant,
           });
-          const r = await trainStep(model, batch, m.optimizer, m);
+          const r = await trainStep(model, batch, optimizerOf(m), m);
           expect(r.alpha).toBe(2);
           expect(r.omega).toBeCloseTo(withOmega.omega!, 5);
           expect(r.norm).toBeCloseTo(normOf(withOmega.grads), 5);
@@ -173,7 +174,7 @@ describeBackends('trainStep', (backend) => {
             1e-6,
             'W_rec',
           );
-          m.optimizer.dispose();
+          optimizerOf(m).dispose();
           disposeBatch(batch);
           model.dispose();
         }
@@ -241,15 +242,15 @@ describeBackends('trainStep', (backend) => {
         const m = paperMethod('SGD-C', { learningRate: lr, maxNorm: 1e-6 });
         for (const batch of [huge, broken]) {
           const before = await snapshot(model);
-          const r = await trainStep(model, batch, m.optimizer, m);
+          const r = await trainStep(model, batch, optimizerOf(m), m);
           expect([r.safeguarded, r.clipped, r.skipped]).toEqual([true, false, false]);
           expectShrinkStep(before, await snapshot(model), lr, 'W_rec shrunk whole');
         }
         // the next ordinary step is clipped as usual
         const ok: Batch = { inputs: x, targets: tf.ones([4, 4]) };
-        const r = await trainStep(model, ok, m.optimizer, m);
+        const r = await trainStep(model, ok, optimizerOf(m), m);
         expect([r.safeguarded, r.clipped, r.skipped]).toEqual([false, true, false]);
-        m.optimizer.dispose();
+        optimizerOf(m).dispose();
         tf.dispose([x, huge.targets, nanInputs, broken.targets, ok.targets]);
         model.dispose();
       });
@@ -301,11 +302,11 @@ describeBackends('trainStep', (backend) => {
         };
         const before = await snapshot(model);
         const m = paperMethod('SGD-C', { learningRate: 0.5, safeguard: false });
-        const r = await trainStep(model, broken, m.optimizer, m);
+        const r = await trainStep(model, broken, optimizerOf(m), m);
         expect([r.safeguarded, r.skipped, Number.isNaN(r.norm)]).toEqual([false, true, true]);
         const after = await snapshot(model);
         for (const k of Object.keys(before)) expect(after[k]).toEqual(before[k]);
-        m.optimizer.dispose();
+        optimizerOf(m).dispose();
         disposeBatch(broken);
         model.dispose();
       });
@@ -348,11 +349,11 @@ describeBackends('trainStep', (backend) => {
           const records = [];
           for (let step = 0; step < 8; step++) {
             const batch = classBatch(100 + step);
-            records.push(await trainStep(model, batch, m.optimizer, { ...m, step }));
+            records.push(await trainStep(model, batch, optimizerOf(m), { ...m, step }));
             disposeBatch(batch);
           }
           const weights = await snapshot(model);
-          m.optimizer.dispose();
+          optimizerOf(m).dispose();
           model.dispose();
           return { records, weights };
         };
