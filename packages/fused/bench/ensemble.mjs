@@ -1,14 +1,15 @@
 #!/usr/bin/env node
 // Throughput of batched ensembles on P100 (wasm backend): updates per second summed over R runs
-// for R = 1, 4, 16 in one step of createEnsemble({ implementation: 'fused' }), against R separate
-// trainStep runs (fused and op-by-op reference), each run SGD-CR (clip 1, α = 2, Ω 'code'),
-// median over interleaved repetitions.
+// for R = 1, 4, 16 in one step of a members trainer (createTrainer({ members, implementation:
+// 'fused', engine: 'compiled' }): one fused kernel call per step), against R separate trainStep
+// runs (fused and op-by-op reference), each run SGD-CR (clip 1, α = 2, Ω 'code'), median over
+// interleaved repetitions.
 //   node --experimental-wasm-relaxed-simd packages/fused/bench/ensemble.mjs [--reps 10]
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import { withGradientClipping } from '@cliffguard/clip';
 import '@cliffguard/fused';
-import { createEnsemble, createRnn, trainStep } from '@cliffguard/rnn';
+import { createRnn, createTrainer, paperMethod, trainStep } from '@cliffguard/rnn';
 
 const args = process.argv.slice(2);
 const reps = Number(args[args.indexOf('--reps') + 1] || 10);
@@ -41,20 +42,15 @@ console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const R of [1, 4, 16]) {
   const seeds = Array.from({ length: R }, (_, r) => r + 1);
   const batches = seeds.map((s) => batch(s));
-  const ensemble = createEnsemble({
+  const trainer = createTrainer({
     inputSize: c.I,
     hiddenSize: c.H,
     outputSize: c.O,
     head: 'last-softmax',
-    members: seeds.map((seed) => ({
-      method: 'SGD-CR',
-      learningRate: 0.01,
-      threshold: 1,
-      alpha: 2,
-      omegaVariant: 'code',
-      seed,
-    })),
+    method: paperMethod('SGD-CR', { learningRate: 0.01, maxNorm: 1, alpha: 2, omegaVariant: 'code' }),
+    members: seeds.map((seed) => ({ seed })),
     implementation: 'fused',
+    engine: 'compiled',
   });
   const stacked = {
     inputs: tf.stack(batches.map((b) => b.inputs)),
@@ -70,11 +66,11 @@ for (const R of [1, 4, 16]) {
     return performance.now() - t0;
   };
   const times = { ensemble: [], separate: [], reference: [] };
-  await ensemble.step(stacked);
+  await trainer.step(stacked);
   await stepAll(separate);
   for (let i = 0; i < reps; i++) {
     const t0 = performance.now();
-    await ensemble.step(stacked);
+    await trainer.step(stacked);
     times.ensemble.push(performance.now() - t0);
     times.separate.push(await stepAll(separate));
     if (i < 2) times.reference.push(await stepAll(reference));
@@ -83,7 +79,7 @@ for (const R of [1, 4, 16]) {
   console.log(
     `| ${R} | ${range(times.ensemble)} | ${ups(times.ensemble).toFixed(0)} | ${range(times.separate)} | ${ups(times.separate).toFixed(0)} | ${(ups(times.ensemble) / ups(times.separate)).toFixed(2)}x | ${range(times.reference)} | ${(ups(times.ensemble) / ups(times.reference)).toFixed(0)}x |`,
   );
-  ensemble.dispose();
+  trainer.dispose();
   for (const m of [...separate, ...reference]) m.dispose();
   tf.dispose([stacked.inputs, stacked.targets]);
   for (const o of opts) o.dispose();

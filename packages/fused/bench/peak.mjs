@@ -9,7 +9,7 @@
 //
 // The engine's GFLOP/s (bench/engine.mjs) over this peak is how much of the hardware it uses.
 import { availableParallelism } from 'node:os';
-import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import asc from 'assemblyscript/asc';
 
 const ACCUMULATORS = 12;

@@ -98,7 +98,7 @@ async function child(backend, names, quick, withReference = true) {
   await import('@tensorflow/tfjs-backend-cpu');
   await import('@tensorflow/tfjs-backend-wasm');
   const fused = await import('@cliffguard/fused');
-  const { createEnsemble, createRnn, trainStep } = await import('@cliffguard/rnn');
+  const { createRnn, createTrainer, paperMethod, trainStep } = await import('@cliffguard/rnn');
   const { withGradientClipping } = await import('@cliffguard/clip');
   if (!(await tf.setBackend(backend))) throw new Error(`backend ${backend} did not start`);
   await tf.ready();
@@ -147,8 +147,9 @@ async function child(backend, names, quick, withReference = true) {
       await trainStep(model, batch, optimizer, { omega: { alpha: 2, variant: 'code' }, safeguard: true });
       return performance.now() - t0;
     };
-    // the same update as a one-run fused ensemble: clip, Ω, safeguard and SGD inside one kernel call
-    const ensemble = createEnsemble({
+    // the same update as a one-run fused trainer (the compiled engine): clip, Ω, safeguard and SGD
+    // inside one kernel call
+    const trainer = createTrainer({
       inputSize: c.I,
       hiddenSize: c.H,
       outputSize: c.O,
@@ -156,21 +157,23 @@ async function child(backend, names, quick, withReference = true) {
       activation: 'tanh',
       members: [
         {
-          method: 'SGD-CR',
-          learningRate: 0.01,
-          threshold: 1,
-          alpha: 2,
-          omegaVariant: 'code',
-          safeguard: true,
+          method: paperMethod('SGD-CR', {
+            learningRate: 0.01,
+            maxNorm: 1,
+            alpha: 2,
+            omegaVariant: 'code',
+            safeguard: true,
+          }),
         },
       ],
       implementation: 'fused',
+      engine: 'compiled',
     });
-    ensemble.setMember(0, await model.getWeights());
+    trainer.setWeights(0, await model.getWeights());
     const stacked = { inputs: tf.expandDims(inputs, 0), targets: tf.expandDims(targets, 0) };
     const kernelStep = async () => {
       const t0 = performance.now();
-      await ensemble.step(stacked);
+      await trainer.step(stacked);
       return performance.now() - t0;
     };
     const pass = (impl, withOmega) => {
@@ -247,7 +250,7 @@ async function child(backend, names, quick, withReference = true) {
     }
     out.push(row);
     tf.dispose([inputs, targets, stacked.inputs, stacked.targets]);
-    ensemble.dispose();
+    trainer.dispose();
     optimizer.dispose();
     model.dispose?.();
     process.stderr.write(

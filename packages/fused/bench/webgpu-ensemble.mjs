@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 // Fused ensembles on tfjs's webgpu backend in Node (the `webgpu` package, Dawn): milliseconds per
-// ensemble step of R SGD-C runs (createEnsemble with implementation 'fused'), updates per second
-// summed over runs, and the WebGPU programs dispatched per step (counted at the backend). P100 by
-// default. A software adapter (SwiftShader) says nothing about GPU speed; the dispatch count holds
-// on any adapter. Each step is timed side by side, rep by rep, with the update done the way it was
-// before the WGSL update existed (the batched pass, CliffguardRnnEnsembleLoss, then rnn's
-// `stackedUpdate` as tfjs ops): the rows 'kernel' and 'pass + ops', and their ratio.
+// ensemble step of R SGD-C runs (a members trainer: createTrainer with implementation 'fused' and
+// the compiled engine), updates per second summed over runs, and the WebGPU programs dispatched per
+// step (counted at the backend). P100 by default. A software adapter (SwiftShader) says nothing
+// about GPU speed; the dispatch count holds on any adapter. Each step is timed side by side, rep by
+// rep, with the update done the way it was before the WGSL update existed (the batched pass,
+// CliffguardRnnEnsembleLoss, then rnn's `stackedUpdate` as tfjs ops — no longer a public export
+// of @cliffguard/rnn, so it is loaded from the built package's ensemble-step.js): the rows
+// 'kernel' and 'pass + ops', and their ratio.
 //   node packages/fused/bench/webgpu-ensemble.mjs [--config P100] [--runs 1,4,16] [--reps 5]
 import { existsSync } from 'node:fs';
 import { create, globals } from 'webgpu';
@@ -30,7 +32,11 @@ if (!adapter) throw new Error('no WebGPU adapter (no Vulkan driver?)');
 const tf = await import('@tensorflow/tfjs-core');
 await import('@tensorflow/tfjs-backend-webgpu');
 const fused = await import('@cliffguard/fused');
-const { createEnsemble, stackedUpdate } = await import('@cliffguard/rnn');
+const { createTrainer, paperMethod } = await import('@cliffguard/rnn');
+// rnn's internal batched update (what the reference's compiled engine runs after its gradients)
+const { stackedUpdate } = await import(
+  new URL('./ensemble-step.js', import.meta.resolve('@cliffguard/rnn')).href
+);
 if (!(await tf.setBackend('webgpu'))) throw new Error('tfjs webgpu backend did not start');
 await tf.ready();
 console.log(`adapter: ${JSON.stringify(adapter.info ?? {})}`);
@@ -59,7 +65,7 @@ function passThenOps(params, config, batch, members, alphas) {
   const rows = members.map((m, r) => {
     const row = {
       alpha: m.usesOmega ? alphas[r] : 0,
-      maxNorm: m.clips ? m.threshold : Number.POSITIVE_INFINITY,
+      maxNorm: m.clips ? m.maxNorm : Number.POSITIVE_INFINITY,
       learningRate: m.learningRate,
       safeguard: m.safeguard ? 1 : 0,
       omega: m.usesOmega ? (m.omegaVariant === 'paper' ? 1 : 2) : 0,
@@ -93,25 +99,22 @@ console.log(
   '| R | update | step ms | updates/s | programs dispatched per step | kernel / pass + ops (step time) |\n| --- | --- | --- | --- | --- | --- |',
 );
 for (const R of opt('runs', '1,4,16').split(',').map(Number)) {
-  const make = () =>
-    createEnsemble({
+  // 'pass + ops': the same trainer over the fused implementation whose batched step is passThenOps
+  const make = (implementation) =>
+    createTrainer({
       inputSize: c.I,
       hiddenSize: c.H,
       outputSize: c.O,
       head: c.head,
-      members: Array.from({ length: R }, (_, r) => ({
-        method: 'SGD-C',
-        learningRate: 0.01,
-        threshold: 1,
-        seed: r + 1,
-      })),
-      implementation: 'fused',
+      method: paperMethod('SGD-C', { learningRate: 0.01, maxNorm: 1 }),
+      members: Array.from({ length: R }, (_, r) => ({ seed: r + 1 })),
+      implementation,
+      engine: 'compiled',
     });
   const ways = [
-    { label: 'kernel', ensemble: make(), times: [], counted: 0 },
-    { label: 'pass + ops', ensemble: make(), times: [], counted: 0 },
+    { label: 'kernel', trainer: make('fused'), times: [], counted: 0 },
+    { label: 'pass + ops', trainer: make(opsImplementation), times: [], counted: 0 },
   ];
-  ways[1].ensemble.useImplementation(opsImplementation);
   // float32 data from JavaScript (int32 targets as uploaded values, not a cast on the GPU)
   const u = new Float32Array(R * c.B * c.T * c.I);
   for (let i = 0; i < R * c.B * c.T; i++) u[i * c.I + Math.floor(Math.random() * c.I)] = 1;
@@ -130,12 +133,12 @@ for (const R of opt('runs', '1,4,16').split(',').map(Number)) {
             'int32',
           ),
   };
-  for (const w of ways) await w.ensemble.step(batch);
+  for (const w of ways) await w.trainer.step(batch);
   for (let i = 0; i < reps; i++) {
     for (const w of ways) {
       const before = dispatches;
       const t0 = performance.now();
-      await w.ensemble.step(batch);
+      await w.trainer.step(batch);
       w.times.push(performance.now() - t0);
       w.counted = dispatches - before;
     }
@@ -148,7 +151,7 @@ for (const R of opt('runs', '1,4,16').split(',').map(Number)) {
     console.log(
       `| ${R} | ${w.label} | ${s.median.toFixed(1)} (${s.min.toFixed(1)}–${s.max.toFixed(1)}) | ${((1000 * R) / s.median).toFixed(1)} | ${w.counted} | ${ratio} |`,
     );
-    w.ensemble.dispose();
+    w.trainer.dispose();
   }
   tf.dispose([batch.inputs, batch.targets]);
 }

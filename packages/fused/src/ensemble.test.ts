@@ -1,16 +1,18 @@
 import {
   alphaSchedule,
   type Batch,
-  type CreateEnsembleOptions,
-  createEnsemble,
   createRnn,
-  type EnsembleMemberOptions,
-  type EnsembleStepRecord,
-  ensembleStepTogether,
+  createTrainer,
+  methodOptimizer,
+  type PaperMethodName,
+  type PaperMethodOptions,
   paperMethod,
   type StackedBatch,
   type TrainableImplementation,
+  type Trainer,
+  type TrainerStepRecord,
   trainStep,
+  type Weights,
 } from '@cliffguard/rnn';
 import { describeBackends, expectNoLeak } from '@cliffguard/testing';
 import * as tf from '@tensorflow/tfjs-core';
@@ -72,20 +74,48 @@ function stackedBatchFor(
 
 const disposeBatch = (b: Batch | StackedBatch) => tf.dispose([b.inputs, b.targets]);
 
-function ensembleOf(c: Shape, members: EnsembleMemberOptions[], implementation: string) {
-  const options: CreateEnsembleOptions = {
+/** A run of a sweep: the paper's method by name with its settings, its init and seed. */
+interface SweepMember extends PaperMethodOptions {
+  method: PaperMethodName;
+  init?: 'basic-tanh' | 'smart-tanh';
+  seed: number;
+}
+
+/** A trainer of these runs (compiled, unless the engine says otherwise). */
+function ensembleOf(
+  c: Shape,
+  members: SweepMember[],
+  implementation: string | TrainableImplementation,
+  engine: 'auto' | 'compiled' | 'op-by-op' = 'compiled',
+): Trainer {
+  return createTrainer({
     inputSize: c.I,
     hiddenSize: c.H,
     outputSize: c.O,
     head: c.head,
     activation: 'tanh',
-    members,
+    members: members.map((m) => ({ method: paperMethod(m.method, m), init: m.init, seed: m.seed })),
     implementation,
-  };
-  return createEnsemble(options);
+    engine,
+  });
 }
 
-function expectRecordsClose(got: EnsembleStepRecord, want: EnsembleStepRecord, where: string) {
+/** Every run's weights, run after run. */
+async function weightsOf(t: Trainer): Promise<Weights[]> {
+  const out: Weights[] = [];
+  for (let r = 0; r < t.size; r++) out.push(await t.getWeights(r));
+  return out;
+}
+
+/** The largest relative error over every run's parameters. */
+async function weightError(got: Trainer, want: Trainer): Promise<Record<string, number>> {
+  const [a, b] = [await weightsOf(got), await weightsOf(want)];
+  return Object.fromEntries(
+    PARAMS.map((k) => [k, Math.max(...a.map((w, r) => relativeError(w[k].values, b[r][k].values)))]),
+  );
+}
+
+function expectRecordsClose(got: TrainerStepRecord, want: TrainerStepRecord, where: string) {
   const close = (a: number, b: number, floor: number) => Math.abs(a - b) / Math.max(floor, Math.abs(b));
   got.loss.forEach((v, r) => {
     expect(close(v, want.loss[r], 1), `${where} run ${r} loss`).toBeLessThan(2e-5);
@@ -107,10 +137,10 @@ function expectRecordsClose(got: EnsembleStepRecord, want: EnsembleStepRecord, w
 }
 
 /** The fused ensemble against the op-by-op reference ensemble, step by step, then every weight. */
-async function againstReference(c: Shape, members: EnsembleMemberOptions[], steps: number, targetScale = 1) {
+async function againstReference(c: Shape, members: SweepMember[], steps: number, targetScale = 1) {
   const fused = ensembleOf(c, members, 'fused');
   const reference = ensembleOf(c, members, 'reference');
-  const seen: EnsembleStepRecord[] = [];
+  const seen: TrainerStepRecord[] = [];
   for (let s = 0; s < steps; s++) {
     const batch = stackedBatchFor(c, members.length, s, () => targetScale);
     const got = await fused.step(batch);
@@ -119,8 +149,7 @@ async function againstReference(c: Shape, members: EnsembleMemberOptions[], step
     seen.push(got);
     disposeBatch(batch);
   }
-  for (const k of PARAMS) {
-    const err = relativeError(await fused.variables[k].data(), await reference.variables[k].data());
+  for (const [k, err] of Object.entries(await weightError(fused, reference))) {
     expect(err, `${k} after ${steps} steps`).toBeLessThan(1e-5);
   }
   fused.dispose();
@@ -128,14 +157,14 @@ async function againstReference(c: Shape, members: EnsembleMemberOptions[], step
   return seen;
 }
 
-const SWEEP: EnsembleMemberOptions[] = [
+const SWEEP: SweepMember[] = [
   { method: 'SGD', learningRate: 0.5, init: 'basic-tanh', seed: 1 },
   { method: 'SGD-C', learningRate: 0.5, maxNorm: 0.05, init: 'basic-tanh', seed: 2 },
   { method: 'SGD-CR', learningRate: 0.2, maxNorm: 0.05, alpha: 2, omegaVariant: 'code', seed: 3 },
   { method: 'SGD-CR', learningRate: 0.5, maxNorm: 100, alpha: 0.5, omegaVariant: 'paper', seed: 4 },
 ];
 
-describeBackends('fused ensembles (createEnsemble with implementation: fused)', (backend) => {
+describeBackends('fused ensembles (createTrainer with members and implementation: fused)', (backend) => {
   it('SGD, SGD-C and SGD-CR runs (own seeds, rates, clips, α and Ω variants) equal the reference ensemble', async () => {
     await expectNoLeak(async () => {
       const c: Shape = { I: 4, H: 6, O: 3, T: 5, B: 3, head: 'last-softmax' };
@@ -158,10 +187,8 @@ describeBackends('fused ensembles (createEnsemble with implementation: fused)', 
       const got = await fused.step(batch);
       expectRecordsClose(got, await reference.step(batch), 'safeguard');
       expect(got.safeguarded).toEqual([false, true]);
-      for (const k of PARAMS) {
-        const err = relativeError(await fused.variables[k].data(), await reference.variables[k].data());
+      for (const [k, err] of Object.entries(await weightError(fused, reference)))
         expect(err, k).toBeLessThan(1e-5);
-      }
       disposeBatch(batch);
       fused.dispose();
       reference.dispose();
@@ -173,7 +200,7 @@ describeBackends('fused ensembles (createEnsemble with implementation: fused)', 
     async () => {
       await expectNoLeak(async () => {
         const c: Shape = { I: 4, H: 6, O: 3, T: 5, B: 3, head: 'last-softmax' };
-        const members: EnsembleMemberOptions[] = [
+        const members: SweepMember[] = [
           ...SWEEP,
           {
             method: 'SGD-CR',
@@ -214,16 +241,13 @@ describeBackends('fused ensembles (createEnsemble with implementation: fused)', 
           disposeBatch(batch);
         }
         for (const [r, { model }] of separate.entries()) {
-          const got = await ensemble.member(r);
-          const want = await model.member(0);
+          const got = await ensemble.getWeights(r);
+          const want = await model.getWeights(0);
           for (const k of PARAMS)
             expect(relativeError(got[k].values, want[k].values), `run ${r} ${k}`).toBeLessThan(1e-5);
         }
         ensemble.dispose();
-        for (const { model, method } of separate) {
-          model.dispose();
-          method.optimizer.dispose();
-        }
+        for (const { model } of separate) model.dispose();
       });
     },
   );
@@ -233,7 +257,7 @@ describeBackends('fused ensembles (createEnsemble with implementation: fused)', 
     async () => {
       await expectNoLeak(async () => {
         const c: Shape = { I: 4, H: 6, O: 3, T: 5, B: 3, head: 'last-softmax' };
-        const member: EnsembleMemberOptions = {
+        const member: SweepMember = {
           method: 'SGD-CR',
           learningRate: 0.4,
           maxNorm: 0.1,
@@ -255,79 +279,86 @@ describeBackends('fused ensembles (createEnsemble with implementation: fused)', 
           implementation: 'fused',
         });
         const method = paperMethod('SGD-CR', member);
+        const optimizer = methodOptimizer(method); // the chain: safeguard, non-finite skip, clip
         for (let s = 0; s < 3; s++) {
           const batch = batchFor(c, 0, s);
           const one = stack([batch]);
           const rec = await ensemble.step(one);
-          const want = await trainStep(model, batch, method.optimizer, {
-            omega: method.omega,
-            safeguard: true,
-          });
+          const want = await trainStep(model, batch, optimizer, { omega: method.omega });
           expect(Math.abs(rec.loss[0] - want.loss)).toBeLessThan(2e-5);
           expect(Math.abs(rec.norm[0] - want.norm) / want.norm).toBeLessThan(2e-5);
           expect([rec.clipped[0], rec.safeguarded[0]]).toEqual([want.clipped, want.safeguarded]);
           disposeBatch(batch);
           disposeBatch(one);
         }
-        const got = await ensemble.member(0);
+        const got = await ensemble.getWeights(0);
         for (const k of PARAMS) {
           const err = relativeError(got[k].values, await model.variables[k].data());
           expect(err, k).toBeLessThan(1e-5);
         }
         ensemble.dispose();
         model.dispose();
-        method.optimizer.dispose();
+        optimizer.dispose();
       });
     },
   );
 
-  it('one-run ensembles stepped together (one kernel call) end bit for bit where each stepping alone ends', async () => {
+  it('runs of one trainer end bit for bit where one-run trainers stepping alone end (runs are independent)', async () => {
     await expectNoLeak(async () => {
       const c: Shape = { I: 4, H: 6, O: 3, T: 5, B: 3, head: 'last-softmax' };
-      const together = SWEEP.map((m) => ensembleOf(c, [m], 'fused'));
+      const together = ensembleOf(c, SWEEP, 'fused');
       const alone = SWEEP.map((m) => ensembleOf(c, [m], 'fused'));
       for (let s = 0; s < 3; s++) {
         const batches = SWEEP.map((_, r) => stackedBatchFor(c, 1, 10 * s + r));
-        const got = await ensembleStepTogether(together, batches);
-        const want: EnsembleStepRecord[] = [];
-        for (const [r, e] of alone.entries()) want.push(await e.step(batches[r]));
-        expect(got).toEqual(want);
+        const joined = {
+          inputs: tf.concat(batches.map((b) => b.inputs)),
+          targets: tf.concat(batches.map((b) => b.targets)),
+        };
+        const got = await together.step(joined);
+        for (const [r, e] of alone.entries()) {
+          const want = await e.step(batches[r]);
+          expect([got.loss[r], got.norm[r], got.clipped[r]]).toEqual([
+            want.loss[0],
+            want.norm[0],
+            want.clipped[0],
+          ]);
+        }
         batches.forEach(disposeBatch);
+        disposeBatch(joined);
       }
-      for (const [r, e] of together.entries()) expect(await e.member(0)).toEqual(await alone[r].member(0));
-      for (const e of [...together, ...alone]) e.dispose();
+      for (const [r, e] of alone.entries())
+        expect(await together.getWeights(r)).toEqual(await e.getWeights(0));
+      for (const e of [together, ...alone]) e.dispose();
     });
   });
 
-  it('an implementation without batched ensembles is refused by name; fused names what it cannot run', async () => {
+  it('an implementation without batched ensembles steps op by op; a compiled step it cannot take is refused by name', async () => {
     await expectNoLeak(async () => {
       const c: Shape = { I: 3, H: 4, O: 2, T: 3, B: 2, head: 'last-softmax' };
       const { stacked: _, ...plain } = fusedImplementation;
       const noStack = { ...plain, name: 'no-stack' } as TrainableImplementation;
-      expect(() => ensembleOf(c, SWEEP.slice(0, 1), noStack as unknown as string)).toThrow(
-        /implementation 'no-stack' has no batched ensembles/,
+      expect(() => ensembleOf(c, SWEEP.slice(0, 1), noStack, 'compiled')).toThrow(
+        /implementation 'no-stack' cannot step these runs on backend '\w+' in one batched step/,
       );
-      const e = ensembleOf(c, SWEEP.slice(0, 2), 'fused');
-      expect(e.implementation.name).toBe('fused');
-      const one = batchFor(c, 0, 0);
-      const lone = stack([one]);
-      await expect(e.step(lone)).rejects.toThrow(/inputs have shape \[1, 2, 3, 3\]; expected \[runs=2, /);
       const never = {
         ...fusedImplementation,
         name: 'never',
         stacked: { ...fusedImplementation.stacked!, supports: () => false },
       };
-      e.useImplementation(never);
-      const two = stack([one, one]);
-      await expect(e.step(two)).rejects.toThrow(
-        new RegExp(
-          `'never' cannot step this ensemble \\(2 runs of 4 units, head 'last-softmax'\\) on backend '${backend.name}'`,
-        ),
+      expect(() => ensembleOf(c, SWEEP.slice(0, 2), never, 'compiled')).toThrow(
+        new RegExp(`'never' cannot step these runs on backend '${backend.name}'`),
       );
+      const auto = ensembleOf(c, SWEEP.slice(0, 2), noStack, 'auto');
+      expect(auto.engine).toBe('op-by-op');
+      auto.dispose();
+      const e = ensembleOf(c, SWEEP.slice(0, 2), 'fused');
+      expect(e.engine).toBe('compiled');
+      const one = batchFor(c, 0, 0);
+      const lone = stack([one]);
+      await expect(e.step(lone)).rejects.toThrow(/inputs have shape \[1, 2, 3, 3\]; expected \[runs=2, /);
       expect(e.iterations).toBe(0);
       disposeBatch(one);
       disposeBatch(lone);
-      disposeBatch(two);
       e.dispose();
     });
   });
