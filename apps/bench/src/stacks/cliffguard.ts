@@ -1,12 +1,19 @@
 /**
- * cliffguard's training step: `createRnn` + `trainStep` of @cliffguard/rnn with one of its
- * implementations ('reference' op by op, 'fused' from @cliffguard/fused), and the paper's
- * methods: SGD (tf.train.sgd), SGD-C (the same inside @cliffguard/clip's
- * `withGradientClipping`), SGD-CR (SGD-C plus Ω, eq. 9-10). The authors' safeguard is off in
- * every method, so SGD-C / SGD measures the clipping wrapper alone.
+ * cliffguard's training step: `createRnn` + a model trainer (`createTrainer({ model, method })`)
+ * of @cliffguard/rnn with one of its implementations ('reference' op by op, 'fused' from
+ * @cliffguard/fused), and the paper's methods (`paperMethod`): SGD (tf.train.sgd), SGD-C (the
+ * same behind the clip chain: non-finite skip, global-norm clip), SGD-CR (SGD-C plus Ω, eq.
+ * 9-10). The authors' safeguard is off in every method, so SGD-C / SGD measures the clip alone.
  */
-import { canReadSync, withGradientClipping } from '@cliffguard/clip';
-import { type Batch, createRnn, getImplementation, listImplementations, trainStep } from '@cliffguard/rnn';
+import { canReadSync } from '@cliffguard/clip';
+import {
+  type Batch,
+  createRnn,
+  createTrainer,
+  getImplementation,
+  listImplementations,
+  paperMethod,
+} from '@cliffguard/rnn';
 import * as tf from '@tensorflow/tfjs-core';
 import type { BenchConfig } from '../configs.js';
 import type { BatchData, InitialWeights } from '../data.js';
@@ -51,9 +58,15 @@ function batchTensors(data: BatchData): Batch {
   return { inputs, targets };
 }
 
-function optimizerFor(method: Method, config: BenchConfig): tf.Optimizer {
-  const sgd = tf.train.sgd(config.learningRate);
-  return method === 'SGD' ? sgd : withGradientClipping(sgd, { maxNorm: config.maxNorm });
+/** The paper's method as the bench runs it: no safeguard, Ω as eq. 9 prints it (sum over time). */
+function methodFor(method: Method, config: BenchConfig) {
+  return paperMethod(method, {
+    learningRate: config.learningRate,
+    maxNorm: config.maxNorm,
+    alpha: config.omegaWeight,
+    omegaVariant: 'paper',
+    safeguard: false,
+  });
 }
 
 /** The stack factory for implementation `impl` ('reference', 'fused', ...) and `method`. */
@@ -89,17 +102,16 @@ export function cliffguardStack(
         W_out: { shape: [H, O], values: w.W_out },
         b_out: { shape: [O], values: w.b_out },
       });
-      const optimizer = optimizerFor(method, config);
+      const trainer = createTrainer({ model, method: methodFor(method, config) });
       const batch = batchTensors(data);
-      const options = method === 'SGD-CR' ? { omega: { alpha: config.omegaWeight } } : {};
       return {
         async step() {
-          const record = await trainStep(model, batch, optimizer, { ...options, safeguard: false });
-          return record.loss;
+          const record = await trainer.step(batch);
+          return record.loss[0];
         },
         dispose() {
+          trainer.dispose();
           model.dispose();
-          optimizer.dispose();
           tf.dispose([batch.inputs, batch.targets]);
         },
       };

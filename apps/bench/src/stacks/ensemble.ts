@@ -1,11 +1,17 @@
 /**
  * Batched ensembles (issue 7): R independent runs of one config trained as one computation by
- * @cliffguard/rnn's createEnsemble with the 'fused' implementation (one kernel call per step on
+ * @cliffguard/rnn's createTrainer (members, the 'fused' implementation, the compiled engine) (one kernel call per step on
  * cpu and wasm, one batched WGSL pass for all runs on webgpu), each run with its own global-norm clip (and Ω for
  * SGD-CR). Run 0 starts from the bench's shared weights and batch (so its losses must follow the
  * single fused run's); runs 1..R-1 from other seeds. A row's throughput is R updates per step.
  */
-import { createEnsemble, type Ensemble, getImplementation, resolvePaperMethod } from '@cliffguard/rnn';
+import {
+  compilePaperMethod,
+  createTrainer,
+  getImplementation,
+  paperMethod,
+  type Trainer,
+} from '@cliffguard/rnn';
 import * as tf from '@tensorflow/tfjs-core';
 import type { BenchConfig } from '../configs.js';
 import { type BatchData, type InitialWeights, initialWeights, makeBatch } from '../data.js';
@@ -25,14 +31,14 @@ function tensors(data: BatchData) {
 /** The factory for an ensemble of `runs` runs with `method` (SGD, SGD-C or SGD-CR). */
 export async function ensembleStack(runs: number, method: Method): Promise<StackFactory> {
   const fusedProblem = await loadFused();
-  const member = (config: BenchConfig) => ({
-    method,
-    learningRate: config.learningRate,
-    maxNorm: config.maxNorm,
-    alpha: config.omegaWeight,
-    omegaVariant: 'paper' as const, // trainStep's default, as the single-run stacks use it
-    safeguard: false,
-  });
+  const methodFor = (config: BenchConfig) =>
+    paperMethod(method, {
+      learningRate: config.learningRate,
+      maxNorm: config.maxNorm,
+      alpha: config.omegaWeight,
+      omegaVariant: 'paper', // trainStep's default, as the single-run stacks use it
+      safeguard: false,
+    });
   return {
     impl: 'fused-ensemble',
     method,
@@ -41,25 +47,26 @@ export async function ensembleStack(runs: number, method: Method): Promise<Stack
       if (fusedProblem !== null) return fusedProblem;
       const stacked = getImplementation('fused').stacked;
       if (!stacked) return 'this build of @cliffguard/fused has no batched ensembles';
-      const members = [resolvePaperMethod(method, member(config))];
+      const members = [compilePaperMethod(methodFor(config))!];
       if (!stacked.supports(config, members, backend))
         return `@cliffguard/fused has no ensembles on ${backend}`;
       return null;
     },
     async create(config: BenchConfig, data: BatchData, w: InitialWeights): Promise<RunningStack> {
       const { inputSize: I, hiddenSize: H, outputSize: O } = config;
-      const ensemble: Ensemble = createEnsemble({
+      const ensemble: Trainer = createTrainer({
         inputSize: I,
         hiddenSize: H,
         outputSize: O,
         activation: config.activation,
         head: config.head,
-        members: Array.from({ length: runs }, () => member(config)),
+        members: Array.from({ length: runs }, () => ({ method: methodFor(config) })),
         implementation: 'fused',
+        engine: 'compiled',
       });
       for (let r = 0; r < runs; r++) {
         const weights = r === 0 ? w : initialWeights(config, 1000 + r);
-        ensemble.setMember(r, {
+        ensemble.setWeights(r, {
           W_in: { shape: [I, H], values: weights.W_in },
           W_rec: { shape: [H, H], values: weights.W_rec },
           b: { shape: [H], values: weights.b },

@@ -266,7 +266,7 @@ export async function runSynthetic(
       model.setWeights(loadWeights(s.weights));
       await trainer.fromModel();
       task.setState(s.task as Parameters<typeof task.setState>[0]);
-      trainer.setOptimizerState(s.optimizer);
+      await trainer.setOptimizerState(s.optimizer);
       step = resumed.step;
       window = s.window;
       trace = s.trace;
@@ -311,7 +311,7 @@ export async function runSynthetic(
     const saveState = async (): Promise<SyntheticState> => ({
       weights: saveWeights(await model.getWeights()),
       task: task.getState(),
-      optimizer: trainer.optimizerState(),
+      optimizer: await trainer.optimizerState(),
       window,
       trace,
       traceEvery,

@@ -1,17 +1,24 @@
 /**
- * How a synthetic run takes its updates. With the fused implementation the run is a one-run
- * batched ensemble (@cliffguard/rnn's createEnsemble): the whole update, from the forward pass to
- * the clip and SGD, is one kernel call on cpu and wasm, where trainStep with the clip wrapper adds
- * the norm, the clip and SGD as tfjs ops around the fused pass (P100 on wasm, quiet machine:
- * 2.4 vs 3.0 ms a step). Otherwise (the op-by-op reference) it is trainStep with paperMethod's
- * optimizer. Both give the same run to float32 tolerance (tested in @cliffguard/fused and
- * through the CLI). The model stays the one that is evaluated, probed and checkpointed: `toModel`
- * copies the ensemble's weights into it before any of that.
+ * How a synthetic run takes its updates: through @cliffguard/rnn's one training API,
+ * `createTrainer`, with the paper's method (`paperMethod`). With the fused implementation the run
+ * is a one-run members trainer whose engine compiles the paper's chain into the kernel: the whole
+ * update, from the forward pass to the clip and SGD, is one kernel call on cpu and wasm (P100 on
+ * wasm, quiet machine: 2.4 vs 3.0 ms a step for the model engine). Otherwise (the op-by-op
+ * reference) it is a model trainer, the model engine that `trainStep` is. Both give the same run to
+ * float32 tolerance (tested in @cliffguard/fused and through the CLI). The model stays the one
+ * that is evaluated, probed and checkpointed: `toModel` copies the run's weights into it first.
  */
-import type { Batch, PaperMethodName, PaperMethodOptions, RnnModel, StepRecord } from '@cliffguard/rnn';
+import type {
+  Batch,
+  PaperMethodName,
+  PaperMethodOptions,
+  RnnModel,
+  StepRecord,
+  Trainer,
+} from '@cliffguard/rnn';
 
 export interface SyntheticTrainer {
-  /** 'ensemble' (one kernel call a step) or 'trainStep' */
+  /** 'ensemble' (the compiled one-run trainer, one kernel call a step) or 'trainStep' (the model engine) */
   readonly kind: 'ensemble' | 'trainStep';
   /** One update on `batch`; `step` is the update number (α schedules read it). */
   step(batch: Batch, step: number): Promise<StepRecord>;
@@ -20,9 +27,9 @@ export interface SyntheticTrainer {
   /** Takes the model's weights as the training state's (at the start, and after a resume). */
   fromModel(): Promise<void>;
   /** The optimizer's state for a checkpoint (null when it has none). */
-  optimizerState(): unknown;
+  optimizerState(): Promise<unknown>;
   /** Restores what optimizerState returned. */
-  setOptimizerState(state: unknown): void;
+  setOptimizerState(state: unknown): Promise<void>;
   dispose(): void;
 }
 
@@ -34,82 +41,76 @@ export interface TrainerSettings {
   backend: string;
 }
 
-type Rnn = typeof import('@cliffguard/rnn');
-type Tf = typeof import('@tensorflow/tfjs-core');
-
-/** SGD, SGD-C (withGradientClipping over sgd) or SGD-CR (+ Ω), the safeguard when clipping. */
-function trainStepTrainer(rnn: Rnn, { model, method, options }: TrainerSettings): SyntheticTrainer {
-  const paper = rnn.paperMethod(method, options);
-  const optimizer = paper.optimizer as typeof paper.optimizer & {
-    getState?: () => unknown;
-    setState?: (s: unknown) => void;
-  };
+/** Run 0 of a trainer's record, as one model's. */
+function firstRun(r: Awaited<ReturnType<Trainer['step']>>): StepRecord {
   return {
-    kind: 'trainStep',
-    step: (batch, step) =>
-      rnn.trainStep(model, batch, optimizer, { omega: paper.omega, safeguard: paper.safeguard, step }),
-    toModel: async () => {},
-    fromModel: async () => {},
-    optimizerState: () => optimizer.getState?.() ?? null,
-    setOptimizerState: (s) => {
-      if (s && optimizer.setState) optimizer.setState(s);
-    },
-    dispose: () => optimizer.dispose(),
+    loss: r.loss[0],
+    norm: r.norm[0],
+    omega: r.omega[0],
+    alpha: r.alpha[0],
+    clipped: r.clipped[0],
+    skipped: r.skipped[0],
+    safeguarded: r.safeguarded[0],
   };
 }
 
-/** The same method as a one-run ensemble: its clip, Ω, safeguard and SGD inside the step. */
-function ensembleTrainer(rnn: Rnn, tf: Tf, { model, method, options, implementation }: TrainerSettings) {
+/**
+ * The compiled one-run trainer where the (non-reference) implementation has one on this backend,
+ * else the model trainer; `CLIFFGUARD_REPRO_TRAINER=trainStep` forces the model trainer (a test
+ * compares the two through the CLI). The trainer starts from the model's weights.
+ */
+export async function makeTrainer(settings: TrainerSettings): Promise<SyntheticTrainer> {
+  const rnn = await import('@cliffguard/rnn');
+  const { model, implementation } = settings;
+  const method = rnn.paperMethod(settings.method, settings.options);
   const c = model.config;
-  const ensemble = rnn.createEnsemble({
-    inputSize: c.inputSize,
-    hiddenSize: c.hiddenSize,
-    outputSize: c.outputSize,
-    activation: c.activation,
-    head: c.head,
-    members: [{ method, ...options }],
-    implementation,
-  });
-  const trainer: SyntheticTrainer = {
-    kind: 'ensemble',
+  const compiled =
+    process.env.CLIFFGUARD_REPRO_TRAINER !== 'trainStep' && implementation !== 'reference'
+      ? rnn.createTrainer({
+          inputSize: c.inputSize,
+          hiddenSize: c.hiddenSize,
+          outputSize: c.outputSize,
+          activation: c.activation,
+          head: c.head,
+          members: [{ method }],
+          implementation,
+          engine: 'auto',
+        })
+      : null;
+  if (compiled && compiled.engine !== 'compiled') compiled.dispose();
+  const useCompiled = compiled?.engine === 'compiled';
+  const trainer = useCompiled ? (compiled as Trainer) : rnn.createTrainer({ model, method });
+  const wrapped: SyntheticTrainer = {
+    kind: useCompiled ? 'ensemble' : 'trainStep',
     async step(batch, step) {
+      if (!useCompiled) return firstRun(await trainer.step(batch, { step }));
+      const tf = await import('@tensorflow/tfjs-core');
+      // a members trainer takes a leading run axis
       const one = tf.tidy(() => ({
         inputs: tf.expandDims(batch.inputs, 0),
         targets: tf.expandDims(batch.targets, 0),
         ...(batch.mask ? { mask: tf.expandDims(batch.mask, 0) } : {}),
       }));
       try {
-        return rnn.memberRecord(await ensemble.step(one, { step }), 0);
+        return firstRun(await trainer.step(one, { step }));
       } finally {
         tf.dispose(Object.values(one));
       }
     },
-    toModel: async () => model.setWeights(await ensemble.member(0)),
-    fromModel: async () => ensemble.setMember(0, await model.getWeights()),
-    // plain SGD inside the step: no optimizer state
-    optimizerState: () => null,
-    setOptimizerState: () => {},
-    dispose: () => ensemble.dispose(),
+    toModel: async () => {
+      if (useCompiled) model.setWeights(await trainer.getWeights(0));
+    },
+    fromModel: async () => {
+      if (useCompiled) trainer.setWeights(0, await model.getWeights());
+    },
+    // the compiled paper chain is plain SGD inside the step: no optimizer state
+    optimizerState: async () => (useCompiled ? null : (await trainer.getState()).optimizers),
+    async setOptimizerState(s) {
+      if (useCompiled || !Array.isArray(s)) return;
+      await trainer.setState({ ...(await trainer.getState()), optimizers: s });
+    },
+    dispose: () => trainer.dispose(),
   };
-  return trainer;
-}
-
-/**
- * The one-run ensemble where the (non-reference) implementation has a batched step on this
- * backend, else trainStep; `CLIFFGUARD_REPRO_TRAINER=trainStep` forces trainStep (to compare the
- * two). The trainer starts from the model's weights.
- */
-export async function makeTrainer(settings: TrainerSettings): Promise<SyntheticTrainer> {
-  const rnn = await import('@cliffguard/rnn');
-  const tf = await import('@tensorflow/tfjs-core');
-  const stacked = rnn.getImplementation(settings.implementation).stacked;
-  const members = [rnn.resolvePaperMethod(settings.method, settings.options)];
-  const useEnsemble =
-    process.env.CLIFFGUARD_REPRO_TRAINER !== 'trainStep' &&
-    settings.implementation !== 'reference' &&
-    stacked?.supports(settings.model.config, members, settings.backend) === true;
-  if (!useEnsemble) return trainStepTrainer(rnn, settings);
-  const trainer = ensembleTrainer(rnn, tf, settings);
-  await trainer.fromModel();
-  return trainer;
+  await wrapped.fromModel();
+  return wrapped;
 }
