@@ -2,6 +2,7 @@ import { describeBackends, expectNoLeak } from '@cliffguard/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { describe, expect, it, vi } from 'vitest';
+import { globalNorm } from './global-norm.js';
 import type { NamedGradient } from './gradients.js';
 import {
   expectClose,
@@ -14,7 +15,6 @@ import {
   variableNames,
 } from './reference.helpers.js';
 import { canReadSync } from './step.js';
-import { globalNorm } from './global-norm.js';
 import { withGradientClipping } from './with-gradient-clipping.js';
 
 /** A variable whose initial tensor is not left behind (tf.variable keeps its own copy). */
