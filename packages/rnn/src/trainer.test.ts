@@ -69,6 +69,21 @@ async function train(trainer: Trainer, runs: number): Promise<Weights[]> {
   return out;
 }
 
+/** Run r's data through a model trainer of its own (the model engine); its weights, flat. */
+async function trainAlone(method: TrainingMethod, seed: number, r: number): Promise<number[]> {
+  const model = createRnn({ ...SIZES, seed });
+  const single = createTrainer({ model, method });
+  for (let step = 0; step < STEPS; step++) {
+    const batch = batchOf(r, step, scaleAt(step));
+    await single.step(batch);
+    disposeBatch(batch);
+  }
+  const weights = flat(await model.getWeights());
+  single.dispose();
+  model.dispose();
+  return weights;
+}
+
 const LR = 0.2;
 const paper = (name: PaperMethodName) => paperMethod(name, { learningRate: LR, maxNorm: 1, alpha: 0.5 });
 /** A chain no kernel knows: AutoClip (a percentile of past norms) in front of Adam. */
@@ -169,21 +184,11 @@ describeBackends('createTrainer', (backend) => {
         const c = await train(compiled, 3);
         const o = await train(opByOp, 3);
         for (let r = 0; r < 3; r++) {
-          const model = createRnn({ ...SIZES, seed: 11 + r });
-          const single = createTrainer({ model, method: methods[r] });
-          // run r alone through the model engine
-          for (let step = 0; step < STEPS; step++) {
-            const batch = batchOf(r, step, scaleAt(step));
-            await single.step(batch);
-            disposeBatch(batch);
-          }
-          const want = flat(await model.getWeights());
+          const want = await trainAlone(methods[r], 11 + r, r);
           // op by op IS the model engine on run r's slice: bit for bit
           expect(flat(o[r])).toEqual(want);
           // the stacked update computes the same arithmetic in another order
           expectClose(flat(c[r]), want, 1e-5);
-          single.dispose();
-          model.dispose();
         }
         compiled.dispose();
         opByOp.dispose();
@@ -203,18 +208,7 @@ describeBackends('createTrainer', (backend) => {
         });
         expect(trainer.engine).toBe('op-by-op');
         const got = await train(trainer, 3);
-        for (let r = 0; r < 3; r++) {
-          const model = createRnn({ ...SIZES, seed: 3 + r });
-          const single = createTrainer({ model, method: methods[r] });
-          for (let step = 0; step < STEPS; step++) {
-            const batch = batchOf(r, step, scaleAt(step));
-            await single.step(batch);
-            disposeBatch(batch);
-          }
-          expect(flat(got[r])).toEqual(flat(await model.getWeights()));
-          single.dispose();
-          model.dispose();
-        }
+        for (let r = 0; r < 3; r++) expect(flat(got[r])).toEqual(await trainAlone(methods[r], 3 + r, r));
         trainer.dispose();
       });
     },
