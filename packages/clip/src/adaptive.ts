@@ -258,8 +258,9 @@ export function agc(options: AgcOptions = {}): GradientTransform<null> {
   return {
     name: 'agc',
     role: 'unitClip',
+    runsOnDevice: true,
     init: () => null,
-    update(grads, state, params) {
+    update(grads, state, params, ctx) {
       const counts: tf.Scalar[] = [];
       const out = grads.map((g) => {
         if (g.tensor == null || excluded.has(g.name)) return g;
@@ -273,8 +274,14 @@ export function agc(options: AgcOptions = {}): GradientTransform<null> {
         counts.push(tf.sum(tf.cast(trigger, 'float32')));
         return { name: g.name, tensor: tf.mul(g.tensor, scale) };
       });
-      const reads = counts.length === 0 ? undefined : { clippedUnits: tf.addN(counts) as tf.Scalar };
-      return { grads: out, state, reads };
+      const clippedUnits = counts.length === 0 ? undefined : (tf.addN(counts) as tf.Scalar);
+      if (ctx.device)
+        return {
+          grads: out,
+          state,
+          ...(clippedUnits ? { clipped: tf.greater(clippedUnits, 0) as tf.Scalar } : {}),
+        };
+      return { grads: out, state, reads: clippedUnits ? { clippedUnits } : undefined };
     },
     observe: (state, reads) => ({ state, clipped: (reads.clippedUnits ?? 0) > 0 }),
     getConfig: () => ({ clipping, eps, exclude: encodeNames(exclude) }),

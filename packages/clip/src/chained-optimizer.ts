@@ -1,7 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { selectWhole } from './global-norm.js';
 import { type NamedGradient, presentTensors } from './gradients.js';
 import { transformFromConfig } from './registry.js';
-import { fromNamedList, paramInfos, runStep, type StepPlan, toNamedList } from './step.js';
+import {
+  type DeviceStepPlan,
+  fromNamedList,
+  paramInfos,
+  runDeviceStep,
+  runStep,
+  type StepPlan,
+  toNamedList,
+} from './step.js';
 import {
   chain,
   type GradientTransform,
@@ -62,10 +71,63 @@ export interface ChainedOptimizerState {
   stats: StatsState;
 }
 
+/**
+ * Where a step's decisions are made:
+ * - 'host': the step's scalars are read back once (`dataSync`) and decided in JavaScript;
+ * - 'device': nothing is read back; the clip factor is a tensor and a skipped step is undone on
+ *   the device (weights and optimizer slots selected against the old, as optax's
+ *   `apply_if_finite`); numbers arrive with `await readStats()`;
+ * - 'auto' (default): 'device' on GPU backends (webgl, webgpu) when every plugin of the chain
+ *   runs on the device and there is no `onStep` (which needs numbers each step), else 'host'.
+ */
+export type StepMode = 'auto' | 'host' | 'device';
+
 export interface ChainedOptimizerOptions {
   /** Called after every step (applied or skipped) with what it did. Not saved with the model. */
   onStep?: (info: StepInfo) => void;
+  /** Where decisions are made; default 'auto' (see StepMode). */
+  mode?: StepMode;
 }
+
+/** What `readStats()` returns: the running statistics and the last step's numbers. */
+export interface ReadStats extends ClipStats {
+  lastGlobalNorm: number;
+  lastClipped: boolean;
+  lastSkipped: boolean;
+  lastReplaced: boolean;
+}
+
+const MODES: readonly StepMode[] = ['auto', 'host', 'device'];
+
+/** Backends whose readbacks stall a GPU queue (or, for webgpu in Node, cannot be synchronous). */
+function isGpuBackend(backend = tf.getBackend()): boolean {
+  return backend === 'webgl' || backend === 'webgpu';
+}
+
+/**
+ * Every tf.Variable an optimizer holds (its slots and counters such as Adam's β powers): its own
+ * fields, and arrays of variables or of `{ variable }` slot records, as tfjs's optimizers keep them.
+ */
+function optimizerVariables(opt: tf.Optimizer): tf.Variable[] {
+  const out: tf.Variable[] = [];
+  const add = (x: unknown) => {
+    if (x instanceof tf.Variable) out.push(x);
+    else if (
+      x != null &&
+      typeof x === 'object' &&
+      (x as { variable?: unknown }).variable instanceof tf.Variable
+    )
+      out.push((x as { variable: tf.Variable }).variable);
+  };
+  for (const value of Object.values(opt)) {
+    if (Array.isArray(value)) value.forEach(add);
+    else add(value);
+  }
+  return out;
+}
+
+/** The device-side running sums of device-mode steps not yet read: count, sum, max, clips, skips, replaces. */
+const DEVICE_STATS = 6;
 
 /** The name under which the plugin state travels with the inner optimizer's weights. */
 export const STATE_WEIGHT_NAME = 'cliffguard/state';
@@ -103,8 +165,17 @@ export class ChainedOptimizer extends tf.Optimizer {
   lastReplaced = false;
   lastStep: StepInfo | null = null;
 
+  /** Where decisions are made (see StepMode). */
+  readonly mode: StepMode;
+
   private transformState: PluginState | undefined;
   private statsState: StatsState = emptyStats();
+  /** Device mode: the sums of steps not yet folded into statsState ([DEVICE_STATS]), kept. */
+  private deviceStats: tf.Tensor | null = null;
+  /** Device mode: the last step's [norm, clipped, skipped, replaced] (kept until the next step). */
+  private deviceLast: tf.Tensor | null = null;
+  /** Device mode: the variable names whose optimizer slots exist (see warmSlots). */
+  private warmed: string | null = null;
   /** Tensors handed out by `getWeights` that nobody else disposes (see getWeights). */
   private handedOut: tf.Tensor[] = [];
 
@@ -114,7 +185,7 @@ export class ChainedOptimizer extends tf.Optimizer {
     options: ChainedOptimizerOptions = {},
   ) {
     super();
-    if (!(inner instanceof tf.Optimizer)) {
+    if (inner == null || !(inner instanceof tf.Optimizer)) {
       throw new TypeError(
         `ChainedOptimizer: inner must be a tf.Optimizer (tf.train.sgd(...) etc.), got ${String(inner)}`,
       );
@@ -130,7 +201,63 @@ export class ChainedOptimizer extends tf.Optimizer {
     // A lone chain is kept as is, so a save/load round trip does not nest chains.
     this.transform =
       Array.isArray(transform) || transform?.name !== 'chain' ? chain(...[transform].flat()) : transform;
+    if (options.onStep !== undefined && typeof options.onStep !== 'function') {
+      throw new TypeError(
+        `ChainedOptimizer: onStep must be a function (info) => void, got ${typeof options.onStep} ${String(options.onStep)}`,
+      );
+    }
     this.onStep = options.onStep;
+    const mode = options.mode ?? 'auto';
+    if (!MODES.includes(mode)) {
+      throw new RangeError(
+        `ChainedOptimizer: mode must be 'auto', 'host' or 'device', got ${JSON.stringify(mode)}`,
+      );
+    }
+    if (mode === 'device') {
+      const host = hostOnly(this.transform);
+      if (host.length > 0) {
+        throw new Error(
+          `ChainedOptimizer: mode 'device' needs every plugin to run on the device; ${host.join(', ')} ` +
+            "decide on the host (use mode 'host' or 'auto')",
+        );
+      }
+      if (this.onStep) {
+        throw new Error(
+          "ChainedOptimizer: mode 'device' has no numbers during a step for onStep; use await optimizer.readStats()",
+        );
+      }
+    }
+    this.mode = mode;
+  }
+
+  /** Whether this step runs in device mode (see StepMode). */
+  get deviceMode(): boolean {
+    if (this.mode === 'device') return true;
+    return (
+      this.mode === 'auto' &&
+      this.onStep === undefined &&
+      this.transform.runsOnDevice === true &&
+      isGpuBackend()
+    );
+  }
+
+  /**
+   * Device mode: the last step's pre-clip norm as a new scalar tensor (yours to dispose), or null
+   * after a host-mode step, which keeps it as the number `lastGlobalNorm`.
+   */
+  get lastGlobalNormTensor(): tf.Scalar | null {
+    return this.deviceLast
+      ? (tf.tidy(() => tf.reshape(tf.slice(this.deviceLast!, 0, 1), [])) as tf.Scalar)
+      : null;
+  }
+
+  /**
+   * Device mode: the last step's [norm, clipped, skipped, replaced] as a float32 tensor [4]
+   * (owned by the optimizer, valid until the next step), for a caller that reads it back with
+   * its own numbers in one transfer (rnn's trainStep does); null after a host-mode step.
+   */
+  get lastStepTensor(): tf.Tensor | null {
+    return this.deviceLast;
   }
 
   /** Mirrors the inner optimizer: a skipped step does not count. */
@@ -157,22 +284,184 @@ export class ChainedOptimizer extends tf.Optimizer {
     const params = tf.engine().registeredVariables as Params;
     const state = this.transformState ?? this.transform.init(paramInfos(list, params));
     const inputs = new Set(list.map((g) => g.tensor));
-    const { grads, plan } = runStep(this.transform, list, state, params, this.inner.iterations);
-
-    if (plan.skipReason == null) {
+    const asArray = Array.isArray(variableGradients);
+    const owned = (grads: NamedGradient[]) =>
+      grads.map((g) => g.tensor).filter((t): t is tf.Tensor => t != null && !inputs.has(t));
+    if (this.deviceMode) {
+      this.warmSlots(list, params, asArray);
+      const { grads, plan } = runDeviceStep(this.transform, list, state, params, this.inner.iterations);
       try {
-        this.inner.applyGradients(
-          fromNamedList(grads, Array.isArray(variableGradients)) as tf.NamedTensorMap,
-        );
+        this.applyUnlessUndone(grads, plan, list, params, asArray);
       } finally {
-        tf.dispose(grads.map((g) => g.tensor).filter((t): t is tf.Tensor => t != null && !inputs.has(t)));
+        tf.dispose(owned(grads));
       }
+      this.commitDevice(plan);
+      return;
+    }
+    const { grads, plan } = runStep(this.transform, list, state, params, this.inner.iterations);
+    try {
+      // onStep runs before anything changes: an error in it leaves weights, slots and state as they were
+      this.onStep?.(this.stepInfo(plan, this.inner.iterations + (plan.skipReason == null ? 1 : 0)));
+      if (plan.skipReason == null) {
+        this.inner.applyGradients(fromNamedList(grads, asArray) as tf.NamedTensorMap);
+      }
+    } finally {
+      tf.dispose(owned(grads));
     }
     this.commit(plan);
   }
 
-  /** Commits a finished step: plugin state, statistics, `last*`, then `onStep`. */
+  /**
+   * Device mode: the inner step, undone on the device where `plan.keep` is false: every weight
+   * and optimizer variable selected against its value before the step.
+   */
+  private applyUnlessUndone(
+    grads: NamedGradient[],
+    plan: DeviceStepPlan,
+    list: NamedGradient[],
+    params: Params,
+    asArray: boolean,
+  ): void {
+    tf.tidy(() => {
+      const touched = plan.keep ? this.variablesOf(list, params) : [];
+      const before = touched.map((v) => tf.clone(v));
+      this.inner.applyGradients(fromNamedList(grads, asArray) as tf.NamedTensorMap);
+      touched.forEach((v, i) => {
+        v.assign(selectWhole(plan.keep!, v, before[i]));
+      });
+    });
+  }
+
+  /** The variables a step may change: the listed weights and the inner optimizer's own. */
+  private variablesOf(list: NamedGradient[], params: Params): tf.Variable[] {
+    const weights = list.flatMap((g) => (g.tensor != null && params[g.name] ? [params[g.name]] : []));
+    return [...weights, ...optimizerVariables(this.inner)];
+  }
+
+  /**
+   * Device mode needs every optimizer slot to exist before a step it may undo (tfjs makes slots
+   * on a variable's first step, and an undone first step would have nothing to go back to). A
+   * zero step makes them at their initial values (zeros; Adagrad's initial accumulator); every
+   * variable that existed before it, and the iteration count, are then put back.
+   */
+  private warmSlots(list: NamedGradient[], params: Params, asArray: boolean): void {
+    const names = list.map((g) => g.name).join('\n');
+    if (this.warmed === names) return;
+    const inner = this.inner as unknown as { iterations_: number };
+    const iterations = inner.iterations_;
+    tf.tidy(() => {
+      const existing = this.variablesOf(list, params);
+      const before = existing.map((v) => tf.clone(v));
+      const zeros = list.map((g) =>
+        g.tensor == null ? g : { name: g.name, tensor: tf.zerosLike(g.tensor) },
+      );
+      this.inner.applyGradients(fromNamedList(zeros, asArray) as tf.NamedTensorMap);
+      existing.forEach((v, i) => {
+        v.assign(before[i]);
+      });
+    });
+    inner.iterations_ = iterations;
+    this.warmed = names;
+  }
+
+  /** Folds a device step into the device-side sums and keeps its numbers as tensors. */
+  private commitDevice(plan: DeviceStepPlan): void {
+    const s = this.statsState;
+    this.transformState = plan.state;
+    this.statsState = { ...s, steps: s.steps + 1 };
+    const previous = [this.deviceStats, this.deviceLast];
+    const [sums, last] = tf.tidy(() => {
+      const f = (t: tf.Tensor) => tf.cast(t, 'float32');
+      const skipped = plan.keep ? tf.logicalNot(plan.keep) : tf.scalar(false, 'bool');
+      const finite = tf.isFinite(plan.norm);
+      const finiteNorm = tf.where(finite, plan.norm, tf.zerosLike(plan.norm));
+      const step = tf.stack([
+        f(finite),
+        finiteNorm,
+        finiteNorm,
+        f(plan.clipped),
+        f(skipped),
+        f(plan.replaced),
+      ]);
+      const old = this.deviceStats ?? tf.zeros([DEVICE_STATS]);
+      // the sums add, the max (entry 2) takes the larger
+      const added = tf.add(old, step);
+      const isMax = tf.tensor1d([0, 0, 1, 0, 0, 0], 'bool');
+      const next = tf.where(isMax, tf.maximum(old, step), added);
+      return [tf.keep(next), tf.keep(tf.stack([plan.norm, f(plan.clipped), f(skipped), f(plan.replaced)]))];
+    });
+    tf.dispose([plan.norm, plan.clipped, plan.replaced, ...(plan.keep ? [plan.keep] : [])]);
+    tf.dispose(previous.filter((t): t is tf.Tensor => t != null));
+    this.deviceStats = sums;
+    this.deviceLast = last;
+  }
+
+  /**
+   * The running statistics and the last step's numbers, read from the device in one transfer
+   * (device mode; in host mode they are already numbers). Also settles `iterations`: in device
+   * mode a skipped step is undone on the device but counted until this read.
+   */
+  async readStats(): Promise<ReadStats> {
+    if (this.deviceStats && this.deviceLast) {
+      const [sums, last] = [this.deviceStats, this.deviceLast];
+      const both = tf.concat([sums, last]);
+      let values: Float32Array;
+      try {
+        values = (await both.data()) as Float32Array;
+      } finally {
+        both.dispose();
+      }
+      // a step may have run meanwhile: fold only what was read, if it is still the pending sum
+      if (this.deviceStats === sums) {
+        const [count, sum, max, clips, skips, replaces] = values;
+        const s = this.statsState;
+        this.statsState = {
+          ...s,
+          count: s.count + count,
+          sum: s.sum + sum,
+          max: Math.max(s.max, max),
+          clipCount: s.clipCount + clips,
+          skipCount: s.skipCount + skips,
+          replaceCount: s.replaceCount + replaces,
+        };
+        (this.inner as unknown as { iterations_: number }).iterations_ -= skips;
+        sums.dispose();
+        this.deviceStats = null;
+      }
+      if (this.deviceLast === last) {
+        const [norm, clipped, skipped, replaced] = values.subarray(DEVICE_STATS);
+        this.lastGlobalNorm = norm;
+        this.lastClipped = clipped === 1;
+        this.lastSkipped = skipped === 1;
+        this.lastReplaced = replaced === 1;
+      }
+    }
+    return {
+      ...this.stats,
+      lastGlobalNorm: this.lastGlobalNorm,
+      lastClipped: this.lastClipped,
+      lastSkipped: this.lastSkipped,
+      lastReplaced: this.lastReplaced,
+    };
+  }
+
+  /** What a host-mode step did, as `onStep` and `lastStep` give it. */
+  private stepInfo(plan: StepPlan, iteration: number): StepInfo {
+    const skipped = plan.skipReason != null;
+    return {
+      iteration,
+      globalNorm: plan.norm,
+      clipped: plan.clipped && !skipped,
+      skipped,
+      skipReason: plan.skipReason,
+      replaced: plan.replaced,
+    };
+  }
+
+  /** Commits a finished host-mode step: plugin state, statistics and `last*`. */
   private commit(plan: StepPlan): void {
+    tf.dispose([this.deviceLast].filter((t): t is tf.Tensor => t != null));
+    this.deviceLast = null;
     const skipped = plan.skipReason != null;
     const clipped = plan.clipped && !skipped;
     this.transformState = plan.state;
@@ -191,15 +480,7 @@ export class ChainedOptimizer extends tf.Optimizer {
     this.lastClipped = clipped;
     this.lastSkipped = skipped;
     this.lastReplaced = plan.replaced;
-    this.lastStep = {
-      iteration: this.inner.iterations,
-      globalNorm: plan.norm,
-      clipped,
-      skipped,
-      skipReason: plan.skipReason,
-      replaced: plan.replaced,
-    };
-    this.onStep?.(this.lastStep);
+    this.lastStep = this.stepInfo(plan, this.inner.iterations);
   }
 
   /** The plugin state and statistics as plain data (JSON-safe), for your own checkpoints. */
@@ -223,6 +504,7 @@ export class ChainedOptimizer extends tf.Optimizer {
    * state as one JSON string tensor named `cliffguard/state`.
    */
   override async getWeights(): Promise<Array<{ name: string; tensor: tf.Tensor }>> {
+    await this.readStats(); // device mode: fold the pending sums into the state saved below
     const weights = await this.inner.getWeights();
     tf.dispose(this.handedOut);
     this.handedOut = [];
@@ -281,9 +563,20 @@ export class ChainedOptimizer extends tf.Optimizer {
   /** Disposes the inner optimizer (its slots) and what getWeights handed out. */
   override dispose(): void {
     this.inner.dispose();
-    tf.dispose(this.handedOut);
+    tf.dispose([
+      ...this.handedOut,
+      ...[this.deviceStats, this.deviceLast].filter((t): t is tf.Tensor => t != null),
+    ]);
     this.handedOut = [];
+    this.deviceStats = null;
+    this.deviceLast = null;
   }
+}
+
+/** The plugins of a chain that need a readback (they do not declare `runsOnDevice`). */
+function hostOnly(t: GradientTransform): string[] {
+  if (t.transforms) return t.transforms.flatMap(hostOnly);
+  return t.runsOnDevice === true ? [] : [`'${t.name}'`];
 }
 
 tf.serialization.registerClass(ChainedOptimizer);

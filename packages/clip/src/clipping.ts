@@ -29,9 +29,15 @@ export function globalNormClip(options: GlobalNormClipOptions): GradientTransfor
   return {
     name: 'globalNormClip',
     role: 'globalClip',
+    runsOnDevice: true,
     init: () => null,
     update(grads, state, _params, ctx) {
       const norm = ctx.globalNorm(grads, normType);
+      if (ctx.device) {
+        // the factor as a tensor: exactly 1 under the threshold, so those gradients pass bit for bit
+        const clipped = tf.greater(norm, maxNorm) as tf.Scalar;
+        return { grads: scaleGradients(grads, clipScale(norm, maxNorm)), state, clipped };
+      }
       if (ctx.deferrable)
         return { grads, state, reads: { norm }, rescale: (r) => clipScaleValue(r.norm, maxNorm) };
       return { grads: scaleGradients(grads, clipScale(norm, maxNorm)), state, reads: { norm } };
@@ -53,8 +59,9 @@ export function perTensorNormClip(options: PerTensorNormClipOptions): GradientTr
   return {
     name: 'perTensorNormClip',
     role: 'tensorClip',
+    runsOnDevice: true,
     init: () => null,
-    update(grads, state) {
+    update(grads, state, _params, ctx) {
       const scales: tf.Scalar[] = [];
       const out = grads.map((g) => {
         if (g.tensor == null) return g;
@@ -63,6 +70,7 @@ export function perTensorNormClip(options: PerTensorNormClipOptions): GradientTr
         return { name: g.name, tensor: tf.mul(g.tensor, scale) };
       });
       const minScale = (scales.length === 1 ? scales[0] : tf.min(tf.stack(scales))) as tf.Scalar;
+      if (ctx.device) return { grads: out, state, clipped: tf.less(minScale, 1) as tf.Scalar };
       return { grads: out, state, reads: { minScale } };
     },
     observe: (state, reads) => ({ state, clipped: reads.minScale < 1 }),
@@ -82,12 +90,14 @@ export function valueClip(options: ValueClipOptions): GradientTransform<null> {
   return {
     name: 'valueClip',
     role: 'valueClip',
+    runsOnDevice: true,
     init: () => null,
     update(grads, state, _params, ctx) {
       const maxAbs = ctx.globalNorm(grads, 'inf');
       const out = grads.map((g) =>
         g.tensor == null ? g : { name: g.name, tensor: tf.clipByValue(g.tensor, -maxValue, maxValue) },
       );
+      if (ctx.device) return { grads: out, state, clipped: tf.greater(maxAbs, maxValue) as tf.Scalar };
       return { grads: out, state, reads: { maxAbs } };
     },
     observe: (state, reads) => ({ state, clipped: reads.maxAbs > maxValue }),

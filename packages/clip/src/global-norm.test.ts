@@ -227,11 +227,15 @@ describeBackends('selectWhole', () => {
 describe('bad input', () => {
   it('rejects a maxNorm that is not a positive finite number, naming it', () => {
     const g = tf.scalar(1);
-    for (const bad of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, '1' as unknown as number]) {
+    for (const bad of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
       expect(() => clipByGlobalNorm([g], bad)).toThrow(
-        `maxNorm must be a positive finite number, got ${bad}`,
+        `clipByGlobalNorm: maxNorm must be a positive finite number, got ${bad}`,
       );
     }
+    // a string is named as one, with the number it should be
+    expect(() => clipByGlobalNorm([g], '1' as unknown as number)).toThrow(
+      `clipByGlobalNorm: maxNorm must be a positive finite number, got the string "1" (write 1, a number)`,
+    );
     expect(() => clipByGlobalNorm([g], 1, { normType: 1 as unknown as 2 })).toThrow(
       /normType must be 2 or 'inf', got 1/,
     );

@@ -4,10 +4,28 @@ import { type Gradients, mapGradients, presentTensors } from './gradients.js';
 /** Which norm measures the gradient: 2 (the paper's L2 norm) or 'inf' (max-abs, PyTorch's `norm_type=inf`). */
 export type NormType = 2 | 'inf';
 
-/** Throws unless `value` is a positive finite number; `what` names the option in the message. */
+/** A value as an error message shows it: its type, and strings quoted (`'1'` is not `1`). */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'string')
+    return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+  if (typeof value === 'number') return String(value);
+  if (value === null || value === undefined) return String(value);
+  if (typeof value === 'function') return 'a function';
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  return `${typeof value === 'object' ? 'an object' : `a ${typeof value}`}`;
+}
+
+/**
+ * Throws unless `value` is a positive finite number; `what` names the function the user called
+ * and the option (`'withGradientClipping: maxNorm'`).
+ */
 export function assertPositiveFinite(value: unknown, what: string): asserts value is number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new RangeError(`${what} must be a positive finite number, got ${String(value)}`);
+    const hint =
+      typeof value === 'string' && Number.isFinite(Number(value))
+        ? ` (write ${Number(value)}, a number)`
+        : '';
+    throw new TypeError(`${what} must be a positive finite number, got ${describeValue(value)}${hint}`);
   }
 }
 

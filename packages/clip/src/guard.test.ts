@@ -55,7 +55,7 @@ describeBackends('nonFiniteGuard', (backend) => {
 describe('nonFiniteGuard: bad input', () => {
   it('names the bad policy', () => {
     expect(() => nonFiniteGuard({ policy: 'zero' as 'skip' })).toThrow(
-      /nonFinite must be one of 'skip', 'throw', 'apply', got zero/,
+      /nonFiniteGuard: policy must be one of 'skip', 'throw', 'apply', got "zero"/,
     );
   });
 });

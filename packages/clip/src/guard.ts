@@ -12,9 +12,12 @@ export type NonFinitePolicy = 'skip' | 'throw' | 'apply';
 
 const POLICIES: readonly NonFinitePolicy[] = ['skip', 'throw', 'apply'];
 
-export function checkNonFinitePolicy(policy: unknown, who: string): NonFinitePolicy {
+/** Throws unless `policy` is a NonFinitePolicy; `who` and `option` name the call and its option. */
+export function checkNonFinitePolicy(policy: unknown, who: string, option = 'nonFinite'): NonFinitePolicy {
   if (!POLICIES.includes(policy as NonFinitePolicy)) {
-    throw new RangeError(`${who}: nonFinite must be one of 'skip', 'throw', 'apply', got ${String(policy)}`);
+    throw new RangeError(
+      `${who}: ${option} must be one of 'skip', 'throw', 'apply', got ${typeof policy === 'string' ? JSON.stringify(policy) : String(policy)}`,
+    );
   }
   return policy as NonFinitePolicy;
 }
@@ -57,12 +60,20 @@ function describeNonFinite(grads: NamedGradient[]): string {
  * A NaN or Inf anywhere makes the norm non-finite, so the norm alone decides.
  */
 export function nonFiniteGuard(options: NonFiniteGuardOptions = {}): GradientTransform<NonFiniteGuardState> {
-  const policy = checkNonFinitePolicy(options.policy ?? 'skip', 'nonFiniteGuard');
+  const policy = checkNonFinitePolicy(options?.policy ?? 'skip', 'nonFiniteGuard', 'policy');
   return {
     name: 'nonFiniteGuard',
     role: 'nonFiniteGuard',
+    // 'throw' must stop the step on the host; 'skip' undoes it on the device, 'apply' needs nothing
+    runsOnDevice: policy !== 'throw',
     init: () => ({ nonFiniteSteps: 0 }),
-    update: (grads, state, _params, ctx) => ({ grads, state, reads: { norm: ctx.globalNorm(grads) } }),
+    update(grads, state, _params, ctx) {
+      const norm = ctx.globalNorm(grads);
+      if (!ctx.device) return { grads, state, reads: { norm } };
+      // device mode: the step is undone on the device where the norm is not finite ('skip'); the
+      // count of such steps is the optimizer's skipCount (readStats), not this state's
+      return policy === 'skip' ? { grads, state, keep: tf.isFinite(norm) as tf.Scalar } : { grads, state };
+    },
     veto(_state, reads, grads) {
       if (Number.isFinite(reads.norm) || policy === 'apply') return null;
       if (policy === 'skip') return `non-finite gradient norm (${reads.norm})`;

@@ -12,8 +12,10 @@ export {
   type ChainedOptimizerOptions,
   type ChainedOptimizerState,
   type ClipStats,
+  type ReadStats,
   STATE_WEIGHT_NAME,
   type StepInfo,
+  type StepMode,
 } from './chained-optimizer.js';
 export {
   type GlobalNormClipOptions,

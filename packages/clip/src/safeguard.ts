@@ -72,6 +72,7 @@ export function safeguard(options: SafeguardOptions = {}): GradientTransform<nul
   return {
     name: 'safeguard',
     role: 'safeguard',
+    runsOnDevice: true,
     init(params) {
       if (!params.some((p) => isRecurrent(p.name))) {
         throw new RangeError(
@@ -92,6 +93,11 @@ export function safeguard(options: SafeguardOptions = {}): GradientTransform<nul
           }
           return { name: g.name, tensor: shrinkGradient(g.tensor, w, shrink) };
         });
+      if (ctx.device) {
+        // decided on the device: the chain selects the replacement where it fires
+        const fires = safeguardTriggered(norm, maxNorm) as tf.Scalar;
+        return { grads, state, replace: { when: () => false, grads: replacement, fires } };
+      }
       return {
         grads,
         state,

@@ -45,11 +45,13 @@ export function paramInfos(list: NamedGradient[], params: Params): ParamInfo[] {
 }
 
 /** Per-step memo of global norms, so every transform that asks about one list shares one norm. */
-function stepContext(iteration: number): StepContext {
+function stepContext(iteration: number, device = false): StepContext {
   const memo = new Map<NamedGradient[], Map<NormType, tf.Scalar>>();
   return {
     iteration,
-    deferrable: true,
+    // in device mode nothing is read back, so there is no deferred factor either
+    deferrable: !device,
+    device,
     globalNorm(grads, normType = 2) {
       let byType = memo.get(grads);
       if (!byType) {
@@ -211,4 +213,56 @@ export function transformGradients<G extends Exclude<Gradients, Array<tf.Tensor 
     skipReason: plan.skipReason,
     replaced: plan.replaced,
   };
+}
+
+/** What a device-mode step decided, as tensors the caller owns (see `runDeviceStep`). */
+export interface DeviceStepPlan {
+  /** Pre-transform global L2 norm. */
+  norm: tf.Scalar;
+  /** false where the step must be undone; absent when nothing in the chain can veto */
+  keep?: tf.Scalar;
+  /** whether a transform clipped, the step being applied (bool) */
+  clipped: tf.Scalar;
+  /** whether the safeguard's replacement is the step (bool) */
+  replaced: tf.Scalar;
+  /** The transform's state after the step (device-capable transforms keep it as it was). */
+  state: PluginState;
+}
+
+/**
+ * Device mode: runs `update` with no readback and no veto/observe; every decision stays a tensor.
+ * Returns the transformed list (it may alias input tensors) and the plan's tensors, all kept
+ * outside the tidy scope: the caller disposes them.
+ */
+export function runDeviceStep(
+  transform: GradientTransform,
+  list: NamedGradient[],
+  state: PluginState,
+  params: Params,
+  iteration: number,
+): { grads: NamedGradient[]; plan: DeviceStepPlan } {
+  let planState: PluginState = state;
+  const out = tf.tidy(() => {
+    const ctx = stepContext(iteration, true);
+    const r = transform.update(list, state, params, ctx);
+    planState = r.state;
+    const no = tf.scalar(false, 'bool');
+    const applied = r.keep ?? tf.scalar(true, 'bool');
+    return {
+      grads: r.grads,
+      // a clone: the norm may be one the caller took of the same tensors (knownNorm) and still uses
+      norm: tf.clone(ctx.globalNorm(list)),
+      ...(r.keep ? { keep: r.keep } : {}),
+      clipped: tf.logicalAnd(r.clipped ?? no, applied),
+      replaced: r.replaced ?? no,
+    } as unknown as tf.TensorContainer;
+  }) as unknown as {
+    grads: NamedGradient[];
+    norm: tf.Scalar;
+    keep?: tf.Scalar;
+    clipped: tf.Scalar;
+    replaced: tf.Scalar;
+  };
+  const { grads, ...tensors } = out;
+  return { grads, plan: { ...tensors, state: planState } };
 }

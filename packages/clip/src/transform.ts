@@ -1,5 +1,5 @@
-import type * as tf from '@tensorflow/tfjs-core';
-import type { NormType } from './global-norm.js';
+import * as tf from '@tensorflow/tfjs-core';
+import { type NormType, selectWhole } from './global-norm.js';
 import type { NamedGradient } from './gradients.js';
 
 /** Plugin state: plain data only (JSON), so it can be saved with the model and restored. */
@@ -23,6 +23,12 @@ export interface StepContext {
    * last of the chain): it may then return its input with a `rescale` instead of multiplying.
    */
   readonly deferrable: boolean;
+  /**
+   * True in device mode (the default on GPU backends): nothing is read back, so `veto` and
+   * `observe` do not run; a transform that declared `runsOnDevice` returns its decisions as
+   * tensors instead (`keep`, `clipped`, `replace.fires`).
+   */
+  readonly device: boolean;
   /**
    * The global norm of a gradient list, computed once per list object and norm type, so a
    * guard and a clip that see the same list share one norm. Owned by the step: do not dispose.
@@ -51,12 +57,20 @@ export interface TransformResult<S> {
    * transforms after this one are bypassed (they neither veto nor observe).
    */
   replace?: StepReplacement;
+  /** Device mode: a bool scalar, false when the step must not be applied (it is undone on the device). */
+  keep?: tf.Scalar;
+  /** Device mode: a bool scalar, true when this transform rescaled or clamped the gradients. */
+  clipped?: tf.Scalar;
+  /** Device mode: a bool scalar, true when a replacement (the safeguard) is the step. */
+  replaced?: tf.Scalar;
 }
 
 /** See {@link TransformResult.replace}. */
 export interface StepReplacement {
   when(reads: ReadValues): boolean;
   grads(): NamedGradient[];
+  /** Device mode: the same decision as a bool scalar (then `grads()` is made every step and selected). */
+  fires?: tf.Scalar;
 }
 
 /** The numbers read back for one transform, by the keys it asked for. */
@@ -96,6 +110,12 @@ export interface GradientTransform<S extends PluginState = PluginState> {
   readonly role?: TransformRole;
   /** The transforms inside a chain (for conflict checks); absent for a single transform. */
   readonly transforms?: readonly GradientTransform[];
+  /**
+   * True when the transform works without a readback (device mode): its `update` returns its
+   * decisions as tensors when `ctx.device`, and nothing it needs is left to `veto`/`observe`.
+   * Absent or false: the step reads back (host mode), on every backend.
+   */
+  readonly runsOnDevice?: boolean;
   init(params: ParamInfo[]): S;
   update(grads: NamedGradient[], state: S, params: Params, ctx: StepContext): TransformResult<S>;
   /** A reason to skip the whole step, or null. May throw (the step then changes nothing). */
@@ -177,6 +197,36 @@ interface ChainStepMemo {
 const memos = new WeakMap<object, ChainStepMemo>();
 
 /**
+ * The chain's decisions in device mode, as tensors: the members' `keep` (all must hold) and
+ * `clipped` (any), and a replacement (the safeguard) selected where it fires, which then bypasses
+ * the members after it: kept, never clipped.
+ */
+function deviceDecisions(
+  results: readonly TransformResult<PluginState>[],
+  replacer: number,
+): Pick<TransformResult<PluginState>, 'keep' | 'clipped' | 'replaced'> {
+  const all = (flags: tf.Scalar[], op: 'and' | 'or') =>
+    flags.length === 0
+      ? undefined
+      : (flags.reduce((a, b) => (op === 'and' ? tf.logicalAnd(a, b) : tf.logicalOr(a, b))) as tf.Scalar);
+  const keep = all(
+    results.flatMap((r) => (r.keep ? [r.keep] : [])),
+    'and',
+  );
+  const clipped = all(
+    results.flatMap((r) => (r.clipped ? [r.clipped] : [])),
+    'or',
+  );
+  const fires = replacer >= 0 ? results[replacer].replace?.fires : undefined;
+  if (!fires) return { keep, clipped };
+  return {
+    keep: keep ? (tf.logicalOr(fires, keep) as tf.Scalar) : undefined,
+    clipped: clipped ? (tf.logicalAnd(tf.logicalNot(fires), clipped) as tf.Scalar) : undefined,
+    replaced: fires,
+  };
+}
+
+/**
  * Composes transforms left to right into one (optax's `chain`); its state is the list of the
  * members' states. Refuses conflicting clips (see `TransformRole`).
  */
@@ -186,10 +236,12 @@ export function chain(...transforms: GradientTransform[]): GradientTransform<Plu
   const self: GradientTransform<PluginState[]> = {
     name: 'chain',
     transforms,
+    runsOnDevice: transforms.every((t) => t.runsOnDevice === true),
     init: (params) => transforms.map((t) => t.init(params)),
     update(grads, state, params, ctx) {
       const inputs: NamedGradient[][] = [];
       const states: PluginState[] = [];
+      const results: TransformResult<PluginState>[] = [];
       const reads: Record<string, tf.Scalar> = {};
       let g = grads;
       let rescale: ((values: ReadValues) => number) | undefined;
@@ -206,6 +258,7 @@ export function chain(...transforms: GradientTransform[]): GradientTransform<Plu
           );
         }
         g = r.grads;
+        results.push(r);
         states.push(r.state);
         for (const [key, value] of Object.entries(r.reads ?? {})) reads[`${i}/${key}`] = value;
         if (r.rescale) {
@@ -218,6 +271,18 @@ export function chain(...transforms: GradientTransform[]): GradientTransform<Plu
           replace = { when: (values) => own.when(readsOf(values, i)), grads: own.grads };
         }
       });
+      if (ctx.device) {
+        const decided = deviceDecisions(results, replacer);
+        const fires = decided.replaced;
+        if (fires && replace) {
+          // the replacement where it fires, the rest of the chain's output elsewhere
+          const instead = replace.grads();
+          g = g.map((x, j) =>
+            x.tensor == null ? x : { name: x.name, tensor: selectWhole(fires, instead[j].tensor!, x.tensor) },
+          );
+        }
+        return { grads: g, state: states, ...decided };
+      }
       // The new state array is unique to this step: it keys the members' inputs for `veto`.
       memos.set(states, { inputs, replacer });
       return { grads: g, state: states, reads, rescale, ...(replace ? { replace } : {}) };

@@ -2,6 +2,8 @@ import { describeBackends, expectNoLeak } from '@cliffguard/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { describe, expect, it, vi } from 'vitest';
+import { ChainedOptimizer } from './chained-optimizer.js';
+import { globalNormClip } from './clipping.js';
 import { globalNorm } from './global-norm.js';
 import type { NamedGradient } from './gradients.js';
 import {
@@ -412,11 +414,13 @@ describeBackends('withGradientClipping', (backend) => {
 
 describeBackends('withGradientClipping without a synchronous readback', (backend) => {
   it.skipIf(canReadSync(backend.name))(
-    'explains why it cannot step (runs only on webgpu outside a browser)',
+    'in host mode explains why it cannot step (runs only on webgpu outside a browser; the default, device mode, steps: device-mode.test.ts)',
     async () => {
       await expectNoLeak(() => {
         const v = variable([1], undefined, 'nosync_v');
-        const opt = withGradientClipping(tf.train.sgd(0.1), { maxNorm: 1 });
+        const opt = new ChainedOptimizer(tf.train.sgd(0.1), [globalNormClip({ maxNorm: 1 })], {
+          mode: 'host',
+        });
         const g = tf.tensor1d([2]);
         expect(() => opt.applyGradients({ nosync_v: g })).toThrow(
           /cannot read synchronously \(no OffscreenCanvas\)/,
@@ -438,7 +442,7 @@ describe('withGradientClipping: bad input', () => {
     expect(() => withGradientClipping(sgd, { maxNorm: Number.NaN })).toThrow(/got NaN/);
     expect(() => withGradientClipping(sgd, {} as { maxNorm: number })).toThrow(/got undefined/);
     expect(() => withGradientClipping(sgd, { maxNorm: 1, nonFinite: 'ignore' as 'skip' })).toThrow(
-      /nonFinite must be one of 'skip', 'throw', 'apply', got ignore/,
+      /withGradientClipping: nonFinite must be one of 'skip', 'throw', 'apply', got "ignore"/,
     );
     expect(() => withGradientClipping(sgd, { maxNorm: 1, clipnorm: 1 } as { maxNorm: number })).toThrow(
       /unknown option 'clipnorm'/,
@@ -456,5 +460,51 @@ describe('withGradientClipping: bad input', () => {
     expect(() => withGradientClipping(opt, { maxNorm: 1 })).toThrow(/inner is itself a ChainedOptimizer/);
     t.dispose();
     opt.dispose();
+  });
+
+  it('names the function called, the type of a wrong value, and what was expected', () => {
+    const sgd = tf.train.sgd(0.1);
+    expect(() => withGradientClipping(sgd, { maxNorm: '1' as unknown as number })).toThrow(
+      'withGradientClipping: maxNorm must be a positive finite number, got the string "1" (write 1, a number)',
+    );
+    expect(() => withGradientClipping(undefined as unknown as tf.Optimizer, { maxNorm: 1 })).toThrow(
+      'withGradientClipping(inner, options): inner must be a tf.Optimizer such as tf.train.adam(1e-3), got undefined',
+    );
+    expect(() => withGradientClipping(sgd, { maxNorm: 1, onStep: 1 as unknown as () => void })).toThrow(
+      'ChainedOptimizer: onStep must be a function (info) => void, got number 1',
+    );
+  });
+});
+
+describeBackends('withGradientClipping: a callback that throws', (backend) => {
+  const sit = syncIt(backend);
+  sit('leaves weights, optimizer slots and statistics as they were', async () => {
+    await expectNoLeak(async () => {
+      const v = variable([1, -2], undefined, `cb_v_${backend.name}`);
+      let calls = 0;
+      const opt = withGradientClipping(tf.train.adam(0.1), {
+        maxNorm: 1,
+        mode: 'host',
+        onStep: () => {
+          calls += 1;
+          if (calls === 2) throw new Error('callback failed');
+        },
+      });
+      const g = tf.tensor1d([3, 4]);
+      opt.applyGradients({ [v.name]: g });
+      const weights = Array.from(await v.data());
+      const slots = await opt.getWeights();
+      const slotValues = await Promise.all(slots.map(async (w) => Array.from(await w.tensor.data())));
+      const stats = opt.stats;
+      expect(() => opt.applyGradients({ [v.name]: g })).toThrow('callback failed');
+      expect(Array.from(await v.data())).toEqual(weights);
+      const after = await opt.getWeights();
+      expect(await Promise.all(after.map(async (w) => Array.from(await w.tensor.data())))).toEqual(
+        slotValues,
+      );
+      expect([opt.stats, opt.iterations]).toEqual([stats, 1]);
+      opt.dispose();
+      tf.dispose([v, g]);
+    });
   });
 });

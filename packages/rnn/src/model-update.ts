@@ -6,6 +6,7 @@
  * inside one tf.tidy; the step's numbers come back in ONE batched readback.
  */
 import {
+  canReadSync,
   globalNorm,
   SAFEGUARD_SHRINK,
   safeguardFires,
@@ -117,6 +118,12 @@ function innerOptimizer(optimizer: tf.Optimizer): tf.Optimizer {
   return inner != null && inner instanceof tf.Optimizer ? inner : optimizer;
 }
 
+/** A device-mode ChainedOptimizer's last-step tensor [norm, clipped, skipped, replaced], else null. */
+function deviceFlags(optimizer: tf.Optimizer): tf.Tensor | null {
+  const t = (optimizer as unknown as { lastStepTensor?: unknown }).lastStepTensor;
+  return t instanceof tf.Tensor ? t : null;
+}
+
 /** The recurrent matrix the safeguard shrinks: W_rec (RNN) or W_h (LSTM). */
 function recurrentKey(model: Pick<RecurrentModel, 'kind'>): string {
   return model.kind === 'lstm' ? 'W_h' : 'W_rec';
@@ -156,11 +163,15 @@ export async function modelUpdate(
     const norm = globalNorm(grads);
     let bad: tf.Tensor = tf.scalar(0);
     const named = (list: tf.Tensor[]) => Object.fromEntries(keys.map((k, i) => [variables[k].name, list[i]]));
-    if (safeguard && (readsAreFree() || inner !== optimizer)) {
+    if (safeguard && (readsAreFree() || (inner !== optimizer && canReadSync()))) {
       // Decided on the host: an untouched step then costs no op at all, where device-side
       // selects are 35 of a P100 step's 66 kernels.
       shrunk = safeguardFires(norm.dataSync()[0]);
       bad = tf.scalar(shrunk ? 1 : 0);
+    } else if (safeguard && inner !== optimizer) {
+      throw new Error(
+        "trainStep: the safeguard option with a clip wrapper decides on the host, which webgpu outside a browser cannot; put @cliffguard/clip's safeguard() first in the optimizer's chain instead (paperMethod's chains have it)",
+      );
     } else if (safeguard) {
       // A plain optimizer (no clip to bypass): the shrink step selected on the device.
       const broken = safeguardTriggered(norm);
@@ -178,18 +189,22 @@ export async function modelUpdate(
     } else {
       optimizer.applyGradients(named(grads));
     }
-    return tf.stack([result.loss, norm, result.omega ?? tf.scalar(Number.NaN), bad]);
+    // a device-mode clip chain's own flags ([norm, clipped, skipped, replaced]) come back in the same transfer
+    const flags = deviceFlags(optimizer) ?? tf.tensor1d([Number.NaN, -1, -1, -1]);
+    return tf.concat([tf.stack([result.loss, norm, result.omega ?? tf.scalar(Number.NaN), bad]), flags]);
   });
-  const [loss, norm, omega, bad] = await packed.data();
+  const [loss, norm, omega, bad, , clippedOnDevice, skippedOnDevice, replacedOnDevice] = await packed.data();
   packed.dispose();
+  const flag = (onDevice: number, key: 'lastClipped' | 'lastSkipped' | 'lastReplaced') =>
+    onDevice < 0 ? readFlag(optimizer, key) : onDevice === 1;
   return {
     loss,
     norm,
     omega: alpha === null ? null : omega,
     alpha: alpha ?? 0,
-    clipped: !shrunk && readFlag(optimizer, 'lastClipped'),
-    skipped: !shrunk && readFlag(optimizer, 'lastSkipped'),
+    clipped: !shrunk && flag(clippedOnDevice, 'lastClipped'),
+    skipped: !shrunk && flag(skippedOnDevice, 'lastSkipped'),
     // by trainStep's own safeguard option, or by the safeguard plugin in the optimizer's chain
-    safeguarded: bad === 1 || (!shrunk && readFlag(optimizer, 'lastReplaced')),
+    safeguarded: bad === 1 || (!shrunk && flag(replacedOnDevice, 'lastReplaced')),
   };
 }

@@ -5,7 +5,6 @@
  * same behind the clip chain: non-finite skip, global-norm clip), SGD-CR (SGD-C plus Ω, eq.
  * 9-10). The authors' safeguard is off in every method, so SGD-C / SGD measures the clip alone.
  */
-import { canReadSync } from '@cliffguard/clip';
 import {
   type Batch,
   createRnn,
@@ -85,11 +84,7 @@ export function cliffguardStack(
       }
       const supported = getImplementation(impl).supports(rnnConfig(config), backend);
       if (!supported) return `'${impl}' does not support ${config.name} on ${backend}`;
-      // withGradientClipping reads the step's norm back once, synchronously (applyGradients is
-      // synchronous in tfjs): tfjs webgpu outside a browser cannot (the fused-ensemble rows can)
-      if (method !== 'SGD' && !canReadSync(backend)) {
-        return `${method} needs one synchronous readback per step (the clip wrapper's norm), which ${backend} cannot do here (no OffscreenCanvas); the fused-ensemble rows clip on the device`;
-      }
+      // SGD-C / SGD-CR: on GPU backends the clip chain runs in device mode (no readback in a step)
       return null;
     },
     async create(config: BenchConfig, data: BatchData, w: InitialWeights): Promise<RunningStack> {
