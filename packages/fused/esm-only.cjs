@@ -1,0 +1,15 @@
+'use strict';
+// The "require" condition of @cliffguard/fused's "exports". The package is ESM-only, so require() gets this
+// file, which throws at once with the line to write instead (rather than Node's generic
+// ERR_PACKAGE_PATH_NOT_EXPORTED). The code is Node's own for a require of an ES module, which
+// tools that fall back to import() recognise.
+const error = new Error(
+  '@cliffguard/fused is ESM-only: it cannot be loaded with require(). Load it with a dynamic import\n' +
+    '(in CommonJS, inside an async function):\n' +
+    '\n' +
+    "  const { fusedImplementation, kernelInfo } = await import('@cliffguard/fused');\n" +
+    '\n' +
+    "or, in an ES module, with import { ... } from '@cliffguard/fused'.",
+);
+error.code = 'ERR_REQUIRE_ESM';
+throw error;
