@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { selectWhole } from './global-norm.js';
+import { type NormType, selectWhole } from './global-norm.js';
 import { type NamedGradient, presentTensors } from './gradients.js';
 import { transformFromConfig } from './registry.js';
 import {
@@ -167,6 +167,11 @@ export class ChainedOptimizer extends tf.Optimizer {
 
   /** Where decisions are made (see StepMode). */
   readonly mode: StepMode;
+  /**
+   * The norm `lastGlobalNorm`, `stats` and `onStep` report: the chain's global clip's own
+   * (`normType: 'inf'` reports the max-abs norm it clips by), else the L2 norm.
+   */
+  readonly reportNorm: NormType;
 
   private transformState: PluginState | undefined;
   private statsState: StatsState = emptyStats();
@@ -228,6 +233,7 @@ export class ChainedOptimizer extends tf.Optimizer {
       }
     }
     this.mode = mode;
+    this.reportNorm = clipNormType(this.transform);
   }
 
   /** Whether this step runs in device mode (see StepMode). */
@@ -289,7 +295,14 @@ export class ChainedOptimizer extends tf.Optimizer {
       grads.map((g) => g.tensor).filter((t): t is tf.Tensor => t != null && !inputs.has(t));
     if (this.deviceMode) {
       this.warmSlots(list, params, asArray);
-      const { grads, plan } = runDeviceStep(this.transform, list, state, params, this.inner.iterations);
+      const { grads, plan } = runDeviceStep(
+        this.transform,
+        list,
+        state,
+        params,
+        this.inner.iterations,
+        this.reportNorm,
+      );
       try {
         this.applyUnlessUndone(grads, plan, list, params, asArray);
       } finally {
@@ -298,7 +311,14 @@ export class ChainedOptimizer extends tf.Optimizer {
       this.commitDevice(plan);
       return;
     }
-    const { grads, plan } = runStep(this.transform, list, state, params, this.inner.iterations);
+    const { grads, plan } = runStep(
+      this.transform,
+      list,
+      state,
+      params,
+      this.inner.iterations,
+      this.reportNorm,
+    );
     try {
       // onStep runs before anything changes: an error in it leaves weights, slots and state as they were
       this.onStep?.(this.stepInfo(plan, this.inner.iterations + (plan.skipReason == null ? 1 : 0)));
@@ -571,6 +591,14 @@ export class ChainedOptimizer extends tf.Optimizer {
     this.deviceStats = null;
     this.deviceLast = null;
   }
+}
+
+/** The norm type of a chain's global clip (its leaf with role 'globalClip'), else 2. */
+function clipNormType(t: GradientTransform): NormType {
+  const leaves = (x: GradientTransform): GradientTransform[] =>
+    x.transforms ? x.transforms.flatMap(leaves) : [x];
+  const clip = leaves(t).find((x) => x.role === 'globalClip');
+  return (clip?.getConfig().normType as NormType | undefined) === 'inf' ? 'inf' : 2;
 }
 
 /** The plugins of a chain that need a readback (they do not declare `runsOnDevice`). */

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { checkNormType, type NormType } from './global-norm.js';
 import type { NamedGradient } from './gradients.js';
 import type { GradientTransform } from './transform.js';
 
@@ -25,6 +26,12 @@ export function checkNonFinitePolicy(policy: unknown, who: string, option = 'non
 export interface NonFiniteGuardOptions {
   /** Default 'skip'. */
   policy?: NonFinitePolicy;
+  /**
+   * The norm whose finiteness decides: 2 (default; a finite gradient whose L2 norm overflows
+   * float32 counts as broken, as a global L2 clip could not scale it) or 'inf' (max-abs: only NaN
+   * or Inf values count, for a chain that clips by the max-abs norm).
+   */
+  normType?: NormType;
 }
 
 export interface NonFiniteGuardState {
@@ -61,6 +68,7 @@ function describeNonFinite(grads: NamedGradient[]): string {
  */
 export function nonFiniteGuard(options: NonFiniteGuardOptions = {}): GradientTransform<NonFiniteGuardState> {
   const policy = checkNonFinitePolicy(options?.policy ?? 'skip', 'nonFiniteGuard', 'policy');
+  const normType = checkNormType(options?.normType ?? 2, 'nonFiniteGuard');
   return {
     name: 'nonFiniteGuard',
     role: 'nonFiniteGuard',
@@ -68,7 +76,7 @@ export function nonFiniteGuard(options: NonFiniteGuardOptions = {}): GradientTra
     runsOnDevice: policy !== 'throw',
     init: () => ({ nonFiniteSteps: 0 }),
     update(grads, state, _params, ctx) {
-      const norm = ctx.globalNorm(grads);
+      const norm = ctx.globalNorm(grads, normType);
       if (!ctx.device) return { grads, state, reads: { norm } };
       // device mode: the step is undone on the device where the norm is not finite ('skip'); the
       // count of such steps is the optimizer's skipCount (readStats), not this state's
@@ -85,6 +93,6 @@ export function nonFiniteGuard(options: NonFiniteGuardOptions = {}): GradientTra
     observe: (state, reads) => ({
       state: { nonFiniteSteps: state.nonFiniteSteps + (Number.isFinite(reads.norm) ? 0 : 1) },
     }),
-    getConfig: () => ({ policy }),
+    getConfig: () => ({ policy, normType }),
   };
 }

@@ -17,7 +17,7 @@ const factories = new Map<string, TransformFactory>([
   ['globalNormClip', (c: AnyConfig) => globalNormClip({ maxNorm: c.maxNorm, normType: c.normType })],
   ['perTensorNormClip', (c: AnyConfig) => perTensorNormClip({ maxNorm: c.maxNorm })],
   ['valueClip', (c: AnyConfig) => valueClip({ maxValue: c.maxValue })],
-  ['nonFiniteGuard', (c: AnyConfig) => nonFiniteGuard({ policy: c.policy })],
+  ['nonFiniteGuard', (c: AnyConfig) => nonFiniteGuard({ policy: c.policy, normType: c.normType ?? 2 })],
   [
     'safeguard',
     (c: AnyConfig) => safeguard({ maxNorm: c.maxNorm, shrink: c.shrink, recurrent: c.recurrent }),

@@ -117,7 +117,7 @@ function readBack(
 
 /** What a step decided, before anything is committed. */
 export interface StepPlan {
-  /** Pre-transform global L2 norm. */
+  /** Pre-transform global norm (L2, or the chain's global clip's norm type: see ChainedOptimizer). */
   norm: number;
   /** The transform's state after the step. */
   state: PluginState;
@@ -138,12 +138,13 @@ export function runStep(
   state: PluginState,
   params: Params,
   iteration: number,
+  reportNorm: NormType = 2,
 ): { grads: NamedGradient[]; plan: StepPlan } {
   let plan: StepPlan | undefined;
   const grads = tf.tidy(() => {
     const ctx = stepContext(iteration);
     const r = transform.update(list, state, params, ctx);
-    const { norm, values } = readBack(ctx.globalNorm(list), r.reads ?? {});
+    const { norm, values } = readBack(ctx.globalNorm(list, reportNorm), r.reads ?? {});
     if (r.replace?.when(values)) {
       // The replacement is the step: no veto, no rescale, the bypassed transforms do not observe.
       const replacement = r.replace.grads();
@@ -240,6 +241,7 @@ export function runDeviceStep(
   state: PluginState,
   params: Params,
   iteration: number,
+  reportNorm: NormType = 2,
 ): { grads: NamedGradient[]; plan: DeviceStepPlan } {
   let planState: PluginState = state;
   const out = tf.tidy(() => {
@@ -251,7 +253,7 @@ export function runDeviceStep(
     return {
       grads: r.grads,
       // a clone: the norm may be one the caller took of the same tensors (knownNorm) and still uses
-      norm: tf.clone(ctx.globalNorm(list)),
+      norm: tf.clone(ctx.globalNorm(list, reportNorm)),
       ...(r.keep ? { keep: r.keep } : {}),
       clipped: tf.logicalAnd(r.clipped ?? no, applied),
       replaced: r.replaced ?? no,

@@ -476,6 +476,31 @@ describe('withGradientClipping: bad input', () => {
   });
 });
 
+describeBackends("withGradientClipping with normType 'inf'", (backend) => {
+  const sit = syncIt(backend);
+  sit(
+    'reports the max-abs norm it clips by, and applies finite gradients whose L2 norm overflows',
+    async () => {
+      await expectNoLeak(async () => {
+        const v = variable([1, 2], undefined, `inf_v_${backend.name}`);
+        const opt = withGradientClipping(tf.train.sgd(0.5), { maxNorm: 1, normType: 'inf' });
+        const g = tf.tensor1d([3e19, -1]); // finite; its L2 norm overflows float32
+        opt.applyGradients({ [v.name]: g });
+        expect([opt.lastSkipped, opt.lastClipped]).toEqual([false, true]);
+        expect(opt.lastGlobalNorm).toBe(Math.fround(3e19));
+        expect(opt.stats.largestNorm).toBe(Math.fround(3e19));
+        // clipped to max-abs 1: w − 0.5·g/3e19
+        expectClose(await v.data(), [1 - 0.5, 2 + 0.5 / 3e19], 1e-6);
+        const nan = tf.tensor1d([Number.NaN, 1]);
+        opt.applyGradients({ [v.name]: nan });
+        expect(opt.lastSkipped).toBe(true);
+        opt.dispose();
+        tf.dispose([v, g, nan]);
+      });
+    },
+  );
+});
+
 describeBackends('withGradientClipping: a callback that throws', (backend) => {
   const sit = syncIt(backend);
   sit('leaves weights, optimizer slots and statistics as they were', async () => {

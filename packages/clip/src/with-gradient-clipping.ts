@@ -50,7 +50,9 @@ export function withGradientClipping(
   assertPositiveFinite(options.maxNorm, 'withGradientClipping: maxNorm');
   const policy = checkNonFinitePolicy(options.nonFinite ?? 'skip', 'withGradientClipping');
   const clip = globalNormClip({ maxNorm: options.maxNorm, normType: options.normType });
-  return new ChainedOptimizer(inner, [nonFiniteGuard({ policy }), clip], {
+  // the guard judges the norm the clip uses: with 'inf', finite values are never 'non-finite'
+  const guard = nonFiniteGuard({ policy, normType: options.normType ?? 2 });
+  return new ChainedOptimizer(inner, [guard, clip], {
     onStep: options.onStep,
     mode: options.mode,
   });

@@ -15,6 +15,7 @@ import {
   writeFileAtomic,
 } from './download.js';
 import { readPickle } from './pickle.js';
+import { readDataFile } from './read-file.js';
 import { MUSIC_SET_NAMES, MUSIC_SOURCES, type MusicSetName } from './sources.js';
 
 export { MUSIC_SET_NAMES, type MusicSetName } from './sources.js';
@@ -216,7 +217,7 @@ export async function loadPolyphonic(
   options: PolyphonicOptions = {},
 ): Promise<PolyphonicSet> {
   const path = await resolvePickle(name, options);
-  const bytes = await readFile(path);
+  const bytes = await readDataFile(path, `the ${name} pickle`);
   const sha256 = sha256Hex(bytes);
   const useCache = options.cache ?? true;
   const cachePath = join(options.cacheDir ?? defaultCacheDir(), 'parsed', `${sha256}.cgpr`);

@@ -4,9 +4,9 @@
  * with a newline symbol (itself followed by a space). The newline is one symbol of the vocabulary.
  */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type DownloadOptions, defaultCacheDir, downloadArchiveMembers } from './download.js';
+import { readDataFile } from './read-file.js';
 import { PTB_SOURCE } from './sources.js';
 
 export type PtbSplit = 'train' | 'valid' | 'test';
@@ -118,7 +118,7 @@ export async function loadPtbChars(options: PtbOptions = {}): Promise<PtbChars> 
   const raw = {} as Record<PtbSplit, Uint8Array>;
   for (const split of SPLITS) {
     const path = join(dir, PTB_SOURCE.files[split].fileName);
-    raw[split] = parsePtbCharFile(await readFile(path), path);
+    raw[split] = parsePtbCharFile(await readDataFile(path, `the PTB ${split} file`), path);
   }
   const codes = new Set(raw.train);
   const vocab = [...codes].sort((a, b) => a - b).map((c) => String.fromCharCode(c));
