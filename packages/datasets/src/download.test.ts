@@ -4,15 +4,18 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { dataDir } from '@cliffguard/testing/data';
+import { testData } from '@cliffguard/testing/data';
 import { c as createTar } from 'tar';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { downloadVerified, sha256Hex, writeFileAtomic } from './download.js';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { defaultCacheDir, downloadVerified, sha256Hex, writeFileAtomic } from './download.js';
 import { loadPolyphonic } from './polyphonic.js';
 import { loadPtbChars } from './ptb.js';
 import { MUSIC_SOURCES } from './sources.js';
 
 const PTB_FILES = ['ptb.char.train.txt', 'ptb.char.valid.txt', 'ptb.char.test.txt'];
+
+// $CLIFFGUARD_DATA, ../shared/data or the download cache; else this suite skips (see @cliffguard/testing/data)
+const data = await testData(['jsb', 'ptb'], { defaultCacheDir, loadPtbChars, loadPolyphonic });
 
 /** Everything under `dir`, recursively, as relative paths (to prove nothing half-written remains). */
 function listAll(dir: string): string[] {
@@ -45,7 +48,7 @@ async function buildTgz(
   );
 }
 
-describe('download from a local HTTP server on 127.0.0.1 (never the internet)', () => {
+data.describe('download from a local HTTP server on 127.0.0.1 (never the internet)', () => {
   let work: string;
   let server: Server;
   let base: string;
@@ -54,14 +57,13 @@ describe('download from a local HTTP server on 127.0.0.1 (never the internet)', 
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'download-'));
-    const data = dataDir();
-    const jsb = readFileSync(join(data, 'music', 'JSB_Chorales.pickle'));
+    const jsb = readFileSync(join(data.dir, 'music', 'JSB_Chorales.pickle'));
     routes.set('/JSB%20Chorales.pickle', jsb);
     const corrupt = Buffer.from(jsb);
     corrupt[1000] ^= 1;
     routes.set('/corrupt.pickle', corrupt);
     routes.set('/truncated.pickle', 'truncate');
-    const ptbSources = Object.fromEntries(PTB_FILES.map((f) => [f, join(data, 'ptb', f)]));
+    const ptbSources = Object.fromEntries(PTB_FILES.map((f) => [f, join(data.dir, 'ptb', f)]));
     await buildTgz(work, join(work, 'good.tgz'), ptbSources);
     routes.set('/simple-examples.tgz', readFileSync(join(work, 'good.tgz')));
     await buildTgz(work, join(work, 'bad.tgz'), {
@@ -167,7 +169,7 @@ describe('download from a local HTTP server on 127.0.0.1 (never the internet)', 
   it('a local dir wins over downloading', async () => {
     const before = requests.length;
     const cacheDir = join(work, 'cache-unused');
-    await loadPtbChars({ dir: dataDir(), download: { url: `${base}/simple-examples.tgz` }, cacheDir });
+    await loadPtbChars({ dir: data.dir, download: { url: `${base}/simple-examples.tgz` }, cacheDir });
     expect(requests.length).toBe(before);
     expect(listAll(cacheDir)).toEqual([]);
   });

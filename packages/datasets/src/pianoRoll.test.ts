@@ -1,8 +1,14 @@
-import { dataDir, describeBackends, expectNoLeak } from '@cliffguard/testing';
+import { describeBackends, expectNoLeak } from '@cliffguard/testing';
+import { testData } from '@cliffguard/testing/data';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
+import { defaultCacheDir } from './download.js';
 import { createPianoRoll, nllPerStep, PIANO_KEYS } from './pianoRoll.js';
 import { loadPolyphonic } from './polyphonic.js';
+import { loadPtbChars } from './ptb.js';
+
+// $CLIFFGUARD_DATA, ../shared/data or the download cache; else its suite skips (see @cliffguard/testing/data)
+const data = await testData(['jsb'], { defaultCacheDir, loadPtbChars, loadPolyphonic });
 
 const pieces = [
   [[60, 64, 67], [], [21], [108, 107].sort((a, b) => a - b)],
@@ -92,19 +98,21 @@ describe('createPianoRoll: windows, next-step targets, mask', () => {
     expect(a).not.toEqual(plain.flat());
   });
 
-  it('on JSB train: the mask counts every time step of the README (13,807)', async () => {
-    const jsb = await loadPolyphonic('jsb', { dir: dataDir(), cache: false });
+  it('rejects bad sizes', () => {
+    expect(() => createPianoRoll(pieces, 0)).toThrow(/steps must be a positive integer, got 0/);
+    expect(() => createPianoRoll(pieces, 2).batchArrays([99])).toThrow(/window 99 out of range/);
+    expect(() => createPianoRoll(pieces, 2).epoch(0)).toThrow(/batchSize must be a positive integer, got 0/);
+  });
+});
+
+data.describe('createPianoRoll on JSB train', () => {
+  it('the mask counts every time step of the README (13,807)', async () => {
+    const jsb = await loadPolyphonic('jsb', { dir: data.dir, cache: false });
     const roll = createPianoRoll(jsb.train, 200);
     let masked = 0;
     for (const batch of roll.epoch(64)) for (const m of roll.batchArrays(batch).mask) masked += m;
     expect(masked).toBe(13_807);
     expect(roll.totalSteps).toBe(13_807);
-  });
-
-  it('rejects bad sizes', () => {
-    expect(() => createPianoRoll(pieces, 0)).toThrow(/steps must be a positive integer, got 0/);
-    expect(() => createPianoRoll(pieces, 2).batchArrays([99])).toThrow(/window 99 out of range/);
-    expect(() => createPianoRoll(pieces, 2).epoch(0)).toThrow(/batchSize must be a positive integer, got 0/);
   });
 });
 

@@ -1,12 +1,29 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { dataDir } from '@cliffguard/testing/data';
+import { testData } from '@cliffguard/testing/data';
 import { describe, expect, it } from 'vitest';
+import { defaultCacheDir } from './download.js';
 import { readPickle } from './pickle.js';
 import { musicPickle, op } from './pickleBuilder.test-helper.js';
+import { loadPolyphonic } from './polyphonic.js';
+import { loadPtbChars } from './ptb.js';
 
 const bytes = (...parts: number[][]) => Uint8Array.from(parts.flat());
+
+// $CLIFFGUARD_DATA, ../shared/data or the download cache; else this suite skips (see @cliffguard/testing/data)
+const data = await testData(['jsb'], { defaultCacheDir, loadPtbChars, loadPolyphonic });
+
+data.describe('readPickle on the real JSB pickle', () => {
+  it('a truncated real pickle is a clear error', () => {
+    const real = readFileSync(join(data.dir, 'music', 'JSB_Chorales.pickle'));
+    for (const keep of [1, 100, real.length >> 1, real.length - 1]) {
+      expect(() => readPickle(real.subarray(0, keep), 'JSB_Chorales.pickle')).toThrow(
+        /cannot read pickle JSB_Chorales.pickle: .*(more bytes|end of file|Unexpected end)/i,
+      );
+    }
+  });
+});
 
 describe('readPickle: only the two numpy globals', () => {
   it('decodes numpy int64 scalars (little- and big-endian) inside dicts, lists and tuples', () => {
@@ -85,15 +102,6 @@ describe('readPickle: only the two numpy globals', () => {
   it('refuses numpy dtypes other than int64', () => {
     const floats = musicPickle({ train: [[[60]]], valid: [], test: [] }, { dtype: 'f8' });
     expect(() => readPickle(floats, 'p')).toThrow(/numpy dtype "f8" is not supported; expected 'i8'/);
-  });
-
-  it('a truncated real pickle is a clear error', () => {
-    const real = readFileSync(join(dataDir(), 'music', 'JSB_Chorales.pickle'));
-    for (const keep of [1, 100, real.length >> 1, real.length - 1]) {
-      expect(() => readPickle(real.subarray(0, keep), 'JSB_Chorales.pickle')).toThrow(
-        /cannot read pickle JSB_Chorales.pickle: .*(more bytes|end of file|Unexpected end)/i,
-      );
-    }
   });
 
   it('garbage is a clear error', () => {

@@ -2,10 +2,12 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { dataDir } from '@cliffguard/testing/data';
+import { testData } from '@cliffguard/testing/data';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultCacheDir } from './download.js';
 import { musicPickle, op } from './pickleBuilder.test-helper.js';
 import { loadPolyphonic, type MusicSetName, type Piece, type PolyphonicSet } from './polyphonic.js';
+import { loadPtbChars } from './ptb.js';
 
 // the data README's table
 const FACTS: Record<
@@ -18,6 +20,9 @@ const FACTS: Record<
   'piano-midi': { pieces: [87, 12, 25], steps: [75_911, 8_540, 19_036], notes: [21, 108], maxChord: 12 },
 };
 const NAMES = Object.keys(FACTS) as MusicSetName[];
+
+// $CLIFFGUARD_DATA, ../shared/data or the download cache; else this suite skips (see @cliffguard/testing/data)
+const data = await testData(NAMES, { defaultCacheDir, loadPtbChars, loadPolyphonic });
 
 /** An exact fingerprint of every piece, step and note (two independent rolling hashes). */
 function fingerprint(set: PolyphonicSet): string {
@@ -42,12 +47,12 @@ function fingerprint(set: PolyphonicSet): string {
   return `${a}:${b}`;
 }
 
-describe('loadPolyphonic on the four real pickles (facts of the data README)', () => {
+data.describe('loadPolyphonic on the four real pickles (facts of the data README)', () => {
   let cacheDir: string;
   const first = {} as Record<MusicSetName, PolyphonicSet>;
   beforeAll(async () => {
     cacheDir = await mkdtemp(join(tmpdir(), 'music-cache-'));
-    for (const name of NAMES) first[name] = await loadPolyphonic(name, { dir: dataDir(), cacheDir });
+    for (const name of NAMES) first[name] = await loadPolyphonic(name, { dir: data.dir, cacheDir });
   });
   afterAll(async () => {
     await rm(cacheDir, { recursive: true, force: true });
@@ -84,7 +89,7 @@ describe('loadPolyphonic on the four real pickles (facts of the data README)', (
   it.each(NAMES)(
     '%s: the second load comes from the cache keyed by sha256 and is identical',
     async (name) => {
-      const second = await loadPolyphonic(name, { dir: dataDir(), cacheDir });
+      const second = await loadPolyphonic(name, { dir: data.dir, cacheDir });
       expect(second.fromCache).toBe(true);
       expect(second.sha256).toBe(first[name].sha256);
       expect(existsSync(join(cacheDir, 'parsed', `${first[name].sha256}.cgpr`))).toBe(true);
@@ -97,10 +102,27 @@ describe('loadPolyphonic on the four real pickles (facts of the data README)', (
     const damaged = readFileSync(path);
     damaged[100] ^= 0xff;
     await writeFile(path, damaged);
-    const again = await loadPolyphonic('jsb', { dir: dataDir(), cacheDir });
+    const again = await loadPolyphonic('jsb', { dir: data.dir, cacheDir });
     expect(again.fromCache).toBe(false);
     expect(fingerprint(again)).toBe(fingerprint(first.jsb));
-    expect((await loadPolyphonic('jsb', { dir: dataDir(), cacheDir })).fromCache).toBe(true);
+    expect((await loadPolyphonic('jsb', { dir: data.dir, cacheDir })).fromCache).toBe(true);
+  });
+
+  it('a truncated real pickle is a clear error and nothing is cached', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'music-cut-'));
+    try {
+      const file = join(dir, 'cut.pickle');
+      await writeFile(
+        file,
+        readFileSync(join(data.dir, 'music', 'JSB_Chorales.pickle')).subarray(0, 1_000_000),
+      );
+      await expect(loadPolyphonic('jsb', { file, cacheDir: join(dir, 'cache') })).rejects.toThrow(
+        /cannot read pickle .*cut.pickle/,
+      );
+      expect(existsSync(join(dir, 'cache'))).toBe(false);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
@@ -156,14 +178,6 @@ describe('bad music input: a clear error and nothing cached', () => {
     const noTest = Uint8Array.from([...op.proto2(), ...op.emptyDict(), ...op.stop()]);
     await expect(load('empty.pickle', noTest)).rejects.toThrow(
       /'train' should be a list of pieces, got undefined/,
-    );
-    nothingCached();
-  });
-
-  it('a truncated pickle', async () => {
-    const real = readFileSync(join(dataDir(), 'music', 'JSB_Chorales.pickle'));
-    await expect(load('cut.pickle', real.subarray(0, 1_000_000))).rejects.toThrow(
-      /cannot read pickle .*cut.pickle/,
     );
     nothingCached();
   });

@@ -2,14 +2,19 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { dataDir } from '@cliffguard/testing/data';
+import { testData } from '@cliffguard/testing/data';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultCacheDir } from './download.js';
+import { loadPolyphonic } from './polyphonic.js';
 import { bitsPerChar, loadPtbChars, type PtbChars, parsePtbCharFile, UNKNOWN_SYMBOL } from './ptb.js';
 
-describe('loadPtbChars on the real files (facts of the data README)', () => {
+// $CLIFFGUARD_DATA, ../shared/data or the download cache; else these suites skip (see @cliffguard/testing/data)
+const data = await testData(['ptb'], { defaultCacheDir, loadPtbChars, loadPolyphonic });
+
+data.describe('loadPtbChars on the real files (facts of the data README)', () => {
   let ptb: PtbChars;
   beforeAll(async () => {
-    ptb = await loadPtbChars({ dir: dataDir() });
+    ptb = await loadPtbChars({ dir: data.dir });
   });
 
   it('lines and symbols per split, one newline symbol per line', () => {
@@ -33,7 +38,7 @@ describe('loadPtbChars on the real files (facts of the data README)', () => {
 
   it('decodes back to the file: each line its words joined by "_", spaces removed', () => {
     // independent: straight from the raw text of valid
-    const raw = readFileSync(join(dataDir(), 'ptb', 'ptb.char.valid.txt'), 'latin1');
+    const raw = readFileSync(join(data.dir, 'ptb', 'ptb.char.valid.txt'), 'latin1');
     const expected = raw
       .split('\n')
       .slice(0, -1)
@@ -43,7 +48,7 @@ describe('loadPtbChars on the real files (facts of the data README)', () => {
   });
 
   it('also accepts a folder with the files in a ptb/ subfolder (as the shared data dir has them)', () => {
-    expect(ptb.dir).toBe(join(dataDir(), 'ptb'));
+    expect(ptb.dir).toBe(join(data.dir, 'ptb'));
   });
 });
 
