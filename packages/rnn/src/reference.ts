@@ -86,11 +86,30 @@ export function stackedRecurrence(
  * wasm every Slice first copies its whole input out of the heap (readSync), so T slices cost T
  * full copies; on cpu a slice along an inner axis copies element by element. A gather reads
  * only what it returns. The values are the same either way.
+ *
+ * Differentiable by tfjs on every backend: unstack's gradient is a stack; the gather is wrapped
+ * in {@link sliceAt}, whose gradient is a zero padding, because tfjs's own gradient of a gather
+ * needs an UnsortedSegmentSum kernel, which the wasm backend does not have.
  */
 export function timeSlices(x: tf.Tensor, axis: number): tf.Tensor[] {
   if (axis === 0 && tf.getBackend() !== 'wasm') return tf.unstack(x, 0);
+  return Array.from({ length: x.shape[axis] }, (_, t) => sliceAt(x, t, axis));
+}
+
+/**
+ * x's slice t along `axis`, that axis removed: a gather forward (bit for bit what tf.gather
+ * returns); backward, dy zero-padded back to x's shape (a PadV2 kernel, registered on cpu, wasm
+ * and webgpu) instead of tf.gather's UnsortedSegmentSum. The T slices of one tensor thus cost T
+ * paddings of its size in a backward pass; the forward pass is unchanged.
+ */
+function sliceAt(x: tf.Tensor, t: number, axis: number): tf.Tensor {
   const shape = x.shape.filter((_, i) => i !== axis);
-  return Array.from({ length: x.shape[axis] }, (_, t) => tf.reshape(tf.gather(x, [t], axis), shape));
+  const kept = x.shape.map((d, i) => (i === axis ? 1 : d));
+  const paddings = x.shape.map((d, i): [number, number] => (i === axis ? [t, d - t - 1] : [0, 0]));
+  return tf.customGrad((...inputs: Array<tf.Tensor | tf.GradSaveFunc>) => ({
+    value: tf.reshape(tf.gather(inputs[0] as tf.Tensor, [t], axis), shape),
+    gradFunc: (dy: tf.Tensor) => tf.pad(tf.reshape(dy, kept), paddings),
+  }))(x);
 }
 
 function initialState(inputs: tf.Tensor3D, config: RnnConfig, h0?: tf.Tensor2D): tf.Tensor2D {

@@ -138,7 +138,13 @@ class Rnn extends BaseRecurrentModel<ParamName> implements RnnModel {
     validateInputs(inputs, this.config.inputSize);
     const [B, T, H] = [inputs.shape[0], inputs.shape[1], this.config.hiddenSize];
     const [h0] = this.startStates(B, [options.h0]);
-    const result = impl.forward(this.params, this.config, inputs, h0);
+    const tape = tf.engine().state;
+    const tapeStart = tape.gradientDepth > 0 ? tape.activeTape.length : -1;
+    let result = impl.forward(this.params, this.config, inputs, h0);
+    if (tapeStart >= 0) {
+      const watched = [inputs, ...Object.values(this.params), ...(h0 ? [h0] : [])];
+      result = failGradientsClearly(result, impl.name, tapeStart, watched);
+    }
     if (this.carryState) {
       tf.tidy(() => this.carry([tf.reshape(tf.slice(result.states, [0, T - 1, 0], [B, 1, H]), [B, H])]));
     }
@@ -154,6 +160,48 @@ class Rnn extends BaseRecurrentModel<ParamName> implements RnnModel {
     this.carry([result.lastState]);
     return result;
   }
+}
+
+/**
+ * Inside tf.grad / tf.variableGrads: when a kernel that `impl.forward` ran on the weights, the
+ * inputs or h0 has no registered tfjs gradient (a fused kernel: forward is inference only),
+ * tfjs's own error at backprop time would only name the kernel. The outputs and states are then
+ * passed through an identity whose gradient throws an error that says what to do instead; it is
+ * reached exactly when tfjs would otherwise fail (the loss depends on them), never otherwise.
+ */
+function failGradientsClearly(
+  result: { outputs: tf.Tensor; states: tf.Tensor3D },
+  implName: string,
+  tapeStart: number,
+  watched: tf.Tensor[],
+): { outputs: tf.Tensor; states: tf.Tensor3D } {
+  const ids = new Set(watched.map((t) => t.id));
+  const kernels = new Set<string>();
+  for (const node of tf.engine().state.activeTape.slice(tapeStart)) {
+    if (node.gradient === undefined && Object.values(node.inputs).some((t) => ids.has(t.id))) {
+      kernels.add(node.kernelName);
+    }
+  }
+  if (kernels.size === 0) return result;
+  const names = [...kernels].join(', ');
+  const remedy =
+    tf.getGradient('BatchMatMul') === undefined
+      ? "tfjs-core alone registers no gradients: import '@tensorflow/tfjs' (or '@tensorflow/tfjs-layers') once."
+      : "Differentiate the 'reference' implementation (model.useImplementation('reference')), or take the " +
+        'gradients from model.lossAndGradients (or createTrainer), which every implementation provides.';
+  const message =
+    `tfjs cannot differentiate model.forward: the '${implName}' implementation ran it with ${names} on ` +
+    `backend '${tf.getBackend()}', and no gradient is registered for ${kernels.size > 1 ? 'them' : 'it'}. ${remedy}`;
+  const failing = (x: tf.Tensor) =>
+    tf.customGrad((...inputs: Array<tf.Tensor | tf.GradSaveFunc>) => ({
+      value: tf.clone(inputs[0] as tf.Tensor),
+      gradFunc: () => {
+        throw new Error(message);
+      },
+    }))(x);
+  const wrapped = { outputs: failing(result.outputs), states: failing(result.states) as tf.Tensor3D };
+  tf.dispose([result.outputs, result.states]);
+  return wrapped;
 }
 
 /**
