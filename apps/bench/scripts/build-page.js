@@ -14,9 +14,6 @@ await build({
   target: 'es2022',
   outdir: outdir.pathname,
   sourcemap: true,
-  // Node-only paths of the workspace packages (e.g. worker threads) import node: builtins behind
-  // a runtime check; they stay unresolved imports that the browser never reaches
-  external: ['node:*'],
   logLevel: 'warning',
 });
 for (const f of ['index.html', 'run.html'])

@@ -3,6 +3,11 @@
  * build on the same memory and runs one half of each phase while the calling thread runs the
  * other. The kernels are synchronous, so the caller blocks on Atomics.wait (allowed in Node, not
  * on a browser's main thread: browsers stay single-threaded).
+ *
+ * This file must bundle for the browser: it names no Node module where a bundler looks
+ * (`nodeWorkerThreads` reaches worker_threads through `process.getBuiltinModule`, or a computed
+ * dynamic import on Node releases without it), so `esbuild --platform=browser` of
+ * `@cliffguard/fused` needs nothing marked external but tfjs.
  */
 import type { FusedExports, FusedWasm } from './module.js';
 
@@ -55,6 +60,41 @@ interface NodeWorker {
   terminate(): Promise<number>;
 }
 
+/** The part of Node's `node:worker_threads` used here. */
+export interface NodeWorkerThreads {
+  Worker: new (source: string, options: { eval: boolean; workerData: unknown }) => NodeWorker;
+}
+
+/** The part of Node's `process` that tells Node apart and loads a built-in module. */
+export interface NodeProcessLike {
+  versions?: { node?: string };
+  getBuiltinModule?: (id: string) => unknown;
+}
+
+/**
+ * Node's worker_threads, or null outside Node (a browser, a web worker, or a bundler's `process`
+ * shim without `versions.node`). Node >= 20.16 hands the built-in over synchronously
+ * (`process.getBuiltinModule`); older Node gets a dynamic import whose specifier is computed at run
+ * time, which bundlers leave alone (the comments stop webpack and Vite from warning about it).
+ * `proc` defaults to the global `process` (null: none, as in a browser).
+ */
+export async function nodeWorkerThreads(
+  proc: NodeProcessLike | null = (globalThis as { process?: NodeProcessLike }).process ?? null,
+): Promise<NodeWorkerThreads | null> {
+  if (!proc?.versions?.node) return null;
+  const builtin = proc.getBuiltinModule?.('node:worker_threads') as NodeWorkerThreads | undefined;
+  if (builtin?.Worker) return builtin;
+  const specifier = ['node', 'worker_threads'].join(':');
+  try {
+    const loaded = (await import(
+      /* webpackIgnore: true */ /* @vite-ignore */ specifier
+    )) as NodeWorkerThreads;
+    return loaded?.Worker ? loaded : null;
+  } catch {
+    return null;
+  }
+}
+
 export class WasmThreadPair {
   private seq = 0;
   private readonly ctrl: Int32Array;
@@ -73,13 +113,14 @@ export class WasmThreadPair {
 
   /** Starts the worker on `wasm`'s shared memory (Node only; resolves null elsewhere). */
   static async start(wasm: FusedWasm): Promise<WasmThreadPair | null> {
-    if (!wasm.sharedMemory || typeof process === 'undefined' || !process.versions?.node) return null;
-    const { Worker } = await import('node:worker_threads');
+    if (!wasm.sharedMemory) return null;
+    const threads = await nodeWorkerThreads();
+    if (!threads) return null;
     const control = new SharedArrayBuffer(256);
-    const worker = new Worker(WORKER_SOURCE, {
+    const worker = new threads.Worker(WORKER_SOURCE, {
       eval: true,
       workerData: { module: wasm.module, memory: wasm.sharedMemory, control, phases: [...PHASES] },
-    }) as unknown as NodeWorker;
+    });
     await new Promise<void>((resolve, reject) => {
       worker.on('message', () => resolve());
       worker.on('error', (e) => reject(e));
