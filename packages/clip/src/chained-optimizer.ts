@@ -1,16 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type NormType, selectWhole } from './global-norm.js';
+import { DeviceSteps, isGpuBackend } from './device-steps.js';
+import type { NormType } from './global-norm.js';
 import { type NamedGradient, presentTensors } from './gradients.js';
 import { transformFromConfig } from './registry.js';
-import {
-  type DeviceStepPlan,
-  fromNamedList,
-  paramInfos,
-  runDeviceStep,
-  runStep,
-  type StepPlan,
-  toNamedList,
-} from './step.js';
+import { fromNamedList, paramInfos, runDeviceStep, runStep, type StepPlan, toNamedList } from './step.js';
 import {
   chain,
   type GradientTransform,
@@ -99,36 +92,6 @@ export interface ReadStats extends ClipStats {
 
 const MODES: readonly StepMode[] = ['auto', 'host', 'device'];
 
-/** Backends whose readbacks stall a GPU queue (or, for webgpu in Node, cannot be synchronous). */
-function isGpuBackend(backend = tf.getBackend()): boolean {
-  return backend === 'webgl' || backend === 'webgpu';
-}
-
-/**
- * Every tf.Variable an optimizer holds (its slots and counters such as Adam's β powers): its own
- * fields, and arrays of variables or of `{ variable }` slot records, as tfjs's optimizers keep them.
- */
-function optimizerVariables(opt: tf.Optimizer): tf.Variable[] {
-  const out: tf.Variable[] = [];
-  const add = (x: unknown) => {
-    if (x instanceof tf.Variable) out.push(x);
-    else if (
-      x != null &&
-      typeof x === 'object' &&
-      (x as { variable?: unknown }).variable instanceof tf.Variable
-    )
-      out.push((x as { variable: tf.Variable }).variable);
-  };
-  for (const value of Object.values(opt)) {
-    if (Array.isArray(value)) value.forEach(add);
-    else add(value);
-  }
-  return out;
-}
-
-/** The device-side running sums of device-mode steps not yet read: count, sum, max, clips, skips, replaces. */
-const DEVICE_STATS = 6;
-
 /** The name under which the plugin state travels with the inner optimizer's weights. */
 export const STATE_WEIGHT_NAME = 'cliffguard/state';
 const STATE_VERSION = 1;
@@ -175,12 +138,8 @@ export class ChainedOptimizer extends tf.Optimizer {
 
   private transformState: PluginState | undefined;
   private statsState: StatsState = emptyStats();
-  /** Device mode: the sums of steps not yet folded into statsState ([DEVICE_STATS]), kept. */
-  private deviceStats: tf.Tensor | null = null;
-  /** Device mode: the last step's [norm, clipped, skipped, replaced] (kept until the next step). */
-  private deviceLast: tf.Tensor | null = null;
-  /** Device mode: the variable names whose optimizer slots exist (see warmSlots). */
-  private warmed: string | null = null;
+  /** Device mode's side of the steps (see device-steps.ts). */
+  private readonly device: DeviceSteps;
   /** Tensors handed out by `getWeights` that nobody else disposes (see getWeights). */
   private handedOut: tf.Tensor[] = [];
 
@@ -203,6 +162,7 @@ export class ChainedOptimizer extends tf.Optimizer {
       );
     }
     this.inner = inner;
+    this.device = new DeviceSteps(inner);
     // A lone chain is kept as is, so a save/load round trip does not nest chains.
     this.transform =
       Array.isArray(transform) || transform?.name !== 'chain' ? chain(...[transform].flat()) : transform;
@@ -252,9 +212,8 @@ export class ChainedOptimizer extends tf.Optimizer {
    * after a host-mode step, which keeps it as the number `lastGlobalNorm`.
    */
   get lastGlobalNormTensor(): tf.Scalar | null {
-    return this.deviceLast
-      ? (tf.tidy(() => tf.reshape(tf.slice(this.deviceLast!, 0, 1), [])) as tf.Scalar)
-      : null;
+    const last = this.device.lastStep;
+    return last ? (tf.tidy(() => tf.reshape(tf.slice(last, 0, 1), [])) as tf.Scalar) : null;
   }
 
   /**
@@ -263,7 +222,7 @@ export class ChainedOptimizer extends tf.Optimizer {
    * its own numbers in one transfer (rnn's trainStep does); null after a host-mode step.
    */
   get lastStepTensor(): tf.Tensor | null {
-    return this.deviceLast;
+    return this.device.lastStep;
   }
 
   /** Mirrors the inner optimizer: a skipped step does not count. */
@@ -294,7 +253,7 @@ export class ChainedOptimizer extends tf.Optimizer {
     const owned = (grads: NamedGradient[]) =>
       grads.map((g) => g.tensor).filter((t): t is tf.Tensor => t != null && !inputs.has(t));
     if (this.deviceMode) {
-      this.warmSlots(list, params, asArray);
+      this.device.warm(list, params, asArray);
       const { grads, plan } = runDeviceStep(
         this.transform,
         list,
@@ -304,11 +263,13 @@ export class ChainedOptimizer extends tf.Optimizer {
         this.reportNorm,
       );
       try {
-        this.applyUnlessUndone(grads, plan, list, params, asArray);
+        this.device.apply(grads, plan, list, params, asArray);
       } finally {
         tf.dispose(owned(grads));
       }
-      this.commitDevice(plan);
+      this.transformState = plan.state;
+      this.statsState = { ...this.statsState, steps: this.statsState.steps + 1 };
+      this.device.commit(plan);
       return;
     }
     const { grads, plan } = runStep(
@@ -332,129 +293,28 @@ export class ChainedOptimizer extends tf.Optimizer {
   }
 
   /**
-   * Device mode: the inner step, undone on the device where `plan.keep` is false: every weight
-   * and optimizer variable selected against its value before the step.
-   */
-  private applyUnlessUndone(
-    grads: NamedGradient[],
-    plan: DeviceStepPlan,
-    list: NamedGradient[],
-    params: Params,
-    asArray: boolean,
-  ): void {
-    tf.tidy(() => {
-      const touched = plan.keep ? this.variablesOf(list, params) : [];
-      const before = touched.map((v) => tf.clone(v));
-      this.inner.applyGradients(fromNamedList(grads, asArray) as tf.NamedTensorMap);
-      touched.forEach((v, i) => {
-        v.assign(selectWhole(plan.keep!, v, before[i]));
-      });
-    });
-  }
-
-  /** The variables a step may change: the listed weights and the inner optimizer's own. */
-  private variablesOf(list: NamedGradient[], params: Params): tf.Variable[] {
-    const weights = list.flatMap((g) => (g.tensor != null && params[g.name] ? [params[g.name]] : []));
-    return [...weights, ...optimizerVariables(this.inner)];
-  }
-
-  /**
-   * Device mode needs every optimizer slot to exist before a step it may undo (tfjs makes slots
-   * on a variable's first step, and an undone first step would have nothing to go back to). A
-   * zero step makes them at their initial values (zeros; Adagrad's initial accumulator); every
-   * variable that existed before it, and the iteration count, are then put back.
-   */
-  private warmSlots(list: NamedGradient[], params: Params, asArray: boolean): void {
-    const names = list.map((g) => g.name).join('\n');
-    if (this.warmed === names) return;
-    const inner = this.inner as unknown as { iterations_: number };
-    const iterations = inner.iterations_;
-    tf.tidy(() => {
-      const existing = this.variablesOf(list, params);
-      const before = existing.map((v) => tf.clone(v));
-      const zeros = list.map((g) =>
-        g.tensor == null ? g : { name: g.name, tensor: tf.zerosLike(g.tensor) },
-      );
-      this.inner.applyGradients(fromNamedList(zeros, asArray) as tf.NamedTensorMap);
-      existing.forEach((v, i) => {
-        v.assign(before[i]);
-      });
-    });
-    inner.iterations_ = iterations;
-    this.warmed = names;
-  }
-
-  /** Folds a device step into the device-side sums and keeps its numbers as tensors. */
-  private commitDevice(plan: DeviceStepPlan): void {
-    const s = this.statsState;
-    this.transformState = plan.state;
-    this.statsState = { ...s, steps: s.steps + 1 };
-    const previous = [this.deviceStats, this.deviceLast];
-    const [sums, last] = tf.tidy(() => {
-      const f = (t: tf.Tensor) => tf.cast(t, 'float32');
-      const skipped = plan.keep ? tf.logicalNot(plan.keep) : tf.scalar(false, 'bool');
-      const finite = tf.isFinite(plan.norm);
-      const finiteNorm = tf.where(finite, plan.norm, tf.zerosLike(plan.norm));
-      const step = tf.stack([
-        f(finite),
-        finiteNorm,
-        finiteNorm,
-        f(plan.clipped),
-        f(skipped),
-        f(plan.replaced),
-      ]);
-      const old = this.deviceStats ?? tf.zeros([DEVICE_STATS]);
-      // the sums add, the max (entry 2) takes the larger
-      const added = tf.add(old, step);
-      const isMax = tf.tensor1d([0, 0, 1, 0, 0, 0], 'bool');
-      const next = tf.where(isMax, tf.maximum(old, step), added);
-      return [tf.keep(next), tf.keep(tf.stack([plan.norm, f(plan.clipped), f(skipped), f(plan.replaced)]))];
-    });
-    tf.dispose([plan.norm, plan.clipped, plan.replaced, ...(plan.keep ? [plan.keep] : [])]);
-    tf.dispose(previous.filter((t): t is tf.Tensor => t != null));
-    this.deviceStats = sums;
-    this.deviceLast = last;
-  }
-
-  /**
    * The running statistics and the last step's numbers, read from the device in one transfer
    * (device mode; in host mode they are already numbers). Also settles `iterations`: in device
    * mode a skipped step is undone on the device but counted until this read.
    */
   async readStats(): Promise<ReadStats> {
-    if (this.deviceStats && this.deviceLast) {
-      const [sums, last] = [this.deviceStats, this.deviceLast];
-      const both = tf.concat([sums, last]);
-      let values: Float32Array;
-      try {
-        values = (await both.data()) as Float32Array;
-      } finally {
-        both.dispose();
-      }
-      // a step may have run meanwhile: fold only what was read, if it is still the pending sum
-      if (this.deviceStats === sums) {
-        const [count, sum, max, clips, skips, replaces] = values;
-        const s = this.statsState;
-        this.statsState = {
-          ...s,
-          count: s.count + count,
-          sum: s.sum + sum,
-          max: Math.max(s.max, max),
-          clipCount: s.clipCount + clips,
-          skipCount: s.skipCount + skips,
-          replaceCount: s.replaceCount + replaces,
-        };
-        (this.inner as unknown as { iterations_: number }).iterations_ -= skips;
-        sums.dispose();
-        this.deviceStats = null;
-      }
-      if (this.deviceLast === last) {
-        const [norm, clipped, skipped, replaced] = values.subarray(DEVICE_STATS);
-        this.lastGlobalNorm = norm;
-        this.lastClipped = clipped === 1;
-        this.lastSkipped = skipped === 1;
-        this.lastReplaced = replaced === 1;
-      }
+    const reading = await this.device.read();
+    if (reading) {
+      const { sums, last } = reading;
+      const s = this.statsState;
+      this.statsState = {
+        ...s,
+        count: s.count + sums.count,
+        sum: s.sum + sums.sum,
+        max: Math.max(s.max, sums.max),
+        clipCount: s.clipCount + sums.clipCount,
+        skipCount: s.skipCount + sums.skipCount,
+        replaceCount: s.replaceCount + sums.replaceCount,
+      };
+      this.lastGlobalNorm = last.norm;
+      this.lastClipped = last.clipped;
+      this.lastSkipped = last.skipped;
+      this.lastReplaced = last.replaced;
     }
     return {
       ...this.stats,
@@ -480,8 +340,7 @@ export class ChainedOptimizer extends tf.Optimizer {
 
   /** Commits a finished host-mode step: plugin state, statistics and `last*`. */
   private commit(plan: StepPlan): void {
-    tf.dispose([this.deviceLast].filter((t): t is tf.Tensor => t != null));
-    this.deviceLast = null;
+    this.device.forgetLast();
     const skipped = plan.skipReason != null;
     const clipped = plan.clipped && !skipped;
     this.transformState = plan.state;
@@ -583,13 +442,9 @@ export class ChainedOptimizer extends tf.Optimizer {
   /** Disposes the inner optimizer (its slots) and what getWeights handed out. */
   override dispose(): void {
     this.inner.dispose();
-    tf.dispose([
-      ...this.handedOut,
-      ...[this.deviceStats, this.deviceLast].filter((t): t is tf.Tensor => t != null),
-    ]);
+    tf.dispose(this.handedOut);
     this.handedOut = [];
-    this.deviceStats = null;
-    this.deviceLast = null;
+    this.device.dispose();
   }
 }
 
