@@ -10,6 +10,7 @@ import {
   runExperiment,
   shardFiles,
 } from './commands.js';
+import { parseCheckpointEvery } from './core/durations.js';
 import { parseShard } from './core/ids.js';
 import { defaultOutDir, experimentPaths, resolveDataDir } from './core/paths.js';
 import { PROFILES, type Profile } from './core/types.js';
@@ -61,7 +62,18 @@ function addCommon(cmd: Command): Command {
       '--data <dir>',
       'data folder holding ptb/ and music/ (default $CLIFFGUARD_DATA or ../shared/data)',
     )
-    .option('--checkpoint-every <seconds>', 'seconds between checkpoints of a run', Number, 30);
+    .option(
+      '--checkpoint-every <seconds>',
+      'seconds between checkpoints of a run (a number, or with a unit: 30s, 5m, 1h)',
+      (v: string) => {
+        try {
+          return parseCheckpointEvery(v);
+        } catch (err) {
+          throw new InvalidArgumentError((err as Error).message);
+        }
+      },
+      30,
+    );
 }
 
 function flagsOf(name: string, opts: CommonFlags): Record<string, string | number | boolean | undefined> {

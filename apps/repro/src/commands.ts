@@ -2,10 +2,10 @@
  * What the CLI's commands do (cli.ts only parses arguments): run an experiment (resuming what an
  * earlier invocation left), merge shard results, render a report.
  */
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { join, relative } from 'node:path';
-import { writeFileAtomic } from './core/checkpoint.js';
-import { fileNameFor, type Shard, selectShard } from './core/ids.js';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { basename, dirname, join, relative, resolve } from 'node:path';
+import { damagedCheckpoint, readCheckpoint, setAsideCheckpoint, writeFileAtomic } from './core/checkpoint.js';
+import { fileNameFor, hashOf, type Shard, selectShard } from './core/ids.js';
 import { experimentPaths } from './core/paths.js';
 import type { ExperimentDef, PlanOptions, Profile, ResultLine } from './core/types.js';
 import { EXPERIMENTS, getExperiment } from './experiments/registry.js';
@@ -15,8 +15,9 @@ import type { BackendName } from './runner/backend.js';
 import { acquireLock } from './runner/lock.js';
 import { planRuns } from './runner/plan.js';
 import { defaultWorkers, executeRuns, type PoolSummary } from './runner/pool.js';
+import { assertOutputsWritable } from './runner/preflight.js';
 import { ProgressView } from './runner/progress.js';
-import { mergeResults, readResultFile } from './runner/results.js';
+import { dropTornLines, mergeResults, readResultFile } from './runner/results.js';
 
 export interface RunOptions {
   profile: Profile;
@@ -55,21 +56,49 @@ export function canonicalCommand(
 
 export async function runExperiment(name: string, options: RunOptions): Promise<RunOutcome> {
   const log = options.log ?? console.log;
+  const every = options.checkpointEverySeconds;
+  if (typeof every !== 'number' || !Number.isFinite(every) || every < 0) {
+    throw new Error(
+      `checkpoint interval must be a number of seconds >= 0, got ${String(every)}: checkpointing may never be turned off silently`,
+    );
+  }
   const def = await getExperiment(name);
   const planOptions: PlanOptions = { profile: options.profile, seeds: options.seeds, flags: options.flags };
   const { runs: allRuns } = planRuns(def, planOptions);
   const runs = selectShard(allRuns, options.shard);
   const paths = experimentPaths(options.out, name, options.profile, options.shard);
-  mkdirSync(paths.checkpoints, { recursive: true });
+  // every output must take a write now, not after the runs have trained
+  assertOutputsWritable({
+    dir: paths.dir,
+    results: paths.results,
+    checkpoints: paths.checkpoints,
+    report: options.shard ? undefined : paths.report,
+    index: options.shard ? undefined : resolve(paths.dir, '..', '..'),
+  });
   const release = acquireLock(paths.lock);
   try {
-    const existing = readResultFile(paths.results);
+    let existing = readResultFile(paths.results);
     const protocol = runs[0]?.protocol;
     const foreign = existing.lines.find((l) => l.protocol !== protocol);
     if (foreign) {
       throw new Error(
         `${paths.results} holds results of another protocol (run ${foreign.runId}: protocol ${foreign.protocol}, now ${protocol}); ` +
           'use another --out, or the same --seeds and flags as before',
+      );
+    }
+    if (existing.skipped.length > 0) {
+      // torn lines (a crash mid-write): rewrite the file without them, so that merge accepts it
+      const { dropped, savedTo } = dropTornLines(paths.results);
+      log(
+        `warning: ${paths.results}: line(s) ${dropped.join(', ')} held no complete result (a write cut short by a crash); ` +
+          `rewrote the file without them (they are kept in ${basename(savedTo ?? '')}); their runs run again`,
+      );
+      existing = readResultFile(paths.results);
+    }
+    for (const d of existing.duplicateLines) {
+      log(
+        `warning: ${paths.results}: run ${d.runId} is recorded again at line ${d.line} ` +
+          `(${d.identical ? 'the same run apart from timing' : 'with a DIFFERENT result'}); line ${d.first} is used`,
       );
     }
     const done = new Set(existing.lines.map((l) => l.runId));
@@ -79,9 +108,21 @@ export async function runExperiment(name: string, options: RunOptions): Promise<
       if (done.has(r.id)) rmSync(join(paths.checkpoints, `${fileNameFor(r.id)}.json`), { force: true });
     }
     const workers = options.workers ?? defaultWorkers(todo.length);
-    const resumable = todo.filter((r) =>
-      existsSync(join(paths.checkpoints, `${fileNameFor(r.id)}.json`)),
-    ).length;
+    // damaged checkpoints are set aside now (their runs start again), so none fails a run later
+    let resumable = 0;
+    for (const r of todo) {
+      const file = join(paths.checkpoints, `${fileNameFor(r.id)}.json`);
+      const read = readCheckpoint(file);
+      if (read.status === 'bad') {
+        log(`warning: ${damagedCheckpoint(file, read.problem, setAsideCheckpoint(file), r.id)}`);
+      } else if (
+        read.status === 'ok' &&
+        read.checkpoint.runId === r.id &&
+        read.checkpoint.configHash === hashOf(r.config)
+      ) {
+        resumable += 1;
+      }
+    }
     const command = canonicalCommand(name, options);
     log(`${def.name}: ${def.title} (paper ${def.paperRef})`);
     log(`profile ${options.profile}: ${def.budgets[options.profile]}`);
@@ -180,25 +221,67 @@ export async function reportCommand(
   );
 }
 
-/** `repro merge -o OUT FILES...`: combine shard result files; refuses duplicates and mismatches. */
-export function mergeCommand(files: string[], output: string): { lines: number } {
+/**
+ * What to do about a torn line in `file`: run the command that made it again (its COMMAND file,
+ * its shard, its --out), which sets the torn line aside and runs that run again.
+ */
+function tornLineAdvice(file: string, lines: number[], rows: string[]): string {
+  const n = lines[0];
+  const row = rows[n - 1] ?? '';
+  const preview = row.length > 60 ? `${row.slice(0, 60)}…` : row;
+  const dir = dirname(file);
+  const shard = /^results\.shard-(\d+)-of-(\d+)\.jsonl$/.exec(basename(file));
+  const out = resolve(dir, '..', '..');
+  const commandFile = join(dir, 'COMMAND');
+  const made = existsSync(commandFile) ? readFileSync(commandFile, 'utf8').trim() : undefined;
+  const again = made
+    ? `\`${made}${shard ? ` --shard ${shard[1]}/${shard[2]}` : ''} --out ${out}\``
+    : `the command that made it${shard ? ` with --shard ${shard[1]}/${shard[2]}` : ''} and --out ${out}`;
+  const others = lines.length > 1 ? ` (and line(s) ${lines.slice(1).join(', ')})` : '';
+  return (
+    `repro merge: ${file} line ${n}${others} is not a complete result (it reads: ${preview}): a write cut short by a crash. ` +
+    `Run ${shard ? 'that shard' : 'it'} again: ${again}; the resume moves the torn line to ${basename(file)}.torn-<time>, ` +
+    `runs the run it held again and leaves the file whole. Then merge again. ` +
+    `(Or delete line ${n} by hand: the run it held is then missing from the merge.)`
+  );
+}
+
+/**
+ * `repro merge -o OUT FILES...`: combine shard result files. Refuses torn lines (saying which file,
+ * which line and what to do), mismatched protocols, and a run recorded twice with different
+ * results; a run recorded twice identically (apart from timing) is kept once, with a warning.
+ */
+export function mergeCommand(
+  files: string[],
+  output: string,
+  warn: (message: string) => void = (m) => console.warn(`repro merge: warning: ${m}`),
+): { lines: number } {
   if (files.length === 0) throw new Error('repro merge: give the result files to merge');
   if (existsSync(output) && !files.includes(output)) {
     throw new Error(`repro merge: ${output} exists and is not one of the inputs; choose a new -o file`);
   }
+  const position = new Map<string, number>();
+  files.forEach((f, i) => {
+    const first = position.get(resolve(f));
+    if (first !== undefined) {
+      throw new Error(
+        `repro merge: ${f} appears in both argument ${first + 1} and argument ${i + 1} (the same file given twice)`,
+      );
+    }
+    position.set(resolve(f), i);
+  });
   const inputs = files.map((f) => {
     if (!existsSync(f)) throw new Error(`repro merge: ${f} does not exist`);
     const read = readResultFile(f);
-    if (read.duplicates.length > 0)
-      throw new Error(`repro merge: ${f} lists run ${read.duplicates[0]} twice`);
-    if (read.skipped.length > 0) {
-      throw new Error(
-        `repro merge: ${f} has unreadable lines (${read.skipped.join(', ')}): a torn write; re-run its shard first`,
-      );
-    }
-    return { name: f, lines: read.lines };
+    if (read.skipped.length > 0) throw new Error(tornLineAdvice(f, read.skipped, read.rows));
+    // every record, repeats included, in file order: mergeResults decides about repeats
+    const entries = [
+      ...read.lines.map((record, i) => ({ record, line: read.lineNumbers[i] })),
+      ...read.duplicateLines.map((d) => ({ record: d.record, line: d.line })),
+    ].sort((a, b) => a.line - b.line);
+    return { name: f, lines: entries.map((e) => e.record), lineNumbers: entries.map((e) => e.line) };
   });
-  const merged = mergeResults(inputs);
+  const merged = mergeResults(inputs, warn);
   writeFileAtomic(output, merged.map((l) => `${JSON.stringify(l)}\n`).join(''));
   return { lines: merged.length };
 }

@@ -17,7 +17,7 @@ import type { ResultLine, RunSpec } from '../core/types.js';
 import { type BackendName, prepareWebgpuEnvironment } from './backend.js';
 import type { ProgressView } from './progress.js';
 import { appendResultLine } from './results.js';
-import { executeTask, type ProgressMessage, type RunTask, type TaskOutcome } from './task.js';
+import { executeTask, type RunTask, type TaskMessage, type TaskOutcome } from './task.js';
 
 export interface PoolOptions {
   backend: BackendName;
@@ -86,7 +86,10 @@ export async function executeRuns(runs: RunSpec[], options: PoolOptions): Promis
   const runOne = async (run: RunSpec): Promise<void> => {
     if (Atomics.load(stopFlag, 0) !== 0) return;
     const channel = new MessageChannel();
-    channel.port1.on('message', (msg: ProgressMessage) => options.view.update(msg));
+    channel.port1.on('message', (msg: TaskMessage) => {
+      if ('warning' in msg) options.view.log(`warning: ${msg.warning}`);
+      else options.view.update(msg);
+    });
     const checkpointFile = join(options.checkpointDir, `${fileNameFor(run.id)}.json`);
     const task: RunTask = {
       run,

@@ -24,6 +24,9 @@ export interface RunTask {
 
 export type ProgressMessage = { runId: string } & ProgressUpdate;
 
+/** What a run posts to the runner: progress, or a warning for the log (a damaged checkpoint set aside). */
+export type TaskMessage = ProgressMessage | { runId: string; warning: string };
+
 export type TaskOutcome =
   | {
       status: 'done';
@@ -42,7 +45,10 @@ export async function executeTask(task: RunTask): Promise<TaskOutcome> {
   await useBackend(task.backend);
   const def = await getExperiment(run.experiment);
   const configHash = hashOf(run.config);
-  const prior = loadCheckpoint(task.checkpointFile, run.id, configHash);
+  const prior = loadCheckpoint(task.checkpointFile, run.id, configHash, (warning) => {
+    if (task.port) task.port.postMessage({ runId: run.id, warning } satisfies TaskMessage);
+    else console.warn(warning);
+  });
   let lastSave = Date.now();
   let lastProgress = 0;
   let savedStep = prior?.step ?? 0;
