@@ -99,7 +99,7 @@ export function variableNames(model: tfl.LayersModel): string[] {
 export function syncIt(backend: BackendInfo) {
   return (title: string, fn: () => Promise<void>, options: { heavy?: boolean } = {}) => {
     if (!canReadSync(backend.name)) {
-      it.skip(`${title} (skipped: webgpu outside a browser cannot read synchronously)`, fn);
+      it.skip(`${title} (skipped: webgpu cannot read synchronously)`, fn);
     } else if (options.heavy && backend.software) {
       it.skip(`${title} (skipped: software GPU adapter, too slow)`, fn);
     } else {

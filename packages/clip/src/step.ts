@@ -69,21 +69,22 @@ function stepContext(iteration: number, device = false): StepContext {
   };
 }
 
-/** Whether the current backend can read a tensor synchronously (`dataSync`). */
+/**
+ * Whether a step may read a tensor synchronously (`dataSync`) on this backend. Not on webgpu: in
+ * Node tfjs cannot at all (no OffscreenCanvas), and in Chromium (tfjs-backend-webgpu 4.22,
+ * SwiftShader) its OffscreenCanvas read returned a wrong value and then lost the device (see
+ * docs/toolchain.md), so a clip decided on it could use a wrong norm. Device mode needs no read.
+ */
 export function canReadSync(backend = tf.getBackend()): boolean {
-  // tfjs's WebGPU backend reads synchronously through an OffscreenCanvas: browsers only.
-  return (
-    backend !== 'webgpu' ||
-    typeof (globalThis as { OffscreenCanvas?: unknown }).OffscreenCanvas !== 'undefined'
-  );
+  return backend !== 'webgpu';
 }
 
 function assertSyncReadback(): void {
   if (!canReadSync()) {
     throw new Error(
-      'a step needs one synchronous readback (applyGradients is synchronous in tfjs), but the webgpu ' +
-        'backend outside a browser cannot read synchronously (no OffscreenCanvas); use it in a browser, ' +
-        'or cpu/wasm in Node',
+      'a step needs one synchronous readback (applyGradients is synchronous in tfjs), which the webgpu ' +
+        'backend cannot give reliably (no OffscreenCanvas in Node; wrong values in Chromium): use device mode ' +
+        "(mode 'auto' or 'device', with plugins that run on the device and no onStep), or cpu/wasm/webgl",
     );
   }
 }

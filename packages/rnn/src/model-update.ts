@@ -170,7 +170,7 @@ export async function modelUpdate(
       bad = tf.scalar(shrunk ? 1 : 0);
     } else if (safeguard && inner !== optimizer) {
       throw new Error(
-        "trainStep: the safeguard option with a clip wrapper decides on the host, which webgpu outside a browser cannot; put @cliffguard/clip's safeguard() first in the optimizer's chain instead (paperMethod's chains have it)",
+        "trainStep: the safeguard option with a clip wrapper decides on the host, which webgpu cannot do reliably; put @cliffguard/clip's safeguard() first in the optimizer's chain instead (paperMethod's chains have it)",
       );
     } else if (safeguard) {
       // A plain optimizer (no clip to bypass): the shrink step selected on the device.
