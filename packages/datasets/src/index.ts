@@ -34,7 +34,7 @@ export {
   type PianoRollBatch,
   type PianoRollWindow,
 } from './pianoRoll.js';
-export { ALLOWED_PICKLE_GLOBALS, readPickle } from './pickle.js';
+export { ALLOWED_PICKLE_GLOBALS, PICKLE_LIMITS, PickleError, readPickle } from './pickle.js';
 export {
   decodeMusicCache,
   encodeMusicCache,

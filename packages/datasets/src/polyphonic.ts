@@ -14,7 +14,7 @@ import {
   sha256Hex,
   writeFileAtomic,
 } from './download.js';
-import { readPickle } from './pickle.js';
+import { MAX_MESSAGE_LENGTH, type PickleParse, printable, readPickle, readPickleTracked } from './pickle.js';
 import { readDataFile } from './read-file.js';
 import { MUSIC_SET_NAMES, MUSIC_SOURCES, type MusicSetName } from './sources.js';
 
@@ -40,6 +40,10 @@ export interface PolyphonicSet {
   path: string;
   /** true when the parsed cache answered (the pickle was not parsed) */
   fromCache: boolean;
+  /** true when the pickle's sha256 is not the canonical one (loaded only with `allowModified`) */
+  modified: boolean;
+  /** set when `modified`: says the file is not the canonical one, with both sha256 sums */
+  warning?: string;
 }
 
 export interface PolyphonicOptions {
@@ -53,6 +57,11 @@ export interface PolyphonicOptions {
   cacheDir?: string;
   /** read and write the parsed cache (default true); a cache that cannot be written is skipped */
   cache?: boolean;
+  /**
+   * load a pickle whose sha256 is not the canonical one (default false: that is an error). The
+   * file is still parsed and validated in full; the result has `modified: true` and a `warning`.
+   */
+  allowModified?: boolean;
 }
 
 function musicSource(name: MusicSetName) {
@@ -85,57 +94,173 @@ async function resolvePickle(name: MusicSetName, options: PolyphonicOptions): Pr
   return target;
 }
 
+/** Where a container of the parse was made (see {@link PickleParse.origin}). */
+export type MusicOrigin = PickleParse['origin'];
+
+/** An error of the loader: printable ASCII, at most {@link MAX_MESSAGE_LENGTH} characters. */
+function musicError(source: string, problem: string, container?: object, origin?: MusicOrigin): Error {
+  const made = container && origin ? origin(container) : undefined;
+  const where = made ? `; made at offset ${made.offset} (opcode ${made.opcode})` : '';
+  const head = `${printable(source, 96)}: `;
+  return new Error(head + printable(problem, MAX_MESSAGE_LENGTH - head.length - where.length) + where);
+}
+
 /**
- * Checks the unpickled object is {train, valid, test} of pieces of steps of ascending notes in
- * 21..108, and returns it in plain arrays. Errors name the place of the first bad value.
+ * Checks the unpickled object is exactly {train, valid, test}, each a dense list of pieces, each
+ * piece a dense list of steps, each step a list (or tuple) of ascending MIDI notes in 21..108,
+ * and returns it in plain arrays. Errors name the place of the first bad value and, given
+ * `origin` (from a tracked parse), the byte offset and opcode that made the container holding it.
+ * Time is linear in the number of elements present (it stops at the first hole).
  */
-export function validateMusic(data: unknown, source: string): Record<MusicSplit, Piece[]> {
-  if (!(data instanceof Map))
-    throw new Error(`${source}: expected a dict with train/valid/test, got ${describe(data)}`);
+export function validateMusic(
+  data: unknown,
+  source: string,
+  origin?: MusicOrigin,
+): Record<MusicSplit, Piece[]> {
+  if (!(data instanceof Map)) {
+    throw musicError(
+      source,
+      `expected a dict with train/valid/test, got ${describe(data)}`,
+      asObject(data),
+      origin,
+    );
+  }
+  for (const key of data.keys()) {
+    if (!SPLITS.includes(key)) {
+      throw musicError(
+        source,
+        `the dict has the key ${describe(key)}; expected exactly train, valid, test`,
+        data,
+        origin,
+      );
+    }
+  }
   const out = {} as Record<MusicSplit, Piece[]>;
   for (const split of SPLITS) {
+    if (!data.has(split)) {
+      throw musicError(
+        source,
+        `'${split}' should be a list of pieces, got nothing: the dict has no '${split}'`,
+        data,
+        origin,
+      );
+    }
     const pieces = data.get(split);
-    if (!Array.isArray(pieces))
-      throw new Error(`${source}: '${split}' should be a list of pieces, got ${describe(pieces)}`);
-    out[split] = pieces.map((piece, i) => {
-      if (!Array.isArray(piece))
-        throw new Error(`${source}: ${split}[${i}] should be a list of steps, got ${describe(piece)}`);
-      return piece.map((step, t) => validateStep(step, `${source}: ${split}[${i}][${t}]`));
-    });
+    if (!Array.isArray(pieces)) {
+      throw musicError(
+        source,
+        `'${split}' should be a list of pieces, got ${describe(pieces)}`,
+        asObject(pieces) ?? data,
+        origin,
+      );
+    }
+    const checked: Piece[] = new Array(pieces.length);
+    for (let i = 0; i < pieces.length; i++) {
+      const piece: unknown = pieces[i];
+      if (!Array.isArray(piece)) {
+        const what = piece === undefined ? 'nothing (a hole)' : describe(piece);
+        throw musicError(
+          source,
+          `${split}[${i}] should be a list of steps, got ${what}`,
+          asObject(piece) ?? pieces,
+          origin,
+        );
+      }
+      const steps: number[][] = new Array(piece.length);
+      for (let t = 0; t < piece.length; t++)
+        steps[t] = validateStep(piece[t], piece, source, split, i, t, origin);
+      checked[i] = steps;
+    }
+    out[split] = checked;
   }
   return out;
 }
 
-function validateStep(step: unknown, where: string): number[] {
-  if (!Array.isArray(step)) throw new Error(`${where} should be a list of notes, got ${describe(step)}`);
+function validateStep(
+  step: unknown,
+  piece: unknown[],
+  source: string,
+  split: MusicSplit,
+  i: number,
+  t: number,
+  origin?: MusicOrigin,
+): number[] {
+  if (!Array.isArray(step)) {
+    const what = step === undefined ? 'nothing (a hole)' : describe(step);
+    throw musicError(
+      source,
+      `${split}[${i}][${t}] should be a list of notes, got ${what}`,
+      asObject(step) ?? piece,
+      origin,
+    );
+  }
   let previous = -1;
-  for (const note of step) {
+  for (let k = 0; k < step.length; k++) {
+    const note: unknown = step[k];
     if (typeof note !== 'number' || !Number.isInteger(note) || note < LOWEST_NOTE || note > HIGHEST_NOTE) {
-      throw new Error(
-        `${where} has note ${describe(note)}; expected MIDI notes ${LOWEST_NOTE}..${HIGHEST_NOTE} (88 piano keys)`,
+      throw musicError(
+        source,
+        `${split}[${i}][${t}] has note ${note === undefined ? 'nothing (a hole)' : describe(note)}; expected MIDI notes ${LOWEST_NOTE}..${HIGHEST_NOTE} (88 piano keys)`,
+        step,
+        origin,
       );
     }
-    if (note <= previous)
-      throw new Error(`${where} has notes [${step.join(', ')}]; expected them ascending, each once`);
+    if (note <= previous) {
+      const shown = step.length > 16 ? `${step.slice(0, 16).join(', ')}, ...` : step.join(', ');
+      throw musicError(
+        source,
+        `${split}[${i}][${t}] has notes [${shown}]; expected them ascending, each once`,
+        step,
+        origin,
+      );
+    }
     previous = note;
   }
   return step as number[];
 }
 
-function describe(value: unknown): string {
-  if (value instanceof Map) return 'a dict';
-  if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'string')
-    return JSON.stringify(value.length > 20 ? `${value.slice(0, 20)}...` : value);
-  return String(value);
+function asObject(value: unknown): object | undefined {
+  return typeof value === 'object' && value !== null ? value : undefined;
 }
 
-// ---- the parsed cache: 'CGPR' v1, then per split: u32 pieces, u32 steps per piece,
-// u8 notes per step, u8 notes; then the sha256 of everything before it.
-const MAGIC = 0x43475052; // 'CGPR'
+/** A short, printable description of a value for a message. */
+function describe(value: unknown): string {
+  if (value instanceof Map) return 'a dict';
+  if (Array.isArray(value)) return `a list of ${value.length}`;
+  if (typeof value === 'string') return `'${printable(value, 20)}'`;
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint' || value == null) {
+    return printable(String(value), 24);
+  }
+  return `a ${typeof value}`;
+}
 
-export function encodeMusicCache(sets: Record<MusicSplit, Piece[]>): Uint8Array {
-  let size = 8;
+// ---- the parsed cache: 'CGPR', u32 version 2, the pickle's sha256 (32 bytes), then per split:
+// u32 pieces, u32 steps per piece, u8 notes per step, u8 notes; then the sha256 of everything
+// before it. The pickle's sha256 inside means an entry answers only for the pickle it was made from.
+const MAGIC = 0x43475052; // 'CGPR'
+const CACHE_VERSION = 2;
+const HEADER = 8 + 32;
+
+/**
+ * sha256 of the cache encoding of each canonical pickle's parse (for the file of the data README's
+ * sha256). The loader checks every parse and every cache entry of a canonical pickle against it, so
+ * neither a reader bug nor a rewritten cache file can change the notes of a canonical set. Computed
+ * by Python's own pickle + numpy and by this reader, which agree (see polyphonic.test.ts).
+ */
+export const CANONICAL_PARSE_SHA256: Readonly<Record<MusicSetName, string>> = Object.freeze({
+  jsb: 'a369099844790c6256641b2620687d932ee92f8c9a8f13cb1606a109e43e5771',
+  nottingham: '92eb04701dbcf4986652b91edf7d8f97cd297280629068e375b18e352753aafe',
+  musedata: 'e25e08a408b9ebfa91572dceb076607f4960f2f43d8589131af1b405e3db782c',
+  'piano-midi': '7ebaabef2c1c82f6d548ad64edca751506aaa845eaa4f326262146627a3ffb3e',
+});
+
+const ZERO_SHA256 = '0'.repeat(64);
+
+/** The cache bytes of `sets`, made from the pickle whose sha256 is `sourceSha256`. */
+export function encodeMusicCache(sets: Record<MusicSplit, Piece[]>, sourceSha256 = ZERO_SHA256): Uint8Array {
+  if (!/^[0-9a-f]{64}$/.test(sourceSha256))
+    throw new Error('encodeMusicCache: sourceSha256 must be 64 hex digits');
+  let size = HEADER;
   for (const split of SPLITS) {
     size += 4 + 4 * sets[split].length;
     for (const piece of sets[split]) {
@@ -146,8 +271,9 @@ export function encodeMusicCache(sets: Record<MusicSplit, Piece[]>): Uint8Array 
   const bytes = new Uint8Array(size + 32);
   const view = new DataView(bytes.buffer);
   view.setUint32(0, MAGIC);
-  view.setUint32(4, 1, true);
-  let at = 8;
+  view.setUint32(4, CACHE_VERSION, true);
+  bytes.set(Buffer.from(sourceSha256, 'hex'), 8);
+  let at = HEADER;
   for (const split of SPLITS) {
     const pieces = sets[split];
     view.setUint32(at, pieces.length, true);
@@ -163,14 +289,28 @@ export function encodeMusicCache(sets: Record<MusicSplit, Piece[]>): Uint8Array 
   return bytes;
 }
 
-/** Decodes a cache file, or returns null when it is damaged in any way (then the pickle is parsed). */
-export function decodeMusicCache(bytes: Uint8Array): Record<MusicSplit, Piece[]> | null {
-  if (bytes.length < 40) return null;
+/** The sha256 a cache encoding ends with (of everything before it). */
+function cacheDigest(bytes: Uint8Array): string {
+  return Buffer.from(bytes.subarray(bytes.length - 32)).toString('hex');
+}
+
+/**
+ * Decodes a cache file, or returns null when it is damaged in any way, is of another version, or
+ * (given `sourceSha256`) was made from another pickle: then the pickle is parsed. Every note is
+ * checked again (21..108, ascending), so an entry cannot carry what validation would refuse.
+ */
+export function decodeMusicCache(
+  bytes: Uint8Array,
+  sourceSha256?: string,
+): Record<MusicSplit, Piece[]> | null {
+  if (bytes.length < HEADER + 32) return null;
   const size = bytes.length - 32;
-  if (Buffer.from(bytes.subarray(size)).toString('hex') !== sha256Hex(bytes.subarray(0, size))) return null;
+  if (cacheDigest(bytes) !== sha256Hex(bytes.subarray(0, size))) return null;
   const view = new DataView(bytes.buffer, bytes.byteOffset, size);
-  if (view.getUint32(0) !== MAGIC || view.getUint32(4, true) !== 1) return null;
-  let at = 8;
+  if (view.getUint32(0) !== MAGIC || view.getUint32(4, true) !== CACHE_VERSION) return null;
+  if (sourceSha256 !== undefined && Buffer.from(bytes.subarray(8, 40)).toString('hex') !== sourceSha256)
+    return null;
+  let at = HEADER;
   const out = {} as Record<MusicSplit, Piece[]>;
   for (const split of SPLITS) {
     if (at + 4 > size) return null;
@@ -208,30 +348,84 @@ export function decodeMusicCache(bytes: Uint8Array): Record<MusicSplit, Piece[]>
 }
 
 /**
+ * Reads and validates a music pickle (what {@link loadPolyphonic} does after the sha256 check).
+ * Recording where each container was made costs more than the parse itself, so it is done only to
+ * locate an error: a failed validation parses again, tracked, and its error names the byte offset
+ * and opcode that made the bad container.
+ */
+export function parseMusicPickle(bytes: Uint8Array, path: string): Record<MusicSplit, Piece[]> {
+  const value = readPickle(bytes, path);
+  try {
+    return validateMusic(value, path);
+  } catch (err) {
+    const tracked = readPickleTracked(bytes, path);
+    validateMusic(tracked.value, path, tracked.origin); // the same error, with offset and opcode
+    throw err;
+  }
+}
+
+/**
  * Loads one of the four polyphonic music sets as {train, valid, test}: pieces of time steps of
- * MIDI note numbers. The first load parses the pickle and caches the result; later loads of the
- * same bytes (same sha256) read the cache.
+ * MIDI note numbers. The pickle's sha256 must be the canonical one (the data README's) unless
+ * `allowModified` is set; then the result says so (`modified`, `warning`). The first load parses
+ * and validates the pickle and caches the result; later loads of the same bytes (same sha256)
+ * read the cache, which is checked again (and, for a canonical file, against the canonical parse).
  */
 export async function loadPolyphonic(
   name: MusicSetName,
   options: PolyphonicOptions = {},
 ): Promise<PolyphonicSet> {
+  const source = musicSource(name);
   const path = await resolvePickle(name, options);
   const bytes = await readDataFile(path, `the ${name} pickle`);
   const sha256 = sha256Hex(bytes);
+  const modified = sha256 !== source.sha256;
+  // before the cache: an entry must never stand in for this check
+  if (modified && !options.allowModified) {
+    throw musicError(
+      path,
+      `not the canonical ${source.fileName}: sha256 ${sha256.slice(0, 16)}..., ${bytes.length} bytes; expected ${source.sha256.slice(0, 16)}..., ${source.bytes} bytes (modified, damaged or another file; pass { allowModified: true } to load it anyway)`,
+    );
+  }
+  const warning = modified
+    ? printable(
+        `${path} is not the canonical ${source.fileName} (sha256 ${sha256}, expected ${source.sha256}); loaded because allowModified is set`,
+        MAX_MESSAGE_LENGTH,
+      )
+    : undefined;
+  const result = (sets: Record<MusicSplit, Piece[]>, fromCache: boolean): PolyphonicSet => ({
+    ...sets,
+    sha256,
+    path,
+    fromCache,
+    modified,
+    ...(warning ? { warning } : {}),
+  });
+  const canonicalParse = modified ? undefined : CANONICAL_PARSE_SHA256[name];
   const useCache = options.cache ?? true;
   const cachePath = join(options.cacheDir ?? defaultCacheDir(), 'parsed', `${sha256}.cgpr`);
   if (useCache && existsSync(cachePath)) {
-    const cached = decodeMusicCache(await readFile(cachePath));
-    if (cached) return { ...cached, sha256, path, fromCache: true };
+    const entry = await readFile(cachePath).catch(() => null);
+    if (entry && (canonicalParse === undefined || cacheDigest(entry) === canonicalParse)) {
+      const cached = decodeMusicCache(entry, sha256);
+      if (cached) return result(cached, true);
+    }
   }
-  const sets = validateMusic(readPickle(bytes, path), path);
+  const sets = parseMusicPickle(bytes, path);
+  const encoded = encodeMusicCache(sets, sha256);
+  if (canonicalParse !== undefined && cacheDigest(encoded) !== canonicalParse) {
+    // the bytes are canonical, so this is a reader bug: refuse rather than load other notes
+    throw musicError(
+      path,
+      `parsed to notes other than the canonical parse of ${source.fileName} (a bug of the reader; please report it)`,
+    );
+  }
   if (useCache) {
     try {
-      await writeFileAtomic(cachePath, encodeMusicCache(sets));
+      await writeFileAtomic(cachePath, encoded);
     } catch {
       // the cache only saves time: a read-only or full disk must not fail the load
     }
   }
-  return { ...sets, sha256, path, fromCache: false };
+  return result(sets, false);
 }
