@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { BenchConfig } from './configs.js';
 import { initialWeights, makeBatch } from './data.js';
+import { canCountDispatches, countDispatches } from './dispatches.js';
 import { stepFlops } from './flops.js';
 import type { Method, RunningStack, StackFactory } from './stacks/stack.js';
 import { gflopsPerSecond, summarizeTimes, type TimeSummary } from './stats.js';
@@ -46,6 +47,12 @@ export interface ResultRow extends TimeSummary {
   tensors_growth: number;
   /** tensors this stack left behind after dispose (should be 0) */
   tensors_leaked: number;
+  /**
+   * GPU compute dispatches one step issues (webgpu rows; null on other backends): counted, not
+   * timed, on the last untimed step (the last warm-up step, or the first step with no warm-up)
+   * by wrapping the compute pass encoder's dispatch methods (dispatches.ts)
+   */
+  dispatches_per_step: number | null;
   /** false when a leak or a non-finite loss was seen */
   ok: boolean;
   /** what went wrong, when not ok */
@@ -110,6 +117,7 @@ interface Tracked {
   losses: number[];
   times: number[];
   msFirst: number;
+  dispatches: number | null;
 }
 
 const now = () => performance.now();
@@ -172,6 +180,7 @@ async function runConfig(config: BenchConfig, options: CoreOptions): Promise<Cor
       losses: [],
       times: [],
       msFirst: 0,
+      dispatches: null,
     });
   }
 
@@ -180,12 +189,20 @@ async function runConfig(config: BenchConfig, options: CoreOptions): Promise<Cor
   let total = runnable.length * (1 + warmup + (options.steps ?? options.minSteps ?? 5));
   const progress = () => options.onProgress?.({ config: config.name, backend, done, total });
   // one step of one stack: time it, keep its loss, and count the tensors it gained
-  const stepOnce = async (t: Tracked, timed: boolean) => {
+  // on webgpu, the last untimed step of each stack also counts its compute dispatches
+  const countHere = backend === 'webgpu' && canCountDispatches();
+  const stepOnce = async (t: Tracked, timed: boolean, count = false) => {
     const m0 = tf.memory();
     const t0 = now();
     let loss: number;
     try {
-      loss = await t.stack.step();
+      if (count && countHere) {
+        const counted = await countDispatches(() => t.stack.step());
+        loss = counted.result;
+        t.dispatches = counted.dispatches;
+      } else {
+        loss = await t.stack.step();
+      }
     } catch (err) {
       // this stack is out; the others go on
       fail(t.factory, err);
@@ -209,8 +226,10 @@ async function runConfig(config: BenchConfig, options: CoreOptions): Promise<Cor
   };
 
   try {
-    for (const t of [...active]) t.msFirst = await stepOnce(t, false);
-    for (let i = 0; i < warmup; i++) for (const t of [...active]) await stepOnce(t, false);
+    for (const t of [...active]) t.msFirst = await stepOnce(t, false, warmup === 0);
+    for (let i = 0; i < warmup; i++) {
+      for (const t of [...active]) await stepOnce(t, false, i === warmup - 1);
+    }
     const timedStart = now();
     for (let round = 0; ; round++) {
       if (
@@ -297,6 +316,7 @@ function toRow(
     bytes_in_use: t.heldBytes,
     tensors_growth: t.growth,
     tensors_leaked: leaked,
+    dispatches_per_step: t.dispatches,
     ok: problems.length === 0,
     ...(problems.length > 0 ? { problems } : {}),
   };

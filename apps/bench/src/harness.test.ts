@@ -306,6 +306,38 @@ describe('bench CLI with webgpu', () => {
     ]);
     expect(results.skipped).toEqual([]);
   });
+
+  it('counts the compute dispatches of one step on webgpu: positive, deterministic, the same for every ensemble size', async () => {
+    const counts: Array<Array<[string, number, number | null]>> = [];
+    for (const n of [1, 2]) {
+      const r = await bench(
+        `--configs tiny --backends webgpu,cpu --impls reference --methods SGD --ensembles 1,4 --steps 1 --warmup 1 --out r/dispatches-${n}.json`.split(
+          ' ',
+        ),
+      );
+      expect(r.code, r.stderr).toBe(0);
+      const results = JSON.parse(readFileSync(join(dir, `r/dispatches-${n}.json`), 'utf8')) as BenchResults;
+      // every row on another backend carries null
+      for (const row of results.rows.filter((x) => x.backend !== 'webgpu'))
+        expect(row.dispatches_per_step).toBeNull();
+      if (results.backends[0].unavailable !== null) return; // webgpu did not start here (reported above)
+      const rows = results.rows.filter((x) => x.backend === 'webgpu');
+      counts.push(rows.map((x) => [x.impl, x.runs, x.dispatches_per_step]));
+    }
+    const [first, second] = counts;
+    expect(first.map(([impl, runs]) => [impl, runs])).toEqual([
+      ['reference', 1],
+      ['fused-ensemble', 1],
+      ['fused-ensemble', 4],
+    ]);
+    for (const [, , d] of first) {
+      expect(Number.isInteger(d)).toBe(true);
+      expect(d).toBeGreaterThan(0);
+    }
+    expect(second).toEqual(first);
+    // R runs step in the same dispatches as one
+    expect(first[2][2]).toBe(first[1][2]);
+  }, 120_000);
 });
 
 describe('bench CLI input errors', () => {

@@ -184,6 +184,7 @@ function peerRow(configs: BenchConfig[], r: PeerRawRow, setting: PeerSetting): P
     bytes_in_use: 0,
     tensors_growth: 0,
     tensors_leaked: 0,
+    dispatches_per_step: null,
     ok: finite,
     ...(finite ? {} : { problems: ['non-finite loss'] }),
   };
