@@ -38,7 +38,7 @@ export function webglBackendPath(): string | null {
  * One tfjs in the bundle; '@tensorflow/tfjs' as the union; webgl an empty module when absent;
  * the README module (`readme` given) as the entry 'dropin:readme', resolved from this folder.
  */
-function tfjsPlugin(webgl: boolean, readme?: string): Plugin {
+export function tfjsPlugin(webgl: boolean, readme?: string): Plugin {
   return {
     name: 'cliffguard-dropin-tfjs',
     setup(b) {
