@@ -102,8 +102,22 @@ export interface EnsembleState {
 }
 
 export interface EnsembleStepOptions {
-  /** the update number an α schedule is evaluated at; default the ensemble's `iterations` */
-  step?: number;
+  /**
+   * the update number an α schedule is evaluated at: one for every run, or one per run (runs
+   * that joined at different times); default the ensemble's `iterations`
+   */
+  step?: number | readonly number[];
+}
+
+/** Each run's update number for an α schedule (see EnsembleStepOptions.step). */
+function runSteps(step: number | readonly number[] | undefined, e: Ensemble): readonly number[] {
+  if (step === undefined || typeof step === 'number') return e.members.map(() => step ?? e.iterations);
+  if (!Array.isArray(step) || step.length !== e.size) {
+    throw new RangeError(
+      `ensembleStep: options.step must be a number or one number per run (${e.size}), got ${String(step)}`,
+    );
+  }
+  return step;
 }
 
 const STATE_VERSION = 1;
@@ -120,6 +134,29 @@ function sizesOf(config: EnsembleConfig): Record<ParamName, number[]> {
   return { W_in: [I, H], W_rec: [H, H], b: [H], W_out: [H, O], b_out: [O] };
 }
 
+/** One member's method settings, init and seed, checked; its config (sizes, activation, head). */
+function resolveMember(
+  options: Omit<CreateEnsembleOptions, 'members'>,
+  m: EnsembleMemberOptions,
+  who: string,
+): { member: EnsembleMember; config: RnnConfig & { init: InitName } } {
+  if (m == null || typeof m !== 'object') throw new TypeError(`${who} must be an object, got ${String(m)}`);
+  const settings = resolvePaperMethod(m.method, m, who);
+  const c = resolveRnnConfig({ ...options, init: m.init, seed: m.seed });
+  if (!Number.isInteger(c.seed))
+    throw new RangeError(`${who}: seed must be an integer, got ${String(c.seed)}`);
+  return { member: Object.freeze({ ...settings, init: c.init, seed: c.seed }), config: c };
+}
+
+function sameActivation(who: string, c: RnnConfig & { init: InitName }, activation: Activation): void {
+  if (c.activation !== activation) {
+    throw new RangeError(
+      `${who} would have '${c.activation}' units (init '${c.init}') but the ensemble has '${activation}' units; ` +
+        'an ensemble shares one activation: give options.activation',
+    );
+  }
+}
+
 function resolveMembers(options: CreateEnsembleOptions): {
   config: EnsembleConfig;
   members: EnsembleMember[];
@@ -134,17 +171,8 @@ function resolveMembers(options: CreateEnsembleOptions): {
   let config: EnsembleConfig | undefined;
   const members = list.map((m, r) => {
     const who = `createEnsemble: members[${r}]`;
-    if (m == null || typeof m !== 'object') throw new TypeError(`${who} must be an object, got ${String(m)}`);
-    const settings = resolvePaperMethod(m.method, m, who);
-    const c = resolveRnnConfig({ ...options, init: m.init, seed: m.seed });
-    if (!Number.isInteger(c.seed))
-      throw new RangeError(`${who}: seed must be an integer, got ${String(c.seed)}`);
-    if (config && c.activation !== config.activation) {
-      throw new RangeError(
-        `${who} would have '${c.activation}' units (init '${c.init}') but members[0] '${config.activation}'; ` +
-          'an ensemble shares one activation: give options.activation',
-      );
-    }
+    const { member, config: c } = resolveMember(options, m, who);
+    if (config) sameActivation(who, c, config.activation);
     config ??= {
       inputSize: c.inputSize,
       hiddenSize: c.hiddenSize,
@@ -153,7 +181,7 @@ function resolveMembers(options: CreateEnsembleOptions): {
       head: c.head,
       runs: list.length,
     };
-    return Object.freeze({ ...settings, init: c.init, seed: c.seed });
+    return member;
   });
   return { config: config!, members };
 }
@@ -179,7 +207,7 @@ function stackedInitialWeights(
 /** R runs of the paper's RNN with stacked parameters; train it with {@link ensembleStep}. */
 export class Ensemble {
   readonly config: Readonly<EnsembleConfig>;
-  readonly members: readonly Readonly<EnsembleMember>[];
+  private runs: readonly Readonly<EnsembleMember>[];
   /** The stacked parameters by name ([R, ...] each). */
   readonly variables: Readonly<Record<ParamName, tf.Variable>>;
   private updates = 0;
@@ -194,10 +222,30 @@ export class Ensemble {
     implementation: string | TrainableImplementation = referenceImplementation,
   ) {
     this.config = Object.freeze({ ...config });
-    this.members = Object.freeze([...members]);
+    this.runs = Object.freeze([...members]);
     this.variables = Object.freeze({ ...variables });
     this.impl = referenceImplementation;
     this.useImplementation(implementation);
+  }
+
+  /** Each run's method settings, init and seed (index r is run r). */
+  get members(): readonly Readonly<EnsembleMember>[] {
+    return this.runs;
+  }
+
+  /**
+   * Puts a new run in slot r: its method, init and seed as a member of createEnsemble, its
+   * weights drawn as createRnn would draw them. Checks everything before changing anything.
+   */
+  replaceMember(r: number, options: EnsembleMemberOptions): void {
+    this.assertUsable();
+    this.assertRun(r, 'replaceMember');
+    const who = `replaceMember(${r})`;
+    // the ensemble's activation is given, so any init is drawn for these units
+    const { member } = resolveMember({ ...this.config }, options, who);
+    const drawn = initialRnnWeights(member.init, this.config, member.seed, options.smartTanh);
+    this.setMember(r, drawn);
+    this.runs = Object.freeze(this.runs.map((m, i) => (i === r ? member : m)));
   }
 
   /** The implementation that computes the steps. */
@@ -289,9 +337,11 @@ export class Ensemble {
       }
     });
     const alphasOf = (e: Ensemble, i: number) => {
-      const step = options[i]?.step ?? e.updates;
+      const steps = runSteps(options[i]?.step, e);
       return e.members.map((m, r) =>
-        m.usesOmega ? (resolveAlpha({ alpha: m.alpha }, step, `ensembleStep: members[${r}]`) as number) : 0,
+        m.usesOmega
+          ? (resolveAlpha({ alpha: m.alpha }, steps[r], `ensembleStep: members[${r}]`) as number)
+          : 0,
       );
     };
     const alphas = ensembles.map(alphasOf);

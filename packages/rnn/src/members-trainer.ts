@@ -46,13 +46,15 @@ export class MembersTrainer implements Trainer {
   private updates = 0;
   private readonly views: RnnModel[] = [];
   private readonly optimizers: tf.Optimizer[] = [];
+  private runMethods: TrainingMethod[];
 
   constructor(
     private readonly ensemble: Ensemble,
-    readonly methods: readonly TrainingMethod[],
+    methods: readonly TrainingMethod[],
     readonly engine: 'compiled' | 'op-by-op',
     private readonly implementation: TrainableImplementation,
   ) {
+    this.runMethods = [...methods];
     if (engine === 'op-by-op') {
       try {
         ensemble.members.forEach((m, r) => {
@@ -86,12 +88,54 @@ export class MembersTrainer implements Trainer {
     return this.ensemble.size;
   }
 
+  get methods(): readonly TrainingMethod[] {
+    return this.runMethods;
+  }
+
+  replaceMember(r: number, member: TrainerMember): void {
+    assertRun(r, this.size, 'replaceMember');
+    const who = `replaceMember(${r})`;
+    if (member == null || typeof member !== 'object') {
+      throw new TypeError(
+        `${who} needs a member { method?, init?, seed?, smartTanh? }, got ${String(member)}`,
+      );
+    }
+    const method = member.method ?? this.runMethods[r];
+    checkMethod(method, who);
+    const settings = compilePaperMethod(method);
+    if (this.engine === 'compiled' && settings === null) {
+      throw new RangeError(
+        `${who}: engine 'compiled' runs the paper's chain only; method '${method.name}' is not it`,
+      );
+    }
+    const optimizer = this.engine === 'op-by-op' ? methodOptimizer(method, who) : null;
+    try {
+      this.ensemble.replaceMember(
+        r,
+        memberOptions(settings ?? { ...PLAIN_SGD, learningRate: method.learningRate }, member),
+      );
+    } catch (e) {
+      optimizer?.dispose();
+      throw e;
+    }
+    this.runMethods[r] = method;
+    if (optimizer) {
+      this.optimizers[r].dispose();
+      this.optimizers[r] = optimizer;
+    }
+  }
+
   get iterations(): number {
     return this.updates;
   }
 
   async step(batch: Batch | StackedBatch, options: TrainerStepOptions = {}): Promise<TrainerStepRecord> {
     const step = options.step ?? this.updates;
+    if (Array.isArray(step) && step.length !== this.size) {
+      throw new RangeError(
+        `step: options.step must be one number per run (${this.size}), got ${step.length}`,
+      );
+    }
     const record =
       this.engine === 'compiled'
         ? await this.ensemble.step(batch, { step })
@@ -101,7 +145,10 @@ export class MembersTrainer implements Trainer {
   }
 
   /** Each run through the model engine on its view, then every view's weights back into the stack. */
-  private async stepOpByOp(batch: Batch | StackedBatch, step: number): Promise<TrainerStepRecord> {
+  private async stepOpByOp(
+    batch: Batch | StackedBatch,
+    step: number | readonly number[],
+  ): Promise<TrainerStepRecord> {
     const stacked = tf.tidy(
       () => ({ ...stackedBatch(this.ensemble, batch) }) as unknown as tf.TensorContainer,
     ) as unknown as StackedBatch;
@@ -122,7 +169,10 @@ export class MembersTrainer implements Trainer {
         })) as Batch;
         try {
           records.push(
-            await modelUpdate(view, own, this.optimizers[r], { omega: this.methods[r].omega, step }),
+            await modelUpdate(view, own, this.optimizers[r], {
+              omega: this.runMethods[r].omega,
+              step: typeof step === 'number' ? step : step[r],
+            }),
           );
         } finally {
           tf.dispose(Object.values(own) as tf.Tensor[]);

@@ -33,7 +33,8 @@ export class ModelTrainer implements Trainer {
 
   async step(batch: Batch, options: TrainerStepOptions = {}): Promise<TrainerStepRecord> {
     // trainStep's caller counts the steps (an α schedule without options.step is an error there)
-    const step = options.step ?? (this.owned ? this.updates : undefined);
+    const given = Array.isArray(options.step) ? options.step[0] : options.step;
+    const step = given ?? (this.owned ? this.updates : undefined);
     const r = await modelUpdate(this.model, batch, this.optimizer, { ...this.options, step });
     this.updates += 1;
     return {
@@ -55,6 +56,12 @@ export class ModelTrainer implements Trainer {
   setWeights(r: number, weights: Weights): void {
     assertRun(r, 1, 'setWeights');
     this.model.setWeights(weights);
+  }
+
+  replaceMember(): void {
+    throw new Error(
+      'replaceMember: a model trainer has one run and no slots; create a trainer with members to refill slots',
+    );
   }
 
   toModel(r: number): RecurrentModel {

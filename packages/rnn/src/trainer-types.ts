@@ -50,8 +50,11 @@ export interface CreateTrainerOptions {
 export type TrainerStepRecord = EnsembleStepRecord;
 
 export interface TrainerStepOptions {
-  /** the update number an α schedule is evaluated at; default the trainer's `iterations` */
-  step?: number;
+  /**
+   * the update number an α schedule is evaluated at; default the trainer's `iterations`. Members:
+   * one number per run too (runs put in with `replaceMember` count their own updates)
+   */
+  step?: number | readonly number[];
 }
 
 /** A run's optimizer state as plain data: its chain's state and its inner optimizer's weights. */
@@ -88,6 +91,13 @@ export interface Trainer {
   getWeights(r: number): Promise<Weights>;
   /** Replaces run r's weights; checks everything before writing. */
   setWeights(r: number, weights: Weights): void;
+  /**
+   * Members: puts a new run in slot r (its method, init and seed; weights drawn as createRnn
+   * would, optimizer state fresh), so a sweep can refill the slot of a finished run. The new
+   * method must suit the engine (the paper's chain for 'compiled'). Checks before changing
+   * anything. A model trainer has no slots and throws.
+   */
+  replaceMember(r: number, member: TrainerMember): void;
   /**
    * Run r as a model: for a model trainer the model itself; for members a new RnnModel with a
    * copy of run r's weights and its init and seed (yours to dispose).

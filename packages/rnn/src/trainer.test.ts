@@ -316,6 +316,103 @@ describeBackends('createTrainer', (backend) => {
   });
 });
 
+describeBackends('createTrainer: slots refilled (replaceMember) and per-run update numbers', (backend) => {
+  it.skipIf(backend.software)(
+    'a refilled slot is the new run from its first update, beside a run that goes on; bad requests change nothing',
+    async () => {
+      await expectNoLeak(async () => {
+        for (const engine of ['compiled', 'op-by-op'] as const) {
+          const trainer = createTrainer({
+            ...SIZES,
+            members: [
+              { method: paper('SGD-C'), seed: 3 },
+              { method: paper('SGD'), seed: 4 },
+            ],
+            engine,
+          });
+          const half = STEPS / 2;
+          const stepBoth = async (from: number, to: number, stepOf: (s: number) => number[]) => {
+            for (let s = from; s < to; s++) {
+              // run 1's data restarts at the slot's refill (its own update count)
+              const per = [batchOf(0, s, scaleAt(s)), batchOf(1, s - (s >= half ? half : 0), 1)];
+              const batch = stackedOf(per);
+              await trainer.step(batch, { step: stepOf(s) });
+              per.forEach(disposeBatch);
+              disposeBatch(batch);
+            }
+          };
+          await stepBoth(0, half, (s) => [s, s]);
+          const before = flat(await trainer.getWeights(1));
+          // an impossible request changes nothing
+          expect(() => trainer.replaceMember(1, { method: paper('SGD-CR'), seed: 1.5 })).toThrow(
+            /seed must be an integer, got 1.5/,
+          );
+          expect(() => trainer.replaceMember(2, { seed: 1 })).toThrow(/run index/);
+          if (engine === 'compiled') {
+            expect(() => trainer.replaceMember(1, { method: agcSgd, seed: 1 })).toThrow(/paper's chain only/);
+          }
+          expect(flat(await trainer.getWeights(1))).toEqual(before);
+          expect(trainer.methods[1].name).toBe('SGD');
+          // the new run: SGD-CR from seed 8, drawn as createRnn draws it
+          const fresh = createRnn({ ...SIZES, seed: 8 });
+          trainer.replaceMember(1, { method: paper('SGD-CR'), seed: 8 });
+          expect(trainer.methods[1].name).toBe('SGD-CR');
+          expect(flat(await trainer.getWeights(1))).toEqual(flat(await fresh.getWeights()));
+          fresh.dispose();
+          await stepBoth(half, STEPS, (s) => [s, s - half]);
+          // run 0 went on as if alone; run 1 is SGD-CR from seed 8 on its own data for half the steps
+          const solo = async (method: TrainingMethod, seed: number, r: number, steps: number) => {
+            const model = createRnn({ ...SIZES, seed });
+            const one = createTrainer({ model, method });
+            for (let s = 0; s < steps; s++) {
+              const batch = r === 0 ? batchOf(0, s, scaleAt(s)) : batchOf(1, s, 1);
+              await one.step(batch);
+              disposeBatch(batch);
+            }
+            const w = flat(await model.getWeights());
+            one.dispose();
+            model.dispose();
+            return w;
+          };
+          expectClose(flat(await trainer.getWeights(0)), await solo(paper('SGD-C'), 3, 0, STEPS), 1e-5);
+          expectClose(flat(await trainer.getWeights(1)), await solo(paper('SGD-CR'), 8, 1, half), 1e-5);
+          trainer.dispose();
+        }
+      });
+    },
+  );
+
+  it("an α schedule reads each run's own update number", async () => {
+    await expectNoLeak(async () => {
+      const method = paperMethod('SGD-CR', {
+        learningRate: LR,
+        maxNorm: 1,
+        alpha: (s: number) => 1 / (1 + s),
+      });
+      const trainer = createTrainer({
+        ...SIZES,
+        members: [
+          { method, seed: 1 },
+          { method, seed: 2 },
+        ],
+      });
+      const per = [batchOf(0, 0), batchOf(1, 0)];
+      const batch = stackedOf(per);
+      const record = await trainer.step(batch, { step: [0, 5] });
+      expect(record.alpha).toEqual([1, 1 / 6]);
+      await expect(trainer.step(batch, { step: [1] })).rejects.toThrow(/one number per run \(2\)/);
+      per.forEach(disposeBatch);
+      disposeBatch(batch);
+      const model = createRnn({ ...SIZES });
+      const one = createTrainer({ model, method });
+      expect(() => one.replaceMember(0, {})).toThrow(/no slots/);
+      one.dispose();
+      model.dispose();
+      trainer.dispose();
+    });
+  });
+});
+
 describe('createTrainer: bad input names what was expected', () => {
   it('refuses unclear or impossible requests before making anything', async () => {
     await expectNoLeak(async () => {
