@@ -9,10 +9,23 @@
  * engine plus a loop in JavaScript; on webgpu, WGSL programs each dispatched once for all runs (a
  * run per workgroup row), the update included, so the step stays on the device.
  */
-import type { PaperMethodSettings, ParamName, RnnConfig, StackedTraining } from '@cliffguard/rnn';
+import type {
+  PackedStackedTraining,
+  PaperMethodSettings,
+  ParamName,
+  RnnConfig,
+  StackedTraining,
+} from '@cliffguard/rnn';
 import * as tf from '@tensorflow/tfjs-core';
-import { ENSEMBLE_RUN_COLUMNS, RNN_ENSEMBLE_STEP } from './kernels/names.js';
+import {
+  ENSEMBLE_RUN_COLUMNS,
+  ENSEMBLE_STATS,
+  RNN_ENSEMBLE_PACKED_STEP,
+  RNN_ENSEMBLE_STEP,
+} from './kernels/names.js';
 import { ACTIVATIONS, HEADS } from './problem.js';
+import { deviceLimits, persistentFits } from './webgpu/packed.js';
+import { persistentAllowed } from './webgpu/runner.js';
 
 const PARAMS: readonly ParamName[] = ['W_in', 'W_rec', 'b', 'W_out', 'b_out'];
 
@@ -50,6 +63,66 @@ const kernelStep: StepFunction = (params, config, batch, members, alphas) => {
   return { next, record: outs[PARAMS.length] };
 };
 
+/**
+ * The packed runs of the webgpu persistent step (CliffguardRnnEnsemblePackedStep): the state is
+ * per run W_in | W_rec | b | W_out | b_out, row-major, then room for the record [6, R].
+ */
+const packedRuns: PackedStackedTraining = {
+  /** webgpu, where the hidden units fit one workgroup (at most 256), recurrences on 'auto'. */
+  supports(config: RnnConfig, _members: readonly PaperMethodSettings[], backend: string): boolean {
+    return (
+      ACTIVATIONS.includes(config.activation) &&
+      HEADS.includes(config.head) &&
+      tf.getKernel(RNN_ENSEMBLE_PACKED_STEP, backend) !== undefined &&
+      persistentAllowed() &&
+      persistentFits(config.hiddenSize, deviceLimits(tf.findBackend(backend)))
+    );
+  },
+
+  pack(params, _config, runs) {
+    const flat = PARAMS.map((k) => tf.reshape(params[k], [runs, -1]));
+    return tf.concat([tf.reshape(tf.concat(flat, 1), [-1]), tf.zeros([ENSEMBLE_STATS.length * runs])]);
+  },
+
+  unpack(state, config, runs) {
+    const { inputSize: I, hiddenSize: H, outputSize: O } = config;
+    const shapes: Record<ParamName, number[]> = {
+      W_in: [I, H],
+      W_rec: [H, H],
+      b: [H],
+      W_out: [H, O],
+      b_out: [O],
+    };
+    const sizes = PARAMS.map((k) => shapes[k].reduce((a, b) => a * b, 1));
+    const P = sizes.reduce((a, b) => a + b, 0);
+    const perRun = tf.reshape(tf.slice(state, 0, runs * P), [runs, P]);
+    const parts = tf.split(perRun, sizes, 1);
+    return Object.fromEntries(
+      PARAMS.map((k, i) => [k, tf.reshape(parts[i], [runs, ...shapes[k]])]),
+    ) as Record<ParamName, tf.Tensor>;
+  },
+
+  trainStep(state, config, batch, members, alphas) {
+    const [next, record] = tf.engine().runKernel(
+      RNN_ENSEMBLE_PACKED_STEP,
+      {
+        state,
+        inputs: batch.inputs,
+        targets: batch.targets,
+        mask: batch.mask ?? tf.tensor1d([]),
+        runs: runTable(members, alphas),
+      },
+      {
+        activation: config.activation,
+        head: config.head,
+        hiddenSize: config.hiddenSize,
+        outputSize: config.outputSize,
+      } as unknown as tf.NamedAttrMap,
+    ) as tf.Tensor[];
+    return { next, record };
+  },
+};
+
 export const fusedStacked: StackedTraining = {
   /** Every activation, head and method, on the backends with the fused kernels. */
   supports(config: RnnConfig, _members: readonly PaperMethodSettings[], backend: string): boolean {
@@ -61,4 +134,6 @@ export const fusedStacked: StackedTraining = {
   },
 
   trainStep: kernelStep,
+
+  packed: packedRuns,
 };

@@ -122,6 +122,29 @@ export interface StackedTraining {
     members: readonly PaperMethodSettings[],
     alphas: readonly number[],
   ): StackedStepResult;
+  /**
+   * Optional: the runs' parameters held in ONE packed state tensor between steps (a GPU step that
+   * needs few buffers). An ensemble that steps alone uses it where `supports` says so, packing
+   * its weights before the first such step and unpacking them only when they are read.
+   */
+  readonly packed?: PackedStackedTraining;
+}
+
+/** The packed form of {@link StackedTraining}; the state's layout is the implementation's own. */
+export interface PackedStackedTraining {
+  supports(config: RnnConfig, members: readonly PaperMethodSettings[], backend: string): boolean;
+  /** The state holding `params` (stacked [R, ...] each). Called inside a tf.tidy. */
+  pack(params: RnnParams, config: RnnConfig, runs: number): tf.Tensor;
+  /** The stacked parameters the state holds. Called inside a tf.tidy. */
+  unpack(state: tf.Tensor, config: RnnConfig, runs: number): Record<ParamName, tf.Tensor>;
+  /** The update: the next state and the record [RECORD_ROWS.length, R]. Called inside a tf.tidy. */
+  trainStep(
+    state: tf.Tensor,
+    config: RnnConfig,
+    batch: StackedBatch,
+    members: readonly PaperMethodSettings[],
+    alphas: readonly number[],
+  ): { next: tf.Tensor; record: tf.Tensor };
 }
 
 /**

@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   PARAM_NAMES,
+  type PackedStackedTraining,
   RECORD_ROWS,
   recurrenceParams,
   type StackedBatch,
@@ -208,8 +209,12 @@ function stackedInitialWeights(
 export class Ensemble {
   readonly config: Readonly<EnsembleConfig>;
   private runs: readonly Readonly<EnsembleMember>[];
-  /** The stacked parameters by name ([R, ...] each). */
-  readonly variables: Readonly<Record<ParamName, tf.Variable>>;
+  private readonly vars: Readonly<Record<ParamName, tf.Variable>>;
+  /**
+   * Where an implementation steps packed runs (StackedTraining.packed), the weights live in this
+   * state between steps and `vars` are stale until read (see `variables`).
+   */
+  private packedState: tf.Tensor | null = null;
   private updates = 0;
   private disposed = false;
   private impl: TrainableImplementation;
@@ -223,9 +228,57 @@ export class Ensemble {
   ) {
     this.config = Object.freeze({ ...config });
     this.runs = Object.freeze([...members]);
-    this.variables = Object.freeze({ ...variables });
+    this.vars = Object.freeze({ ...variables });
     this.impl = referenceImplementation;
     this.useImplementation(implementation);
+  }
+
+  /**
+   * The stacked parameters by name ([R, ...] each). Reading them after packed steps unpacks the
+   * state into them (a few kernels) and lets the state go, so whatever the caller then assigns is
+   * what the next step packs.
+   */
+  get variables(): Readonly<Record<ParamName, tf.Variable>> {
+    if (this.packedState) {
+      const state = this.packedState;
+      this.packedState = null;
+      const packed = stackedOf(this.impl)?.packed as PackedStackedTraining;
+      tf.tidy(() => {
+        const params = packed.unpack(state, this.config, this.size);
+        for (const k of PARAM_NAMES) this.vars[k].assign(params[k]);
+      });
+      state.dispose();
+    }
+    return this.vars;
+  }
+
+  /** The packed form of the implementation where it can step these runs here, else null. */
+  private packedStepper(members: readonly PaperMethodSettings[]): PackedStackedTraining | null {
+    const packed = stackedOf(this.impl)?.packed;
+    return packed?.supports(this.config, members, tf.getBackend()) ? packed : null;
+  }
+
+  /** One packed update of this ensemble alone; returns the record tensor (yours to dispose). */
+  private packedStep(
+    packed: PackedStackedTraining,
+    batch: Batch | StackedBatch,
+    alphas: readonly number[],
+  ): tf.Tensor {
+    const fresh = this.packedState === null;
+    const state = this.packedState ?? tf.tidy(() => packed.pack(this.vars, this.config, this.size));
+    let result: { next: tf.Tensor; record: tf.Tensor };
+    try {
+      result = tf.tidy(() =>
+        packed.trainStep(state, this.config, stackedBatch(this, batch), this.members, alphas),
+      );
+    } catch (e) {
+      // a refused batch changes nothing: the weights stay where they were
+      if (fresh) state.dispose();
+      throw e;
+    }
+    state.dispose();
+    this.packedState = result.next;
+    return result.record;
   }
 
   /** Each run's method settings, init and seed (index r is run r). */
@@ -256,6 +309,7 @@ export class Ensemble {
   /** Switches implementation (by registered name or object); the weights stay. */
   useImplementation(impl: string | TrainableImplementation): void {
     const resolved = resolveImplementation(impl);
+    void this.variables; // a packed state belongs to the implementation that made it
     if (!stackedOf(resolved)) {
       throw new RangeError(
         `RNN implementation '${resolved.name}' has no batched ensembles (no \`stacked\`); use 'reference'`,
@@ -346,6 +400,11 @@ export class Ensemble {
     };
     const alphas = ensembles.map(alphasOf);
     const members = ensembles.flatMap((e) => e.members);
+    const packedStepper = ensembles.length === 1 ? first.packedStepper(members) : null;
+    if (packedStepper) {
+      const record = first.packedStep(packedStepper, batches[0], alphas[0]);
+      return Ensemble.readRecords(record, [first], alphas);
+    }
     const stacked = first.stacked(members);
     const sizes = ensembles.map((e) => e.size);
     const packed = tf.tidy(() => {
@@ -371,6 +430,19 @@ export class Ensemble {
       }
       return record;
     });
+    return Ensemble.readRecords(packed, ensembles, alphas);
+  }
+
+  /**
+   * The record tensor [RECORD_ROWS.length, total runs] of one step of `ensembles` (their runs one
+   * after another) as each ensemble's plain record; ONE readback. Disposes the tensor.
+   */
+  private static async readRecords(
+    packed: tf.Tensor,
+    ensembles: readonly Ensemble[],
+    alphas: readonly (readonly number[])[],
+  ): Promise<EnsembleStepRecord[]> {
+    const members = ensembles.flatMap((e) => e.members);
     let values: Float32Array;
     try {
       // A copy: on cpu, data() hands out the backend's own buffer.
@@ -393,7 +465,7 @@ export class Ensemble {
         loss: row('loss'),
         norm: row('norm'),
         omega: row('omega').map((v, r) => (e.members[r].usesOmega ? v : null)),
-        alpha: alphas[i],
+        alpha: [...alphas[i]],
         clipped: row('clipped').map((v) => v === 1),
         skipped: row('skipped').map((v) => v === 1),
         safeguarded: row('safeguarded').map((v) => v === 1),
@@ -506,7 +578,9 @@ export class Ensemble {
 
   dispose(): void {
     if (this.disposed) return;
-    tf.dispose(Object.values(this.variables));
+    tf.dispose(Object.values(this.vars));
+    this.packedState?.dispose();
+    this.packedState = null;
     this.disposed = true;
   }
 }

@@ -7,6 +7,7 @@ export {
 } from './diagnostics.js';
 export {
   PARAM_NAMES,
+  type PackedStackedTraining,
   RECORD_ROWS,
   type StackedBatch,
   type StackedStepResult,

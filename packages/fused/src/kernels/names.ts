@@ -19,6 +19,16 @@ export const RNN_ENSEMBLE_STEP = 'CliffguardRnnEnsembleStep';
  */
 export const RNN_ENSEMBLE_LOSS = 'CliffguardRnnEnsembleLoss';
 
+/**
+ * webgpu only: one update of R stacked runs whose parameters live in ONE packed state buffer
+ * [R·P + 6·R] (per run W_in | W_rec | b | W_out | b_out, row-major; then the last record [6, R]).
+ * Inputs: state, inputs [R, B, T, I], targets, mask (empty: none), runs (ENSEMBLE_RUN_COLUMNS);
+ * attrs: activation, head, hiddenSize, outputSize. Outputs: the next state and the record
+ * [6, R] (ENSEMBLE_STATS). Three dispatches whatever R: the persistent sequence program, the
+ * packed update, the record's copy. See webgpu/packed.ts.
+ */
+export const RNN_ENSEMBLE_PACKED_STEP = 'CliffguardRnnEnsemblePackedStep';
+
 /** Names of CliffguardRnnLoss's outputs, in order. */
 export const LOSS_OUTPUTS = [
   'loss',

@@ -9,14 +9,9 @@ import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core
 import type { EnsembleLossAttrs } from '../kernels/ensembleLoss.js';
 import type { ForwardAttrs } from '../kernels/forward.js';
 import type { LossAttrs } from '../kernels/loss.js';
-import {
-  ENSEMBLE_RUN_COLUMNS,
-  RNN_ENSEMBLE_LOSS,
-  RNN_ENSEMBLE_STEP,
-  RNN_FORWARD,
-  RNN_LOSS,
-} from '../kernels/names.js';
+import { RNN_ENSEMBLE_LOSS, RNN_ENSEMBLE_STEP, RNN_FORWARD, RNN_LOSS } from '../kernels/names.js';
 import type { Activation } from '../problem.js';
+import { packedStepKernelConfig } from './packed.js';
 import {
   FLAG_COMBINE,
   FLAG_H0,
@@ -30,7 +25,15 @@ import { GRAD, gradientProgram } from './programs/gradient.js';
 import { headProgram } from './programs/head.js';
 import { omegaProgram } from './programs/omega.js';
 import { sgdUpdateProgram, updateControlProgram, updateRecordProgram } from './programs/update.js';
-import { checkClasses, given, HEAD_CODE, type Named, Runner, type WebGPUBackendLike } from './runner.js';
+import {
+  anyOmega,
+  checkClasses,
+  given,
+  HEAD_CODE,
+  type Named,
+  Runner,
+  type WebGPUBackendLike,
+} from './runner.js';
 
 function sizesOf(x: Named): number[] {
   const [B, T, I] = x.inputs.shape as [number, number, number];
@@ -192,19 +195,6 @@ const ensembleLossKernel: KernelFunc = ({ inputs, backend, attrs }) => {
 };
 
 /**
- * Whether any run of the table uses Ω, read where its values are still on the CPU (a table made
- * from JavaScript data); true when they are not (Ω's terms are then computed and unused).
- */
-function anyOmega(be: WebGPUBackendLike, runs: TensorInfo): boolean {
-  const values = be.tensorMap?.get(runs.dataId)?.values;
-  if (!values) return true;
-  const C = ENSEMBLE_RUN_COLUMNS.length;
-  const at = ENSEMBLE_RUN_COLUMNS.indexOf('omega');
-  for (let r = 0; r < values.length / C; r++) if (values[r * C + at] !== 0) return true;
-  return false;
-}
-
-/**
  * CliffguardRnnEnsembleStep on webgpu, the cpu and wasm kernels' update in WGSL: the pass of all
  * runs, then one program for every run's norm, safeguard, skip and clip, one SGD program per
  * parameter and one for the record [6, R]: seven dispatches after the pass, however many runs.
@@ -242,5 +232,6 @@ export function webgpuKernels(): KernelConfig[] {
     { kernelName: RNN_LOSS, backendName: 'webgpu', kernelFunc: lossKernel },
     { kernelName: RNN_ENSEMBLE_LOSS, backendName: 'webgpu', kernelFunc: ensembleLossKernel },
     { kernelName: RNN_ENSEMBLE_STEP, backendName: 'webgpu', kernelFunc: ensembleStepKernel },
+    packedStepKernelConfig,
   ];
 }

@@ -4,6 +4,7 @@
  * how the two recurrences run (setWebgpuRecurrence), and frees the intermediate buffers.
  */
 import type { TensorInfo } from '@tensorflow/tfjs-core';
+import { ENSEMBLE_RUN_COLUMNS } from '../kernels/names.js';
 import { backwardProgram, backwardStepProgram } from './programs/backward.js';
 import { type FusedWebGPUProgram, ONE_WORKGROUP_MAX } from './programs/common.js';
 import { forwardProgram, forwardStepProgram } from './programs/forward.js';
@@ -43,21 +44,42 @@ export function checkClasses(backend: WebGPUBackendLike, targets: TensorInfo, O:
   }
 }
 
+/**
+ * Whether any run of an ensembles' table uses Ω, read where its values are still on the CPU (a
+ * table made from JavaScript data); true when they are not (Ω's terms are then computed and unused).
+ */
+export function anyOmega(be: WebGPUBackendLike, runs: TensorInfo): boolean {
+  const values = be.tensorMap?.get(runs.dataId)?.values;
+  if (!values) return true;
+  const C = ENSEMBLE_RUN_COLUMNS.length;
+  const at = ENSEMBLE_RUN_COLUMNS.indexOf('omega');
+  for (let r = 0; r < values.length / C; r++) if (values[r * C + at] !== 0) return true;
+  return false;
+}
+
 export type WebgpuRecurrence = 'auto' | 'one-workgroup' | 'per-step';
+const RECURRENCES: readonly WebgpuRecurrence[] = ['auto', 'one-workgroup', 'per-step'];
 let recurrence: WebgpuRecurrence = 'auto';
 
 /**
- * How the webgpu kernels run the two recurrences: in one workgroup looping over time (few
- * dispatches; best for small models), one dispatch per step over many workgroups (large models),
- * or 'auto' (one workgroup up to ONE_WORKGROUP_MAX (b, j) outputs per step).
+ * How the webgpu kernels run the two recurrences: 'auto' (ensembles of up to 256 hidden units:
+ * the persistent sequence program, a workgroup per (run, sequence) looping over time; everything
+ * else in one workgroup up to ONE_WORKGROUP_MAX (b, j) outputs per step, else one dispatch per
+ * step), or, for every kernel, the multi-dispatch programs in one workgroup looping over time
+ * ('one-workgroup') or one dispatch per step over many workgroups ('per-step').
  */
 export function setWebgpuRecurrence(mode: WebgpuRecurrence): void {
-  if (mode !== 'auto' && mode !== 'one-workgroup' && mode !== 'per-step') {
+  if (!RECURRENCES.includes(mode)) {
     throw new RangeError(
       `webgpu recurrence must be 'auto', 'one-workgroup' or 'per-step', got ${JSON.stringify(mode)}`,
     );
   }
   recurrence = mode;
+}
+
+/** Whether ensembles may take the persistent sequence program ('auto'). */
+export function persistentAllowed(): boolean {
+  return recurrence === 'auto';
 }
 
 function oneWorkgroup(B: number, H: number): boolean {
@@ -99,13 +121,17 @@ export class Runner {
   ): TensorInfo {
     // one entry per scalar field of UNIFORMS (an entry of several values is laid out as a vector)
     const ints = (v: number): Uniform => ({ type: 'int32', data: [v] });
-    const uniforms: Uniform[] = [
-      ...[...this.sizes, this.head, this.act, this.flags].map(ints),
-      { type: 'float32', data: [this.alpha] },
-      ints(offset),
-      ints(mode),
-      ints(this.R),
-    ];
+    // a program with its sizes baked in (uniforms '') takes none
+    const uniforms: Uniform[] =
+      program.uniforms === ''
+        ? []
+        : [
+            ...[...this.sizes, this.head, this.act, this.flags].map(ints),
+            { type: 'float32', data: [this.alpha] },
+            ints(offset),
+            ints(mode),
+            ints(this.R),
+          ];
     const out = this.backend.runWebGPUProgram(program, inputs, 'float32', uniforms, into);
     if (!keep && !into) this.temps.push(out);
     return out;
