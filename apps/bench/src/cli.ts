@@ -66,6 +66,12 @@ export function benchCommand(): Command {
     .option('--markdown <path>', 'Markdown summary (default: --out with .md)')
     .option('--compare <previous.json>', 'print ratios against a previous results file')
     .option('--ensembles <R,...>', 'also run fused ensembles of R runs each (SGD-C), e.g. 1,4,16', list, [])
+    .option(
+      '--ensemble-paths <paths>',
+      'how webgpu ensembles step: persistent (3 dispatches a step), multi-dispatch (the programs before it: fused-ensemble-multi rows), or both',
+      list,
+      ['persistent'],
+    )
     .option('--peer <name>', 'also run the same shapes in a peer framework: pytorch')
     .option('--peer-threads <n,...>', 'thread counts for the peer', list, ['1'])
     .option('--no-progress', 'no progress bar')

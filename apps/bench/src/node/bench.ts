@@ -19,6 +19,7 @@ import {
   type Row,
 } from '../report/results.js';
 import { checkImpls, checkMethods } from '../stacks/index.js';
+import { ENSEMBLE_PATHS, type EnsemblePath } from '../stacks/stack.js';
 import { checkBackends } from './backends.js';
 import { machineInfo } from './machine.js';
 import type { WorkerJob } from './protocol.js';
@@ -44,6 +45,8 @@ export interface BenchOptions {
   peerThreads: string[];
   /** ensemble sizes, e.g. ['1', '4', '16'] */
   ensembles: string[];
+  /** how webgpu ensembles step: 'persistent' and/or 'multi-dispatch' (default ['persistent']) */
+  ensemblePaths?: string[];
   progress: boolean;
   /** pass --experimental-wasm-relaxed-simd to the children when Node accepts it */
   relaxedSimd: boolean;
@@ -90,6 +93,11 @@ export function checkRequest(o: BenchOptions): {
     if (!Number.isInteger(n) || n < 1) throw new Error(`--ensembles must list positive integers, got "${t}"`);
     return n;
   });
+  const ensemblePaths = (o.ensemblePaths ?? ['persistent']).map((p) => {
+    if (!(ENSEMBLE_PATHS as readonly string[]).includes(p))
+      throw new Error(`--ensemble-paths must list ${ENSEMBLE_PATHS.join(' or ')}, got "${p}"`);
+    return p as EnsemblePath;
+  });
   let previous: { file: string; rows: ReturnType<typeof rowsOfResultsFile> } | undefined;
   if (o.compare !== undefined) {
     let data: unknown;
@@ -105,6 +113,7 @@ export function checkRequest(o: BenchOptions): {
     impls,
     methods,
     ensembles,
+    ensemblePaths,
     ...(o.steps !== undefined ? { steps: o.steps } : {}),
     warmup: o.warmup,
     minSteps: 5,

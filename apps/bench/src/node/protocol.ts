@@ -1,6 +1,6 @@
 import type { BenchConfig } from '../configs.js';
 import type { CoreResult, ProgressEvent } from '../core.js';
-import type { Method } from '../stacks/stack.js';
+import type { EnsemblePath, Method } from '../stacks/stack.js';
 import type { BackendStart } from './backends.js';
 
 /** What the parent asks one backend's child process to run. */
@@ -12,6 +12,8 @@ export interface WorkerJob {
   steps?: number;
   /** ensemble sizes R to run as fused-ensemble rows (empty: none) */
   ensembles: number[];
+  /** how webgpu ensembles step (stacks/ensemble.ts); default ['persistent'] */
+  ensemblePaths?: EnsemblePath[];
   warmup: number;
   minSteps: number;
   maxSteps: number;

@@ -14,7 +14,7 @@ export function terminalTable(results: BenchResults): string {
   }
   for (const r of results.rows.filter((x) => x.throughput_vs_separate !== undefined)) {
     lines.push(
-      `${r.config} ${r.backend} ensemble R=${r.runs}: ${r.updates_per_s.toFixed(1)} updates/s, ${fmtRatio(r.throughput_vs_separate)} R separate fused runs`,
+      `${r.config} ${r.backend} ${r.impl} R=${r.runs}: ${r.updates_per_s.toFixed(1)} updates/s, ${fmtRatio(r.throughput_vs_separate)} R separate fused runs`,
     );
   }
   for (const a of results.loss_agreement) {

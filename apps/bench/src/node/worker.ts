@@ -22,7 +22,7 @@ async function run(job: WorkerJob): Promise<void> {
     await send({ type: 'done', start, result: { rows: [], skipped: [], failed: [] } });
     return;
   }
-  const stacks = await selectStacks(job.impls, job.methods, job.ensembles);
+  const stacks = await selectStacks(job.impls, job.methods, job.ensembles, job.ensemblePaths);
   Object.assign(start.flags, await stackFlags(job.impls, job.backend));
   const result = await runCore({
     ...job,

@@ -1,5 +1,6 @@
 /** The Markdown summary of a results file. Browser-safe. */
 import { fmtBytes, fmtGflops, fmtMs, fmtNum, fmtRange, fmtRatio } from './format.js';
+import { isEnsembleImpl } from './ratios.js';
 import type { BenchResults, Row } from './results.js';
 
 const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
@@ -25,7 +26,7 @@ export function rowCells(r: Row): string[] {
   const impl =
     r.impl === 'pytorch'
       ? `pytorch ${r.threads ?? 1}t${r.setting ? ` (${r.setting})` : ''}`
-      : r.runs > 1 || r.impl === 'fused-ensemble'
+      : r.runs > 1 || isEnsembleImpl(r.impl)
         ? `${r.impl} R=${r.runs}`
         : r.impl;
   const tensors =

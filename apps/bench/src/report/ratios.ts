@@ -35,10 +35,13 @@ export interface Overhead {
   ratio: number;
 }
 
+/** The ensemble rows: 'fused-ensemble' and its multi-dispatch twin 'fused-ensemble-multi' (webgpu). */
+export const isEnsembleImpl = (impl: string) => impl === 'fused-ensemble' || impl === 'fused-ensemble-multi';
+
 /** How many times faster than stock tfjs-layers on the same config and backend (>1: faster). */
 export function speedupVsLayers(row: RowLike, rows: RowLike[]): number | undefined {
   // ensembles are compared per update with ensembleGain, not per step
-  if (row.impl === 'tfjs-layers' || row.impl === 'pytorch' || row.impl === 'fused-ensemble') return undefined;
+  if (row.impl === 'tfjs-layers' || row.impl === 'pytorch' || isEnsembleImpl(row.impl)) return undefined;
   const layers = rows.find(
     (r) => r.config === row.config && r.backend === row.backend && r.impl === 'tfjs-layers',
   );
@@ -50,7 +53,7 @@ export function speedupVsLayers(row: RowLike, rows: RowLike[]): number | undefin
  * (<1: faster than PyTorch). issue 7's targets are stated this way.
  */
 export function timeVsPytorch(row: RowLike, rows: RowLike[], threads = 1): number | undefined {
-  if (row.impl === 'pytorch' || row.impl === 'fused-ensemble') return undefined;
+  if (row.impl === 'pytorch' || isEnsembleImpl(row.impl)) return undefined;
   const peer = rows.find(
     (r) => r.config === row.config && r.impl === 'pytorch' && (r.threads ?? 1) === threads,
   );
@@ -62,7 +65,7 @@ export function timeVsPytorch(row: RowLike, rows: RowLike[], threads = 1): numbe
  * i.e. over R separate runs one after the other (paired by rounds).
  */
 export function ensembleGain(row: RowLike & { runs?: number }, rows: RowLike[]): number | undefined {
-  if (row.impl !== 'fused-ensemble') return undefined;
+  if (!isEnsembleImpl(row.impl)) return undefined;
   const single = rows.find(
     (r) =>
       r.config === row.config && r.backend === row.backend && r.impl === 'fused' && r.method === row.method,

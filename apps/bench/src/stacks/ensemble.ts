@@ -16,7 +16,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { BenchConfig } from '../configs.js';
 import { type BatchData, type InitialWeights, initialWeights, makeBatch } from '../data.js';
 import { loadFused } from './cliffguard.js';
-import type { Method, RunningStack, StackFactory } from './stack.js';
+import type { EnsemblePath, Method, RunningStack, StackFactory } from './stack.js';
 
 function tensors(data: BatchData) {
   return {
@@ -28,8 +28,16 @@ function tensors(data: BatchData) {
   };
 }
 
+/** The multi-dispatch programs' recurrence for a config: one workgroup while it is small enough. */
+const multiDispatchRecurrence = (config: BenchConfig) =>
+  config.batchSize * config.hiddenSize <= 4096 ? 'one-workgroup' : 'per-step';
+
 /** The factory for an ensemble of `runs` runs with `method` (SGD, SGD-C or SGD-CR). */
-export async function ensembleStack(runs: number, method: Method): Promise<StackFactory> {
+export async function ensembleStack(
+  runs: number,
+  method: Method,
+  path: EnsemblePath = 'persistent',
+): Promise<StackFactory> {
   const fusedProblem = await loadFused();
   const methodFor = (config: BenchConfig) =>
     paperMethod(method, {
@@ -40,11 +48,13 @@ export async function ensembleStack(runs: number, method: Method): Promise<Stack
       safeguard: false,
     });
   return {
-    impl: 'fused-ensemble',
+    impl: path === 'persistent' ? 'fused-ensemble' : 'fused-ensemble-multi',
     method,
     runs,
     unavailable(config: BenchConfig, backend: string): string | null {
       if (fusedProblem !== null) return fusedProblem;
+      if (path === 'multi-dispatch' && backend !== 'webgpu')
+        return 'the multi-dispatch programs are webgpu only';
       const stacked = getImplementation('fused').stacked;
       if (!stacked) return 'this build of @cliffguard/fused has no batched ensembles';
       const members = [compilePaperMethod(methodFor(config))!];
@@ -80,10 +90,15 @@ export async function ensembleStack(runs: number, method: Method): Promise<Stack
         );
         return { inputs: tf.stack(per.map((b) => b.inputs)), targets: tf.stack(per.map((b) => b.targets)) };
       });
+      const { setWebgpuRecurrence } = await import('@cliffguard/fused');
       return {
         async step() {
-          const record = await ensemble.step(batch);
-          return record.loss[0];
+          if (path === 'persistent') return (await ensemble.step(batch)).loss[0];
+          // the setting is read while the step's kernels are recorded, before the first await
+          setWebgpuRecurrence(multiDispatchRecurrence(config));
+          const pending = ensemble.step(batch);
+          setWebgpuRecurrence('auto');
+          return (await pending).loss[0];
         },
         dispose() {
           ensemble.dispose();

@@ -33,6 +33,8 @@ export function checkMethods(names: string[]): Method[] {
   return names as Method[];
 }
 
+import type { EnsemblePath } from './stack.js';
+
 /**
  * The stack factories for `impls` × `methods`. tfjs-layers has no clipping or Ω, so it
  * contributes one 'SGD' stack whatever the methods.
@@ -41,6 +43,7 @@ export async function selectStacks(
   impls: string[],
   methods: Method[],
   ensembles: number[] = [],
+  ensemblePaths: readonly EnsemblePath[] = ['persistent'],
 ): Promise<StackFactory[]> {
   const stacks: StackFactory[] = [];
   for (const impl of impls) {
@@ -56,7 +59,9 @@ export async function selectStacks(
   }
   if (ensembles.length > 0) {
     const { ensembleStack } = await import('./ensemble.js');
-    for (const runs of ensembles) stacks.push(await ensembleStack(runs, ENSEMBLE_METHOD));
+    for (const runs of ensembles) {
+      for (const path of ensemblePaths) stacks.push(await ensembleStack(runs, ENSEMBLE_METHOD, path));
+    }
   }
   return stacks;
 }

@@ -28,3 +28,11 @@ export interface StackFactory {
   /** Builds the model from `weights` and the batch from `data`. */
   create(config: BenchConfig, data: BatchData, weights: InitialWeights): Promise<RunningStack>;
 }
+
+/**
+ * How a webgpu ensemble steps: 'persistent' (the default where it fits: the persistent sequence
+ * program, the packed update and the record's copy) or 'multi-dispatch' (the programs before it,
+ * one per stage, kept for side-by-side timings; row impl 'fused-ensemble-multi').
+ */
+export type EnsemblePath = 'persistent' | 'multi-dispatch';
+export const ENSEMBLE_PATHS: readonly EnsemblePath[] = ['persistent', 'multi-dispatch'];
