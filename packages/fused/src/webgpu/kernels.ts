@@ -21,7 +21,7 @@ import {
   FLAG_TRAIN,
 } from './programs/common.js';
 import { copyProgram } from './programs/copy.js';
-import { GRAD, gradientProgram } from './programs/gradient.js';
+import { GRAD } from './programs/gradient.js';
 import { headProgram } from './programs/head.js';
 import { omegaProgram } from './programs/omega.js';
 import { sgdUpdateProgram, updateControlProgram, updateRecordProgram } from './programs/update.js';
@@ -102,7 +102,7 @@ const lossKernel: KernelFunc = ({ inputs, backend, attrs }) => {
     const P = r.backward(B, T, H, [S, Z, x.W_out, x.W_rec]);
     const om = omega ? r.run(omegaProgram(B, T), [P]) : x.b;
     const ins = [x.inputs, S, Z, P, om];
-    const grad = (kind: number, shape: number[]) => r.run(gradientProgram(shape), ins, kind, 0, true);
+    const grad = (kind: number, shape: number[]) => r.gradient(kind, shape, ins, B, H, true);
     const empty = () => r.run(copyProgram([0]), [S], 1, 0, true);
     const seq = (src: TensorInfo, offset: number) => r.run(copyProgram([B, T, H]), [src], 0, offset, true);
     return [
@@ -153,7 +153,7 @@ function ensemblePass(
   const P = r.backward(B, T, H, [S, Z, x.W_out, x.W_rec]);
   const om = omega ? r.run(omegaProgram(B, T, R), [P]) : x.b;
   const ins = [x.inputs, S, Z, P, om, x.runs];
-  const grad = (kind: number, shape: number[]) => r.run(gradientProgram(shape, R, true), ins, kind, 0, keep);
+  const grad = (kind: number, shape: number[]) => r.gradient(kind, shape, ins, B, H, keep);
   return [
     grad(GRAD.loss, []),
     grad(GRAD.omega, []),

@@ -8,6 +8,7 @@ import { ENSEMBLE_RUN_COLUMNS } from '../kernels/names.js';
 import { backwardProgram, backwardStepProgram } from './programs/backward.js';
 import { type FusedWebGPUProgram, ONE_WORKGROUP_MAX } from './programs/common.js';
 import { forwardProgram, forwardStepProgram } from './programs/forward.js';
+import { gradientGemmProgram, gradientProgram, isProductGradient } from './programs/gradient.js';
 
 interface Uniform {
   type: 'int32' | 'float32';
@@ -142,6 +143,27 @@ export class Runner {
     const t = this.backend.makeTensorInfo([size], 'float32');
     this.temps.push(t);
     return t;
+  }
+
+  /**
+   * Gradient `kind` of one run's `shape`: the weight products as tiled GEMMs where the
+   * recurrences run one dispatch per step (large models), else one invocation per element.
+   */
+  gradient(
+    kind: number,
+    shape: number[],
+    inputs: TensorInfo[],
+    B: number,
+    H: number,
+    keep: boolean,
+  ): TensorInfo {
+    // an ensemble's pass also passes the runs table
+    const ensemble = inputs.length === 6;
+    const program =
+      isProductGradient(kind) && !oneWorkgroup(B, H)
+        ? gradientGemmProgram(shape as [number, number], this.R, ensemble)
+        : gradientProgram(shape, this.R, ensemble);
+    return this.run(program, inputs, kind, 0, keep);
   }
 
   /** Forward states S: one workgroup for small models, else one dispatch per step. */
