@@ -129,3 +129,39 @@ export function flat(
     getUserCode: () => `${common}\n${body}`,
   };
 }
+
+/** The side of the tiles of the tiled per-step programs (16×16 invocations a workgroup). */
+export const TILE = 16;
+
+/** This invocation's (b, j) in its workgroup's 16×16 tile of the (b, j) grid: b0, j0, tb, tj, b, j, l. */
+export const TILE_PLACE = `let tilesJ = (uniforms.H + ${TILE - 1}) / ${TILE};
+    let b0 = i32(workgroupId.x) / tilesJ * ${TILE};
+    let j0 = i32(workgroupId.x) % tilesJ * ${TILE};
+    let l = i32(localIndex);
+    let tb = l / ${TILE};
+    let tj = l % ${TILE};
+    let b = b0 + tb;
+    let j = j0 + tj;`;
+
+/** A per-step program over 16×16 tiles of (b, j): ⌈B/16⌉·⌈H/16⌉ workgroups per run (R along y). */
+export function tiledStep(
+  key: string,
+  variableNames: string[],
+  outputShape: number[],
+  B: number,
+  H: number,
+  R: number,
+  body: string,
+): FusedWebGPUProgram {
+  const tiles = Math.ceil(B / TILE) * Math.ceil(H / TILE);
+  return {
+    variableNames,
+    outputShape,
+    shaderKey: `cliffguard_${key}`,
+    dispatchLayout: { x: outputShape.map((_, i) => i) },
+    dispatch: [tiles, R, 1],
+    workgroupSize: [TILE * TILE, 1, 1],
+    uniforms: UNIFORMS,
+    getUserCode: () => `${common}\n${body}`,
+  };
+}
