@@ -28,12 +28,24 @@ const positiveInt = (name: string) => (v: string) => {
   return n;
 };
 
+/** --ensemble: a whole number of slots >= 1, or 0 / off. */
+function parseEnsemble(v: string): number {
+  if (v.trim().toLowerCase() === 'off') return 0;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isInteger(n) || n < 0)
+    throw new InvalidArgumentError(
+      `--ensemble expects the runs per batched trainer (a whole number >= 1), or 0 / off; got '${v}'`,
+    );
+  return n;
+}
+
 interface CommonFlags {
   profile: Profile;
   backend: string;
   out: string;
   seeds?: number;
   workers?: number;
+  ensemble?: number;
   shard?: string;
   data?: string;
   checkpointEvery: number;
@@ -56,6 +68,11 @@ function addCommon(cmd: Command): Command {
       '--workers <n>',
       'worker threads (default: one per core; 0 = run in this thread)',
       positiveInt('--workers'),
+    )
+    .option(
+      '--ensemble <R>',
+      'train the runs that can share one (temporal-order: the same units and length) R at a time in batched trainers, in one thread; 0 or off: each run alone (default: 256 on webgpu, else off)',
+      parseEnsemble,
     )
     .option('--shard <K/N>', 'run only the K-th (0-based) of N deterministic slices of the runs')
     .option(
@@ -94,6 +111,7 @@ async function runNamed(name: string, opts: CommonFlags): Promise<boolean> {
     dataDir: resolveDataDir(opts.data ? userPath(opts.data) : undefined),
     seeds: opts.seeds,
     workers: opts.workers,
+    ensemble: opts.ensemble,
     shard: opts.shard ? parseShard(opts.shard) : undefined,
     flags: flagsOf(name, opts),
     checkpointEverySeconds: opts.checkpointEvery,

@@ -7,7 +7,7 @@ import { basename, dirname, join, relative, resolve } from 'node:path';
 import { damagedCheckpoint, readCheckpoint, setAsideCheckpoint, writeFileAtomic } from './core/checkpoint.js';
 import { fileNameFor, hashOf, type Shard, selectShard } from './core/ids.js';
 import { experimentPaths } from './core/paths.js';
-import type { ExperimentDef, PlanOptions, Profile, ResultLine } from './core/types.js';
+import type { ExperimentDef, PlanOptions, Profile, ResultLine, RunSpec } from './core/types.js';
 import { EXPERIMENTS, getExperiment } from './experiments/registry.js';
 import { writeReport } from './report/doc.js';
 import { writeIndex } from './results-index.js';
@@ -26,6 +26,11 @@ export interface RunOptions {
   dataDir: string;
   seeds?: number;
   workers?: number;
+  /**
+   * `--ensemble`: the most runs one batched trainer holds (0: off, every run trains alone);
+   * default {@link defaultEnsemble}
+   */
+  ensemble?: number;
   shard?: Shard;
   flags: PlanOptions['flags'];
   checkpointEverySeconds: number;
@@ -40,7 +45,16 @@ export interface RunOutcome {
   report?: { markdown: string; html: string };
 }
 
-/** The command that reproduces a results file (without --out/--workers/--backend, which do not change results). */
+/**
+ * Batched trainers by default on webgpu only, where one pass steps every slot on the device. On
+ * cpu and wasm they are asked for: on the 2-core machine (README) they were faster on wasm (its
+ * kernel uses two threads) and slower on cpu (one thread against one run per core).
+ */
+export function defaultEnsemble(backend: BackendName): number {
+  return backend === 'webgpu' ? 256 : 0;
+}
+
+/** The command that reproduces a results file (without --out/--workers/--backend/--ensemble, which do not change results). */
 export function canonicalCommand(
   name: string,
   options: Pick<RunOptions, 'profile' | 'seeds' | 'flags'>,
@@ -108,6 +122,7 @@ export async function runExperiment(name: string, options: RunOptions): Promise<
       if (done.has(r.id)) rmSync(join(paths.checkpoints, `${fileNameFor(r.id)}.json`), { force: true });
     }
     const workers = options.workers ?? defaultWorkers(todo.length);
+    const ensemble = options.ensemble ?? defaultEnsemble(options.backend);
     // damaged checkpoints are set aside now (their runs start again), so none fails a run later
     let resumable = 0;
     for (const r of todo) {
@@ -134,7 +149,7 @@ export async function runExperiment(name: string, options: RunOptions): Promise<
     const shardText = options.shard ? `, shard ${options.shard.index}/${options.shard.count}` : '';
     log(
       `${runs.length} runs${shardText}: ${runs.length - todo.length} already done, ${todo.length} to run` +
-        `${resumable ? ` (${resumable} resume from a checkpoint)` : ''}; backend ${options.backend}, ${workers} worker(s)`,
+        `${resumable ? ` (${resumable} resume from a checkpoint)` : ''}; backend ${options.backend}, ${layoutText(def, todo, workers, ensemble)}`,
     );
     log(`command: ${command}`);
     log(`results: ${paths.results}`);
@@ -145,6 +160,7 @@ export async function runExperiment(name: string, options: RunOptions): Promise<
       summary = await executeRuns(todo, {
         backend: options.backend,
         workers: todo.length === 0 ? 0 : workers,
+        ensemble,
         dataDir: options.dataDir,
         resultsFile: paths.results,
         checkpointDir: paths.checkpoints,
@@ -173,6 +189,19 @@ export async function runExperiment(name: string, options: RunOptions): Promise<
   } finally {
     release();
   }
+}
+
+/** How the runs to do will train: on `workers` worker threads, and/or batched (`--ensemble`). */
+function layoutText(def: ExperimentDef, todo: RunSpec[], workers: number, ensemble: number): string {
+  const batched = ensemble
+    ? todo.filter((r) => def.executeBatched && def.batchKey?.(r) !== undefined).length
+    : 0;
+  if (batched === 0) return `${workers} worker(s)`;
+  const rest = todo.length - batched;
+  return (
+    `${batched} run(s) batched, up to ${ensemble} per trainer (in one thread)` +
+    `${rest > 0 ? `, the other ${rest} on ${workers} worker(s)` : ''}`
+  );
 }
 
 export function renderReport(

@@ -65,6 +65,21 @@ export interface RunContext {
   progress(update: ProgressUpdate): void;
 }
 
+/**
+ * One run handed to a batched trainer (`--ensemble`): its spec, its context once it takes a slot,
+ * and where its end is told, which the runner records as it records a run trained alone.
+ */
+export interface BatchedRun {
+  run: RunSpec;
+  /** The run takes a slot now: its context (its checkpoint is read here). */
+  start(): RunContext;
+  /** It ended with `result`: the runner writes its line and drops its checkpoint. */
+  done(result: Record<string, unknown>): void;
+  /** It checkpointed and stopped on request (it threw `Interrupted`). */
+  stopped(): void;
+  failed(error: unknown): void;
+}
+
 /** Thrown by a run that stopped on request after checkpointing. */
 export class Interrupted extends Error {
   constructor() {
@@ -117,6 +132,20 @@ export interface ExperimentDef {
   plan(options: PlanOptions): Plan;
   /** runs in a worker thread with its own tfjs backend; returns the run's result (plain JSON) */
   execute(run: RunSpec, ctx: RunContext): Promise<Record<string, unknown>>;
+  /**
+   * With `executeBatched`: runs that one batched trainer can train together share a key;
+   * undefined for a run that trains alone (through `execute`).
+   */
+  batchKey?(run: RunSpec): string | undefined;
+  /**
+   * Trains one group of runs (one key) in this thread (its tfjs backend started), at most `slots`
+   * at a time, telling each run's end through its handle as it comes; starts no run once
+   * `stopRequested()`.
+   */
+  executeBatched?(
+    runs: BatchedRun[],
+    options: { slots: number; backend: string; stopRequested(): boolean },
+  ): Promise<void>;
   report(input: ReportInput): ReportDoc;
   /** one line over all results, for the results index */
   headline?(lines: ResultLine[]): string;

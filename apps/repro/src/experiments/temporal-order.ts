@@ -19,6 +19,7 @@ import {
   type SyntheticRunConfig,
   type SyntheticRunResult,
 } from '../training/train-synthetic.js';
+import { syntheticBatchKey, trainSyntheticBatched } from '../training/train-synthetic-batched.js';
 
 interface Settings {
   lengths: number[];
@@ -441,6 +442,9 @@ export const temporalOrder: ExperimentDef = {
   options: TEMPORAL_ORDER_OPTIONS,
   plan,
   execute: (run, ctx) => runSynthetic(run.config as SyntheticRunConfig, run.seed, ctx),
+  // --ensemble: runs of one unit type and length L train together in one batched trainer
+  batchKey: (run) => syntheticBatchKey(run.config as SyntheticRunConfig),
+  executeBatched: (runs, options) => trainSyntheticBatched(runs, options),
   report,
   headline,
   paperTable,

@@ -1,8 +1,10 @@
 /**
  * Runs a list of independent runs over a pool of worker threads (piscina), one tfjs backend per
- * worker. Each finished run appends its line to the results file (main thread: one writer) and
- * then drops its checkpoint. Ctrl-C / SIGTERM set a shared stop flag: runs checkpoint and stop;
- * a second Ctrl-C quits at once (the last checkpoints remain).
+ * worker; with `ensemble`, the runs an experiment can batch train first, in this thread, R at a
+ * time in batched trainers (batched.ts). Each finished run appends its line to the results file
+ * (main thread: one writer) and then drops its checkpoint (record.ts). Ctrl-C / SIGTERM set a
+ * shared stop flag: runs checkpoint and stop; a second Ctrl-C quits at once (the last
+ * checkpoints remain).
  */
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -10,33 +12,33 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { removeCheckpoint } from '../core/checkpoint.js';
-import { fileNameFor, hashOf } from '../core/ids.js';
 import { appRoot } from '../core/paths.js';
-import type { ResultLine, RunSpec } from '../core/types.js';
-import { type BackendName, prepareWebgpuEnvironment } from './backend.js';
-import type { ProgressView } from './progress.js';
-import { appendResultLine } from './results.js';
+import type { RunSpec } from '../core/types.js';
+import { prepareWebgpuEnvironment } from './backend.js';
+import { executeBatched } from './batched.js';
+import {
+  checkpointFileOf,
+  type PoolSummary,
+  type RecordOptions,
+  recordFailure,
+  recordOutcome,
+} from './record.js';
 import { executeTask, type RunTask, type TaskMessage, type TaskOutcome } from './task.js';
 
-export interface PoolOptions {
-  backend: BackendName;
+export interface PoolOptions extends RecordOptions {
   /** 0 = run in this thread (no pool) */
   workers: number;
+  /**
+   * `--ensemble`: the most runs one batched trainer holds (0 or absent: every run trains alone);
+   * runs the experiment cannot batch still train alone
+   */
+  ensemble?: number;
   dataDir: string;
-  resultsFile: string;
   checkpointDir: string;
   checkpointEverySeconds: number;
-  view: ProgressView;
-  /** one-line summary of a result for the log */
-  summarize(result: Record<string, unknown>): string;
 }
 
-export interface PoolSummary {
-  done: number;
-  interrupted: number;
-  failed: { runId: string; error: string }[];
-}
+export type { PoolSummary };
 
 /** Worker threads to use by default: one per core (tfjs cpu and wasm are single-threaded in Node). */
 export function defaultWorkers(runs: number): number {
@@ -48,9 +50,6 @@ function workerFile(): string {
   // under vitest this module is the .ts source: the pool still needs the built worker
   return existsSync(here) ? here : join(appRoot, 'dist', 'runner', 'worker.js');
 }
-
-/** Test hook: SIGKILL this process right after N result lines were appended (an injected crash). */
-const killAfter = Number(process.env.CLIFFGUARD_REPRO_KILL_AFTER_RUNS ?? 0);
 
 export async function executeRuns(runs: RunSpec[], options: PoolOptions): Promise<PoolSummary> {
   const summary: PoolSummary = { done: 0, interrupted: 0, failed: [] };
@@ -73,8 +72,29 @@ export async function executeRuns(runs: RunSpec[], options: PoolOptions): Promis
   process.on('SIGTERM', onSignal);
 
   if (options.backend === 'webgpu') prepareWebgpuEnvironment();
+  try {
+    // the runs a batched trainer can hold first (in this thread), then the others
+    const alone = options.ensemble
+      ? await executeBatched(runs, { ...options, slots: options.ensemble }, stop, summary)
+      : runs;
+    await executeAlone(alone, options, stop, summary);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  return summary;
+}
+
+/** Each run as a task of its own: on the pool's workers, or one after another in this thread. */
+async function executeAlone(
+  runs: RunSpec[],
+  options: PoolOptions,
+  stop: SharedArrayBuffer,
+  summary: PoolSummary,
+): Promise<void> {
+  const stopFlag = new Int32Array(stop);
   const pool =
-    options.workers > 0
+    options.workers > 0 && runs.length > 0
       ? new Piscina({
           filename: workerFile(),
           minThreads: options.workers,
@@ -90,7 +110,7 @@ export async function executeRuns(runs: RunSpec[], options: PoolOptions): Promis
       if ('warning' in msg) options.view.log(`warning: ${msg.warning}`);
       else options.view.update(msg);
     });
-    const checkpointFile = join(options.checkpointDir, `${fileNameFor(run.id)}.json`);
+    const checkpointFile = checkpointFileOf(options.checkpointDir, run);
     const task: RunTask = {
       run,
       backend: options.backend,
@@ -104,43 +124,9 @@ export async function executeRuns(runs: RunSpec[], options: PoolOptions): Promis
       const outcome: TaskOutcome = pool
         ? await pool.run(task, { transferList: [channel.port2] as never })
         : await executeTask(task);
-      if (outcome.status === 'interrupted') {
-        summary.interrupted += 1;
-        options.view.runStopped(run.id);
-        options.view.log(`${run.id}: stopped at step ${outcome.step}, checkpoint kept`);
-        return;
-      }
-      const line: ResultLine = {
-        runId: run.id,
-        experiment: run.experiment,
-        profile: run.profile,
-        protocol: run.protocol,
-        configHash: hashOf(run.config),
-        config: run.config,
-        seed: run.seed,
-        result: outcome.result,
-        timing: {
-          seconds: outcome.seconds,
-          backend: options.backend,
-          resumedFromStep: outcome.resumedFromStep,
-          finishedAt: new Date().toISOString(),
-          host: outcome.host,
-        },
-      };
-      appendResultLine(options.resultsFile, line);
-      removeCheckpoint(checkpointFile); // only after the line is safely written
-      summary.done += 1;
-      const resumed = outcome.resumedFromStep > 0 ? ` (resumed from step ${outcome.resumedFromStep})` : '';
-      options.view.runFinished(
-        run.id,
-        `${options.summarize(outcome.result)} in ${outcome.seconds.toFixed(1)} s${resumed}`,
-      );
-      if (killAfter > 0 && summary.done >= killAfter) process.kill(process.pid, 'SIGKILL');
+      recordOutcome(run, checkpointFile, outcome, options, summary);
     } catch (err) {
-      options.view.runStopped(run.id);
-      const message = err instanceof Error ? (err.stack ?? err.message) : String(err);
-      summary.failed.push({ runId: run.id, error: message });
-      options.view.log(`${run.id}: FAILED: ${message}`);
+      recordFailure(run, err, options, summary);
     } finally {
       channel.port1.close();
     }
@@ -153,9 +139,6 @@ export async function executeRuns(runs: RunSpec[], options: PoolOptions): Promis
       for (const run of runs) await runOne(run);
     }
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
     await pool?.destroy();
   }
-  return summary;
 }

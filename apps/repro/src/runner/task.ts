@@ -2,6 +2,7 @@
  * Executes one run: in a pool worker (worker.ts) or, with --workers 0, in the main thread.
  * The run reads its checkpoint through the context, saves new ones atomically, reports
  * progress over a MessagePort, and stops (after a checkpoint) when the shared stop flag is set.
+ * `openRun` is that context, which batched runs (batched.ts) use too.
  */
 import { hostname } from 'node:os';
 import type { MessagePort } from 'node:worker_threads';
@@ -37,18 +38,30 @@ export type TaskOutcome =
     }
   | { status: 'interrupted'; step: number };
 
-export async function executeTask(task: RunTask): Promise<TaskOutcome> {
+/** The runner's side of one run, wherever it trains: its context, and its outcome once it ends. */
+export interface OpenedRun {
+  ctx: RunContext;
+  /** the run ended with `result` */
+  done(result: Record<string, unknown>): TaskOutcome;
+  /** the run stopped on request: at the step of its last checkpoint */
+  interrupted(): TaskOutcome;
+}
+
+/**
+ * Reads the run's checkpoint (a damaged one is set aside and reported as a warning) and makes its
+ * context: resume, checkpoints, the stop flag, progress (at most every 150 ms) through `post`.
+ */
+export function openRun(
+  task: Omit<RunTask, 'port'>,
+  post: (msg: TaskMessage) => void,
+  started = Date.now(),
+): OpenedRun {
   const { run } = task;
-  const started = Date.now();
   const stopFlag = new Int32Array(task.stop);
-  if (Atomics.load(stopFlag, 0) !== 0) return { status: 'interrupted', step: 0 }; // queued when the stop came
-  await useBackend(task.backend);
-  const def = await getExperiment(run.experiment);
   const configHash = hashOf(run.config);
-  const prior = loadCheckpoint(task.checkpointFile, run.id, configHash, (warning) => {
-    if (task.port) task.port.postMessage({ runId: run.id, warning } satisfies TaskMessage);
-    else console.warn(warning);
-  });
+  const prior = loadCheckpoint(task.checkpointFile, run.id, configHash, (warning) =>
+    post({ runId: run.id, warning }),
+  );
   let lastSave = Date.now();
   let lastProgress = 0;
   let savedStep = prior?.step ?? 0;
@@ -74,20 +87,39 @@ export async function executeTask(task: RunTask): Promise<TaskOutcome> {
       const now = Date.now();
       if (now - lastProgress < 150 && update.step < update.total) return;
       lastProgress = now;
-      task.port?.postMessage({ runId: run.id, ...update } satisfies ProgressMessage);
+      post({ runId: run.id, ...update });
     },
   };
-  try {
-    const result = await def.execute(run, ctx);
-    return {
+  return {
+    ctx,
+    done: (result) => ({
       status: 'done',
       result,
       seconds: (Date.now() - started) / 1000,
       resumedFromStep: prior?.step ?? 0,
       host: hostname(),
-    };
+    }),
+    interrupted: () => ({ status: 'interrupted', step: savedStep }),
+  };
+}
+
+export async function executeTask(task: RunTask): Promise<TaskOutcome> {
+  const { run } = task;
+  const started = Date.now();
+  const stopFlag = new Int32Array(task.stop);
+  if (Atomics.load(stopFlag, 0) !== 0) return { status: 'interrupted', step: 0 }; // queued when the stop came
+  await useBackend(task.backend);
+  const def = await getExperiment(run.experiment);
+  // without a port (no pool), warnings go to the console and progress nowhere
+  const post = (msg: TaskMessage) => {
+    if (task.port) task.port.postMessage(msg);
+    else if ('warning' in msg) console.warn(msg.warning);
+  };
+  const opened = openRun(task, post, started);
+  try {
+    return opened.done(await def.execute(run, opened.ctx));
   } catch (err) {
-    if (err instanceof Interrupted) return { status: 'interrupted', step: savedStep };
+    if (err instanceof Interrupted) return opened.interrupted();
     throw err;
   } finally {
     task.port?.close();

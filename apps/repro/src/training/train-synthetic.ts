@@ -5,8 +5,8 @@
  * 10,000 fresh sequences is under 1%. Checkpoints everything a resume needs: weights, the training
  * and check streams' RNG states, the clipping plugins' state, the step, the trace.
  */
-import type { BatchArrays, TaskName } from '@cliffguard/datasets';
-import type { Batch, OmegaVariant, RnnModel } from '@cliffguard/rnn';
+import type { BatchArrays, SyntheticTask, TaskName } from '@cliffguard/datasets';
+import type { Batch, OmegaVariant, PaperMethodOptions, RnnModel, StepRecord } from '@cliffguard/rnn';
 import { Interrupted, type RunContext } from '../core/types.js';
 import { pickImplementation } from './implementations.js';
 import {
@@ -181,8 +181,13 @@ export interface SyntheticRunResult extends Record<string, unknown> {
   /** error at each test length, when asked */
   testErrors?: { length: number; error: number; wrong: number; total: number }[];
   implementation: string;
-  /** how updates were taken: 'ensemble' (a one-run fused ensemble, one kernel call each) or 'trainStep' */
-  trainer?: 'ensemble' | 'trainStep';
+  /**
+   * how updates were taken: 'ensemble' (a one-run fused ensemble, one kernel call each),
+   * 'trainStep' (the model engine) or 'batched' (a slot of an R-run trainer, `--ensemble R`)
+   */
+  trainer?: RunWeights['kind'];
+  /** 'batched': the slots of the trainer the run was trained in (its group's R) */
+  batched?: number;
   trace: TracePoint[];
 }
 
@@ -203,231 +208,397 @@ interface SyntheticState {
 
 const TRACE_LIMIT = 120;
 
+/**
+ * Where a run's updates happen, seen from the run: its own trainer (`makeTrainer`) or a slot of a
+ * batched one. The run's model is what is evaluated, probed and checkpointed; these move the
+ * training weights into it and back.
+ */
+export interface RunWeights {
+  /** result.trainer */
+  readonly kind: 'ensemble' | 'trainStep' | 'batched';
+  /** result.batched: the slots of the batched trainer */
+  readonly slots?: number;
+  /** Copies the training weights into the run's model. */
+  toModel(): Promise<void>;
+  /** Takes the model's weights as the training weights. */
+  fromModel(): Promise<void>;
+  /** The optimizer's state for a checkpoint (null when it has none). */
+  optimizerState(): Promise<unknown>;
+  setOptimizerState(state: unknown): Promise<void>;
+}
+
+/** The run's RNN: the task's sizes and head, sigmoid units for the sigmoid init, else tanh. */
+export function syntheticRnnConfig(
+  config: SyntheticRunConfig,
+  task: Pick<SyntheticTask, 'inputSize' | 'outputSize' | 'head'>,
+) {
+  return {
+    inputSize: task.inputSize,
+    hiddenSize: config.hidden,
+    outputSize: task.outputSize,
+    activation: config.init === 'sigmoid' ? 'sigmoid' : 'tanh',
+    head: task.head,
+  } as const;
+}
+
+type Libraries = {
+  tf: typeof import('@tensorflow/tfjs-core');
+  rnn: typeof import('@cliffguard/rnn');
+  data: typeof import('@cliffguard/datasets');
+};
+
+const libraries = async (): Promise<Libraries> => ({
+  tf: await import('@tensorflow/tfjs-core'),
+  rnn: await import('@cliffguard/rnn'),
+  data: await import('@cliffguard/datasets'),
+});
+
+/**
+ * One synthetic run's state and bookkeeping, whoever takes its updates: its streams (training
+ * batches, checks, the probe), its model, the counters, the trace and its checkpoints. A driver
+ * opens it, attaches it to its training weights, then per update: `nextBatch()`, `beforeStep()`,
+ * one update on that batch (at update number `step`), `afterStep(record)`; until `ended`, then
+ * `result()`. `runSynthetic` drives one run with its own trainer; `trainSyntheticBatched`
+ * (train-synthetic-batched.ts) drives R runs through one batched trainer, so both record the same
+ * run the same way.
+ */
+export class SyntheticRun {
+  private updates = 0;
+  private weights?: RunWeights;
+  private window = emptyWindow();
+  private trace: TracePoint[] = [];
+  private traceEvery: number;
+  private clippedTotal = 0;
+  private lastCheck: number | null = null;
+  private checks = 0;
+  private firstRatio: number | null | undefined;
+  private nextCheck = 0;
+  private success = false;
+  private diverged = false;
+  /** the success test's outcome, when a check led to one that passed */
+  private final: { rate: number } | undefined;
+
+  private constructor(
+    readonly config: SyntheticRunConfig,
+    readonly seed: number,
+    private readonly ctx: RunContext,
+    private readonly lib: Libraries,
+    private readonly task: SyntheticTask,
+    /** what is evaluated, probed and saved (it holds the training weights after toModel) */
+    readonly model: RnnModel,
+    readonly implementation: string,
+    /** the checks' own stream, independent of the training stream: each check draws fresh sequences */
+    private readonly checkStream: SyntheticTask,
+    /** a fixed probe for the temporal contributions */
+    private readonly probe: Batch,
+  ) {
+    this.traceEvery = config.traceEvery;
+  }
+
+  /** The run's streams and its model (weights as createRnn draws them for its init and seed). */
+  static async open(config: SyntheticRunConfig, seed: number, ctx: RunContext): Promise<SyntheticRun> {
+    const lib = await libraries();
+    const task = lib.data.createTask(config.task, {
+      seed: seed * 1000 + 7,
+      minLength: config.minLength,
+      maxLength: config.maxLength,
+    });
+    const rnnConfig = syntheticRnnConfig(config, task);
+    const implementation = await pickImplementation(rnnConfig, ctx.backend);
+    const model = lib.rnn.createRnn({ ...rnnConfig, init: config.init, seed, implementation });
+    try {
+      const checkStream = task.withSeed(seed * 1000 + 11);
+      const probe = task.withSeed(seed * 1000 + 13).generate(config.batch, config.maxLength);
+      return new SyntheticRun(config, seed, ctx, lib, task, model, implementation, checkStream, probe);
+    } catch (err) {
+      model.dispose();
+      throw err;
+    }
+  }
+
+  /** SGD, SGD-C or SGD-CR with the run's settings, as paperMethod takes them. */
+  get method(): { name: Method; options: PaperMethodOptions } {
+    const c = this.config;
+    return {
+      name: c.method,
+      options: { learningRate: c.lr, maxNorm: c.clip, alpha: c.alpha, omegaVariant: c.omega },
+    };
+  }
+
+  /** Updates taken (the update number of the next one, which α schedules read). */
+  get step(): number {
+    return this.updates;
+  }
+
+  private get checkFloor(): number {
+    return this.config.checkFloor ?? checkFloorOf(true);
+  }
+
+  /** Success, divergence or the update cap. */
+  get ended(): boolean {
+    return this.success || this.diverged || this.step >= this.config.maxUpdates;
+  }
+
+  /**
+   * Trains on `weights` from now on: they take the model's weights (as drawn, or the
+   * checkpoint's when the run resumes, with its streams, counters and trace).
+   */
+  async attach(weights: RunWeights): Promise<void> {
+    this.weights = weights;
+    const resumed = this.ctx.resume<SyntheticState>();
+    if (resumed) this.model.setWeights(loadWeights(resumed.state.weights));
+    await weights.fromModel();
+    if (resumed) await this.restore(resumed.step, resumed.state, weights);
+    this.nextCheck = nextCheckAfter(this.config.checkEvery, this.checkFloor, this.step);
+  }
+
+  private async restore(step: number, s: SyntheticState, weights: RunWeights): Promise<void> {
+    this.task.setState(s.task as Parameters<SyntheticTask['setState']>[0]);
+    await weights.setOptimizerState(s.optimizer);
+    this.updates = step;
+    this.window = s.window;
+    this.trace = s.trace;
+    this.traceEvery = s.traceEvery;
+    this.clippedTotal = s.clippedTotal;
+    this.lastCheck = s.lastCheck;
+    if (s.checkStream !== undefined)
+      this.checkStream.setState(s.checkStream as Parameters<SyntheticTask['setState']>[0]);
+    this.checks = s.checks ?? 0;
+    this.firstRatio = s.omegaRatio;
+  }
+
+  /** The next training minibatch from the run's own stream. */
+  nextBatch(): BatchArrays {
+    return this.task.nextBatchArrays(this.config.batch);
+  }
+
+  /**
+   * Before an update on `batch`: at the run's first, SGD-CR's ‖α∇Ω‖ / ‖∇E‖ on that minibatch, with
+   * the starting weights (which the model holds: attach gave them to the trainer).
+   */
+  async beforeStep(batch: BatchArrays): Promise<void> {
+    if (this.step !== 0 || this.config.method !== 'SGD-CR' || this.firstRatio !== undefined) return;
+    const tensors = this.lib.data.toTensors(batch);
+    try {
+      this.firstRatio = await omegaRatio(this.model, tensors, {
+        variant: this.config.omega,
+        alpha: this.config.alpha,
+      });
+    } finally {
+      this.lib.tf.dispose([tensors.inputs, tensors.targets]);
+    }
+  }
+
+  /**
+   * After an update (`record` is this run's): the counters, then what is due (a check, which may
+   * end in the success test; a trace window; progress; a checkpoint). Returns `ended`. Throws
+   * `Interrupted` after checkpointing when a stop was requested.
+   */
+  async afterStep(record: StepRecord): Promise<boolean> {
+    const c = this.config;
+    this.updates += 1;
+    addStep(this.window, record);
+    if (record.clipped) this.clippedTotal += 1;
+    if (!Number.isFinite(record.loss)) this.diverged = true;
+
+    const last = this.step === c.maxUpdates || this.diverged;
+    const checkDue = this.step >= this.nextCheck || last;
+    const traceDue = this.step % this.traceEvery === 0 || last;
+    const checkpointDue = this.ctx.checkpointDue() && !this.diverged && this.step < c.maxUpdates;
+    // the model is what is evaluated, probed and saved
+    if (checkDue || traceDue || checkpointDue) await this.training().toModel();
+    if (checkDue) await this.check();
+    if (traceDue || this.success) await this.closeTraceWindow(checkDue);
+    this.ctx.progress({
+      step: this.step,
+      total: c.maxUpdates,
+      loss: record.loss,
+      accuracy: this.lastCheck === null ? undefined : 1 - this.lastCheck,
+      gradNorm: record.norm,
+    });
+    if (checkpointDue && !this.success) {
+      this.ctx.checkpoint(this.step, await this.saveState());
+      if (this.ctx.stopRequested()) throw new Interrupted();
+    }
+    return this.ended;
+  }
+
+  /** A check on fresh sequences; under 1% wrong, the paper's test on evalSize more decides success. */
+  private async check(): Promise<void> {
+    const c = this.config;
+    this.lastCheck = (await this.evaluate(this.fresh(c.checkSize))).rate;
+    this.checks += 1;
+    this.nextCheck = nextCheckAfter(c.checkEvery, this.checkFloor, this.step);
+    if (this.lastCheck >= 0.01) return;
+    const full = await this.evaluate(this.fresh(c.evalSize));
+    if (full.rate < 0.01) {
+      this.success = true;
+      this.final = full;
+    }
+  }
+
+  /** Ends the trace window at this update: ρ(W_rec), the temporal contributions, the check's error. */
+  private async closeTraceWindow(checked: boolean): Promise<void> {
+    const W = this.model.variables.W_rec;
+    const rho = this.lib.rnn.spectralRadius({ values: await W.data(), shape: W.shape });
+    const contributions = binContributions(await this.lib.rnn.temporalContributions(this.model, this.probe));
+    this.trace.push(closeWindow(this.window, this.step, rho, contributions, checked ? this.lastCheck : null));
+    this.window = emptyWindow();
+    if (this.trace.length > TRACE_LIMIT) {
+      this.trace = thin(this.trace);
+      this.traceEvery *= 2;
+    }
+  }
+
+  /** The final test (unless the success test already decided), the test lengths, the record. */
+  async result(): Promise<SyntheticRunResult> {
+    const c = this.config;
+    const weights = this.training();
+    await weights.toModel();
+    this.final ??= await this.evaluate(this.fresh(c.evalSize));
+    const testErrors = c.testLengths ? await this.testAtLengths(c.testLengths) : undefined;
+    return {
+      success: this.final.rate < 0.01,
+      updates: this.step,
+      finalError: this.final.rate,
+      diverged: this.diverged,
+      clippedFraction: this.step ? this.clippedTotal / this.step : 0,
+      checkEvery: c.checkEvery,
+      checkFloor: this.checkFloor,
+      checks: this.checks,
+      ...(c.method === 'SGD-CR' ? { omegaRatio: this.firstRatio ?? null } : {}),
+      testErrors,
+      implementation: this.implementation,
+      trainer: weights.kind,
+      ...(weights.slots !== undefined ? { batched: weights.slots } : {}),
+      trace: this.trace,
+    };
+  }
+
+  private async testAtLengths(lengths: number[]): Promise<NonNullable<SyntheticRunResult['testErrors']>> {
+    const c = this.config;
+    const testErrors = [];
+    for (const length of lengths) {
+      const size = c.testSize ?? c.evalSize;
+      // chunks of at most ~200k time steps keep the states of one forward pass small
+      const chunk = Math.max(1, Math.min(1000, Math.floor(200_000 / length)));
+      const e = await this.evaluate(
+        this.lib.data
+          .buildEvalSet(this.task, {
+            size,
+            chunkSize: Math.min(size, chunk),
+            length,
+            seed: this.seed * 1000 + 19 + length,
+          })
+          .chunks(),
+      );
+      testErrors.push({ length, error: e.rate, wrong: e.wrong, total: e.total });
+      this.ctx.progress({
+        step: this.step,
+        total: c.maxUpdates,
+        note: `tested L=${length}: ${e.wrong}/${e.total} wrong`,
+      });
+    }
+    return testErrors;
+  }
+
+  /** `size` fresh sequences from the check stream, in chunks of at most 1,000 (each its own L). */
+  private fresh(size: number): Generator<BatchArrays> {
+    return freshChunks(this.checkStream, size);
+  }
+
+  /**
+   * The model's error on `chunks`. The eval set's own evaluate() reads outputs synchronously;
+   * they are read asynchronously here so that backends without synchronous reads (webgpu in
+   * Node) work too.
+   */
+  private async evaluate(
+    chunks: Iterable<BatchArrays>,
+  ): Promise<{ wrong: number; total: number; rate: number }> {
+    const { tf, data } = this.lib;
+    let wrong = 0;
+    let total = 0;
+    for (const chunk of chunks) {
+      const { inputs, targets } = data.toTensors(chunk);
+      const r = this.model.forward(inputs);
+      r.states.dispose();
+      const values = await r.outputs.data();
+      tf.dispose([inputs, targets, r.outputs]);
+      const e = data.taskError(this.task, values, chunk);
+      wrong += e.wrong;
+      total += e.total;
+    }
+    return { wrong, total, rate: total ? wrong / total : 0 };
+  }
+
+  private async saveState(): Promise<SyntheticState> {
+    const weights = this.training();
+    return {
+      weights: saveWeights(await this.model.getWeights()),
+      task: this.task.getState(),
+      optimizer: await weights.optimizerState(),
+      window: this.window,
+      trace: this.trace,
+      traceEvery: this.traceEvery,
+      clippedTotal: this.clippedTotal,
+      lastCheck: this.lastCheck,
+      checkStream: this.checkStream.getState(),
+      checks: this.checks,
+      omegaRatio: this.firstRatio,
+    };
+  }
+
+  private training(): RunWeights {
+    if (!this.weights) throw new Error('SyntheticRun: attach() it to its training weights first');
+    return this.weights;
+  }
+
+  dispose(): void {
+    this.lib.tf.dispose([this.probe.inputs, this.probe.targets]);
+    this.model.dispose();
+  }
+}
+
+/**
+ * One run with its own trainer: SGD, SGD-C or SGD-CR with the authors' safeguard when clipping, as
+ * a one-run fused ensemble (one kernel call an update) where it can, else trainStep with
+ * paperMethod's optimizer.
+ */
 export async function runSynthetic(
   config: SyntheticRunConfig,
   seed: number,
   ctx: RunContext,
 ): Promise<SyntheticRunResult> {
-  const tf = await import('@tensorflow/tfjs-core');
-  const rnn = await import('@cliffguard/rnn');
-  const data = await import('@cliffguard/datasets');
-
-  const task = data.createTask(config.task, {
-    seed: seed * 1000 + 7,
-    minLength: config.minLength,
-    maxLength: config.maxLength,
-  });
-  const activation = config.init === 'sigmoid' ? 'sigmoid' : 'tanh';
-  const rnnConfig = {
-    inputSize: task.inputSize,
-    hiddenSize: config.hidden,
-    outputSize: task.outputSize,
-    activation,
-    head: task.head,
-  } as const;
-  const implementation = await pickImplementation(rnnConfig, ctx.backend);
-  // everything made from here on is disposed on the way out, a throw (a bad checkpoint) included
-  const owned: { dispose(): void }[] = [];
+  const { tf, data } = await libraries();
+  const run = await SyntheticRun.open(config, seed, ctx);
   try {
-    const model = rnn.createRnn({ ...rnnConfig, init: config.init, seed, implementation });
-    owned.push(model);
-    // SGD, SGD-C or SGD-CR with the authors' safeguard when clipping: a one-run fused ensemble
-    // (one kernel call an update) where it can, else trainStep with paperMethod's optimizer
     const trainer = await makeTrainer({
-      model,
-      method: config.method,
-      options: {
-        learningRate: config.lr,
-        maxNorm: config.clip,
-        alpha: config.alpha,
-        omegaVariant: config.omega,
-      },
-      implementation,
+      model: run.model,
+      method: run.method.name,
+      options: run.method.options,
+      implementation: run.implementation,
       backend: ctx.backend,
     });
-    owned.push(trainer);
-    // the checks' own stream, independent of the training stream: each check draws fresh sequences
-    const checkStream = task.withSeed(seed * 1000 + 11);
-    // a fixed probe for the temporal contributions
-    const probe = task.withSeed(seed * 1000 + 13).generate(config.batch, config.maxLength);
-    owned.push({ dispose: () => tf.dispose([probe.inputs, probe.targets]) });
-
-    let step = 0;
-    let window = emptyWindow();
-    let trace: TracePoint[] = [];
-    let traceEvery = config.traceEvery;
-    let clippedTotal = 0;
-    let lastCheck: number | null = null;
-    let checks = 0;
-    let firstRatio: number | null | undefined;
-    const resumed = ctx.resume<SyntheticState>();
-    if (resumed) {
-      const s = resumed.state;
-      model.setWeights(loadWeights(s.weights));
-      await trainer.fromModel();
-      task.setState(s.task as Parameters<typeof task.setState>[0]);
-      await trainer.setOptimizerState(s.optimizer);
-      step = resumed.step;
-      window = s.window;
-      trace = s.trace;
-      traceEvery = s.traceEvery;
-      clippedTotal = s.clippedTotal;
-      lastCheck = s.lastCheck;
-      if (s.checkStream !== undefined)
-        checkStream.setState(s.checkStream as Parameters<typeof checkStream.setState>[0]);
-      checks = s.checks ?? 0;
-      firstRatio = s.omegaRatio;
-    }
-    const checkFloor = config.checkFloor ?? checkFloorOf(true);
-    let nextCheck = nextCheckAfter(config.checkEvery, checkFloor, step);
-
-    const predict = (inputs: import('@tensorflow/tfjs-core').Tensor3D) => {
-      const r = model.forward(inputs);
-      r.states.dispose();
-      return r.outputs;
-    };
-    // the eval set's own evaluate() reads outputs synchronously; read them asynchronously so that
-    // backends without synchronous reads (webgpu in Node) work too
-    const evaluate = async (chunks: Iterable<BatchArrays>) => {
-      let wrong = 0;
-      let total = 0;
-      for (const chunk of chunks) {
-        const { inputs, targets } = data.toTensors(chunk);
-        const outputs = predict(inputs);
-        const values = await outputs.data();
-        tf.dispose([inputs, targets, outputs]);
-        const e = data.taskError(task, values, chunk);
-        wrong += e.wrong;
-        total += e.total;
-      }
-      return { wrong, total, rate: total ? wrong / total : 0 };
-    };
-    /** `size` fresh sequences from the check stream, in chunks of at most 1,000 (each its own L) */
-    const fresh = (size: number) => freshChunks(checkStream, size);
-    const rhoOf = async () => {
-      const W = model.variables.W_rec;
-      return rnn.spectralRadius({ values: await W.data(), shape: W.shape });
-    };
-    const saveState = async (): Promise<SyntheticState> => ({
-      weights: saveWeights(await model.getWeights()),
-      task: task.getState(),
-      optimizer: await trainer.optimizerState(),
-      window,
-      trace,
-      traceEvery,
-      clippedTotal,
-      lastCheck,
-      checkStream: checkStream.getState(),
-      checks,
-      omegaRatio: firstRatio,
-    });
-
-    let success = false;
-    let diverged = false;
-    let final: { rate: number } | undefined;
-    while (step < config.maxUpdates && !success && !diverged) {
-      const batch = task.nextBatch(config.batch);
-      let record: Awaited<ReturnType<typeof rnn.trainStep>>;
-      try {
-        if (step === 0 && config.method === 'SGD-CR' && firstRatio === undefined) {
-          // the model holds the trainer's starting weights
-          firstRatio = await omegaRatio(model, batch, { variant: config.omega, alpha: config.alpha });
+    try {
+      await run.attach(trainer);
+      while (!run.ended) {
+        const arrays = run.nextBatch();
+        await run.beforeStep(arrays);
+        const batch = data.toTensors(arrays);
+        let record: StepRecord;
+        try {
+          record = await trainer.step(batch, run.step);
+        } finally {
+          tf.dispose([batch.inputs, batch.targets]);
         }
-        record = await trainer.step(batch, step);
-      } finally {
-        tf.dispose([batch.inputs, batch.targets]);
+        await run.afterStep(record);
       }
-      step += 1;
-      addStep(window, record);
-      if (record.clipped) clippedTotal += 1;
-      if (!Number.isFinite(record.loss)) diverged = true;
-
-      const checkDue = step >= nextCheck || step === config.maxUpdates || diverged;
-      const traceDue = step % traceEvery === 0 || step === config.maxUpdates || diverged;
-      const checkpointDue = ctx.checkpointDue() && !diverged && step < config.maxUpdates;
-      // the model is what is evaluated, probed and saved
-      if (checkDue || traceDue || checkpointDue) await trainer.toModel();
-      let checked = false;
-      if (checkDue) {
-        lastCheck = (await evaluate(fresh(config.checkSize))).rate;
-        checks += 1;
-        checked = true;
-        nextCheck = nextCheckAfter(config.checkEvery, checkFloor, step);
-        if (lastCheck < 0.01) {
-          // a candidate: the paper's test on evalSize further fresh sequences decides
-          const full = await evaluate(fresh(config.evalSize));
-          if (full.rate < 0.01) {
-            success = true;
-            final = full;
-          }
-        }
-      }
-      if (traceDue || success) {
-        const rho = await rhoOf();
-        const contributions = binContributions(await rnn.temporalContributions(model, probe));
-        trace.push(closeWindow(window, step, rho, contributions, checked ? lastCheck : null));
-        window = emptyWindow();
-        if (trace.length > TRACE_LIMIT) {
-          trace = thin(trace);
-          traceEvery *= 2;
-        }
-      }
-      ctx.progress({
-        step,
-        total: config.maxUpdates,
-        loss: record.loss,
-        accuracy: lastCheck === null ? undefined : 1 - lastCheck,
-        gradNorm: record.norm,
-      });
-      if (checkpointDue && !success) {
-        ctx.checkpoint(step, await saveState());
-        if (ctx.stopRequested()) throw new Interrupted();
-      }
+      return await run.result();
+    } finally {
+      trainer.dispose();
     }
-    await trainer.toModel();
-    final ??= await evaluate(fresh(config.evalSize));
-    let testErrors: SyntheticRunResult['testErrors'];
-    if (config.testLengths) {
-      testErrors = [];
-      for (const length of config.testLengths) {
-        const size = config.testSize ?? config.evalSize;
-        // chunks of at most ~200k time steps keep the states of one forward pass small
-        const chunk = Math.max(1, Math.min(1000, Math.floor(200_000 / length)));
-        const e = await evaluate(
-          data
-            .buildEvalSet(task, {
-              size,
-              chunkSize: Math.min(size, chunk),
-              length,
-              seed: seed * 1000 + 19 + length,
-            })
-            .chunks(),
-        );
-        testErrors.push({ length, error: e.rate, wrong: e.wrong, total: e.total });
-        ctx.progress({
-          step,
-          total: config.maxUpdates,
-          note: `tested L=${length}: ${e.wrong}/${e.total} wrong`,
-        });
-      }
-    }
-    return {
-      success: final.rate < 0.01,
-      updates: step,
-      finalError: final.rate,
-      diverged,
-      clippedFraction: step ? clippedTotal / step : 0,
-      checkEvery: config.checkEvery,
-      checkFloor,
-      checks,
-      ...(config.method === 'SGD-CR' ? { omegaRatio: firstRatio ?? null } : {}),
-      testErrors,
-      implementation,
-      trainer: trainer.kind,
-      trace,
-    };
   } finally {
-    for (const x of owned.reverse()) x.dispose();
+    run.dispose();
   }
 }
 

@@ -15,6 +15,7 @@ import type {
   RnnModel,
   StepRecord,
   Trainer,
+  TrainerStepRecord,
 } from '@cliffguard/rnn';
 
 export interface SyntheticTrainer {
@@ -41,16 +42,16 @@ export interface TrainerSettings {
   backend: string;
 }
 
-/** Run 0 of a trainer's record, as one model's. */
-function firstRun(r: Awaited<ReturnType<Trainer['step']>>): StepRecord {
+/** Run `run` of a trainer's record (one entry per run), as one model's. */
+export function runRecord(r: TrainerStepRecord, run = 0): StepRecord {
   return {
-    loss: r.loss[0],
-    norm: r.norm[0],
-    omega: r.omega[0],
-    alpha: r.alpha[0],
-    clipped: r.clipped[0],
-    skipped: r.skipped[0],
-    safeguarded: r.safeguarded[0],
+    loss: r.loss[run],
+    norm: r.norm[run],
+    omega: r.omega[run],
+    alpha: r.alpha[run],
+    clipped: r.clipped[run],
+    skipped: r.skipped[run],
+    safeguarded: r.safeguarded[run],
   };
 }
 
@@ -83,7 +84,7 @@ export async function makeTrainer(settings: TrainerSettings): Promise<SyntheticT
   const wrapped: SyntheticTrainer = {
     kind: useCompiled ? 'ensemble' : 'trainStep',
     async step(batch, step) {
-      if (!useCompiled) return firstRun(await trainer.step(batch, { step }));
+      if (!useCompiled) return runRecord(await trainer.step(batch, { step }));
       const tf = await import('@tensorflow/tfjs-core');
       // a members trainer takes a leading run axis
       const one = tf.tidy(() => ({
@@ -92,7 +93,7 @@ export async function makeTrainer(settings: TrainerSettings): Promise<SyntheticT
         ...(batch.mask ? { mask: tf.expandDims(batch.mask, 0) } : {}),
       }));
       try {
-        return firstRun(await trainer.step(one, { step }));
+        return runRecord(await trainer.step(one, { step }));
       } finally {
         tf.dispose(Object.values(one));
       }

@@ -1,0 +1,144 @@
+/**
+ * `--ensemble R`: the runs an experiment can batch (its `batchKey`) are grouped by key, and each
+ * group trains in this thread through the experiment's `executeBatched` (one batched trainer of
+ * at most R slots whose runs come and go). Each run is still a run of its own to the runner: its
+ * context comes from `openRun` (its checkpoint, progress, the stop flag), its end is recorded by
+ * `recordOutcome` / `recordFailure`, exactly as for a run trained alone.
+ */
+import type { BatchedRun, ExperimentDef, RunSpec } from '../core/types.js';
+import { getExperiment } from '../experiments/registry.js';
+import { useBackend } from './backend.js';
+import {
+  checkpointFileOf,
+  type PoolSummary,
+  type RecordOptions,
+  recordFailure,
+  recordOutcome,
+} from './record.js';
+import { type OpenedRun, openRun, type TaskMessage } from './task.js';
+
+export interface BatchedOptions extends RecordOptions {
+  /** the most runs one batched trainer holds */
+  slots: number;
+  dataDir: string;
+  checkpointDir: string;
+  checkpointEverySeconds: number;
+}
+
+interface Group {
+  def: ExperimentDef;
+  runs: RunSpec[];
+}
+
+/** The runs one batched trainer can hold together, by experiment and key; the rest train alone. */
+async function groupRuns(runs: RunSpec[]): Promise<{ groups: Group[]; alone: RunSpec[] }> {
+  const groups = new Map<string, Group>();
+  const alone: RunSpec[] = [];
+  for (const run of runs) {
+    const def = await getExperiment(run.experiment);
+    const key = def.executeBatched ? def.batchKey?.(run) : undefined;
+    if (key === undefined) {
+      alone.push(run);
+      continue;
+    }
+    const id = `${run.experiment} ${key}`;
+    const group = groups.get(id);
+    if (group) group.runs.push(run);
+    else groups.set(id, { def, runs: [run] });
+  }
+  return { groups: [...groups.values()], alone };
+}
+
+/**
+ * Trains every batchable run of `runs`, group after group, in this thread; returns the runs that
+ * train alone (the pool's). After a stop request no further run starts.
+ */
+export async function executeBatched(
+  runs: RunSpec[],
+  options: BatchedOptions,
+  stop: SharedArrayBuffer,
+  summary: PoolSummary,
+): Promise<RunSpec[]> {
+  const { groups, alone } = await groupRuns(runs);
+  if (groups.length === 0) return alone;
+  const stopFlag = new Int32Array(stop);
+  const stopRequested = () => Atomics.load(stopFlag, 0) !== 0;
+  await useBackend(options.backend);
+  for (const group of groups) {
+    if (stopRequested()) break;
+    await trainGroup(group, options, stop, summary, stopRequested);
+  }
+  return alone;
+}
+
+/** One group through its experiment's batched trainer; a run not told when the group fails has failed. */
+async function trainGroup(
+  group: Group,
+  options: BatchedOptions,
+  stop: SharedArrayBuffer,
+  summary: PoolSummary,
+  stopRequested: () => boolean,
+): Promise<void> {
+  const told = new Set<string>();
+  const handles = group.runs.map((run) => handleOf(run, options, stop, summary, told));
+  try {
+    await group.def.executeBatched?.(handles, {
+      slots: options.slots,
+      backend: options.backend,
+      stopRequested,
+    });
+  } catch (err) {
+    for (const run of group.runs) if (!told.has(run.id)) recordFailure(run, err, options, summary);
+  }
+}
+
+/** A run's handle: its context when it takes a slot, and its end recorded as a lone run's is. */
+function handleOf(
+  run: RunSpec,
+  options: BatchedOptions,
+  stop: SharedArrayBuffer,
+  summary: PoolSummary,
+  told: Set<string>,
+): BatchedRun {
+  const checkpointFile = checkpointFileOf(options.checkpointDir, run);
+  let opened: OpenedRun | undefined;
+  const post = (msg: TaskMessage) => {
+    if ('warning' in msg) options.view.log(`warning: ${msg.warning}`);
+    else options.view.update(msg);
+  };
+  /** Records the run's end once; a line that cannot be written fails the run (as in the pool). */
+  const tell = (record: () => void) => {
+    if (told.has(run.id)) return;
+    told.add(run.id);
+    try {
+      record();
+    } catch (err) {
+      recordFailure(run, err, options, summary);
+    }
+  };
+  const started = () => {
+    if (!opened) throw new Error(`run ${run.id} ended before it started`);
+    return opened;
+  };
+  return {
+    run,
+    start: () => {
+      opened = openRun(
+        {
+          run,
+          backend: options.backend,
+          dataDir: options.dataDir,
+          checkpointFile,
+          checkpointEverySeconds: options.checkpointEverySeconds,
+          stop,
+        },
+        post,
+      );
+      return opened.ctx;
+    },
+    done: (result) =>
+      tell(() => recordOutcome(run, checkpointFile, started().done(result), options, summary)),
+    stopped: () => tell(() => recordOutcome(run, checkpointFile, started().interrupted(), options, summary)),
+    failed: (err) => tell(() => recordFailure(run, err, options, summary)),
+  };
+}
