@@ -9,7 +9,7 @@ import {
   type EnsembleStepRecord,
   ensembleStep,
   ensembleStepTogether,
-  memberRecord,
+  runRecord,
 } from './ensemble.js';
 import type { Activation, Batch, Head } from './implementation.js';
 import { INIT_NAMES } from './init.js';
@@ -118,7 +118,7 @@ const relClose = (a: number, b: number, tol: number) =>
 
 function expectRecordsMatch(ens: EnsembleStepRecord, separate: StepRecord[], what: string): void {
   separate.forEach((s, r) => {
-    const e = memberRecord(ens, r);
+    const e = runRecord(ens, r);
     const where = `${what}, run ${r}`;
     expect([e.clipped, e.skipped, e.safeguarded, e.alpha], `${where}: flags`).toEqual([
       s.clipped,

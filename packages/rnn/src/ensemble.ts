@@ -653,8 +653,8 @@ export function ensembleStepTogether(
   return Ensemble.stepTogether(ensembles, batches, options);
 }
 
-/** Run r's part of an ensemble step record, in trainStep's {@link StepRecord} form. */
-export function memberRecord(record: EnsembleStepRecord, r: number): StepRecord {
+/** Run r's part of a trainer's step record (one entry per run), in trainStep's {@link StepRecord} form. */
+export function runRecord(record: EnsembleStepRecord, r = 0): StepRecord {
   return {
     loss: record.loss[r],
     norm: record.norm[r],

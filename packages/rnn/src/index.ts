@@ -99,6 +99,7 @@ export {
   type CreateTrainerOptions,
   createTrainer,
   type RunOptimizerState,
+  runRecord,
   type Trainer,
   type TrainerEngine,
   type TrainerMember,

@@ -20,7 +20,10 @@
  * records and `toModel` are the same whichever runs the steps.
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import { memberRecord } from './ensemble.js';
+import { runRecord } from './ensemble.js';
+
+export { runRecord };
+
 import type { Batch } from './implementation.js';
 import { createMembersTrainer } from './members-trainer.js';
 import type { RecurrentModel } from './model.js';
@@ -85,5 +88,5 @@ export async function trainStep(
 ): Promise<StepRecord> {
   const trainer = new ModelTrainer(model, optimizer, [], options, false);
   const record = await trainer.step(batch, { step: options.step });
-  return memberRecord(record, 0);
+  return runRecord(record, 0);
 }

@@ -18,7 +18,6 @@ import {
   type SyntheticRunConfig,
   syntheticRnnConfig,
 } from './train-synthetic.js';
-import { runRecord } from './trainer.js';
 
 /**
  * Runs that one batched trainer can hold share this key: one task (input and output sizes, head),
@@ -179,7 +178,7 @@ class Group {
     for (const slot of this.slots) {
       if (!slot) continue;
       try {
-        if (await slot.run.afterStep(runRecord(record, slot.index))) await this.finish(slot);
+        if (await slot.run.afterStep(this.lib.rnn.runRecord(record, slot.index))) await this.finish(slot);
       } catch (err) {
         this.end(slot, err);
       }

@@ -15,7 +15,6 @@ import type {
   RnnModel,
   StepRecord,
   Trainer,
-  TrainerStepRecord,
 } from '@cliffguard/rnn';
 
 export interface SyntheticTrainer {
@@ -40,19 +39,6 @@ export interface TrainerSettings {
   options: PaperMethodOptions;
   implementation: string;
   backend: string;
-}
-
-/** Run `run` of a trainer's record (one entry per run), as one model's. */
-export function runRecord(r: TrainerStepRecord, run = 0): StepRecord {
-  return {
-    loss: r.loss[run],
-    norm: r.norm[run],
-    omega: r.omega[run],
-    alpha: r.alpha[run],
-    clipped: r.clipped[run],
-    skipped: r.skipped[run],
-    safeguarded: r.safeguarded[run],
-  };
 }
 
 /**
@@ -84,7 +70,7 @@ export async function makeTrainer(settings: TrainerSettings): Promise<SyntheticT
   const wrapped: SyntheticTrainer = {
     kind: useCompiled ? 'ensemble' : 'trainStep',
     async step(batch, step) {
-      if (!useCompiled) return runRecord(await trainer.step(batch, { step }));
+      if (!useCompiled) return rnn.runRecord(await trainer.step(batch, { step }));
       const tf = await import('@tensorflow/tfjs-core');
       // a members trainer takes a leading run axis
       const one = tf.tidy(() => ({
@@ -93,7 +79,7 @@ export async function makeTrainer(settings: TrainerSettings): Promise<SyntheticT
         ...(batch.mask ? { mask: tf.expandDims(batch.mask, 0) } : {}),
       }));
       try {
-        return runRecord(await trainer.step(one, { step }));
+        return rnn.runRecord(await trainer.step(one, { step }));
       } finally {
         tf.dispose(Object.values(one));
       }
