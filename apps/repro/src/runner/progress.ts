@@ -6,6 +6,12 @@
 import cliProgress from 'cli-progress';
 import type { ProgressMessage } from './task.js';
 
+/**
+ * The most per-run bars at once: a batched sweep (`--ensemble`) has up to 256 runs in flight, which
+ * no terminal shows; the others are counted on the overall bar and get a bar when one frees.
+ */
+export const MAX_RUN_BARS = 12;
+
 const fmt = (v: number | undefined, digits = 3) =>
   v === undefined || !Number.isFinite(v) ? '-' : v.toPrecision(digits);
 
@@ -14,6 +20,8 @@ export class ProgressView {
   private multibar?: cliProgress.MultiBar;
   private overall?: cliProgress.SingleBar;
   private readonly bars = new Map<string, cliProgress.SingleBar>();
+  /** runs in flight without a bar (over MAX_RUN_BARS) */
+  private readonly unshown = new Set<string>();
   private finished = 0;
 
   constructor(
@@ -50,6 +58,13 @@ export class ProgressView {
       stats: `loss ${fmt(msg.loss)} acc ${fmt(msg.accuracy)} |g| ${fmt(msg.gradNorm)}${msg.note ? ` ${msg.note}` : ''}`,
     };
     if (!bar) {
+      if (this.bars.size >= MAX_RUN_BARS) {
+        this.unshown.add(msg.runId);
+        this.showUnshown();
+        return;
+      }
+      this.unshown.delete(msg.runId);
+      this.showUnshown();
       bar = this.multibar.create(msg.total, msg.step, payload);
       this.bars.set(msg.runId, bar);
     }
@@ -63,23 +78,31 @@ export class ProgressView {
     else console.log(text);
   }
 
+  /** The overall bar's count of runs in flight without a bar. */
+  private showUnshown(): void {
+    const n = this.unshown.size;
+    this.overall?.update({ stats: n > 0 ? `${n} more run(s) in flight` : '' });
+  }
+
   runFinished(runId: string, summary: string): void {
     this.finished += 1;
-    const bar = this.bars.get(runId);
-    if (bar && this.multibar) {
-      this.multibar.remove(bar);
-      this.bars.delete(runId);
-    }
+    this.removeBar(runId);
     this.overall?.update(this.finished);
     this.log(`[${this.finished}/${this.total}] ${runId}: ${summary}`);
   }
 
   runStopped(runId: string): void {
+    this.removeBar(runId);
+  }
+
+  private removeBar(runId: string): void {
+    this.unshown.delete(runId);
     const bar = this.bars.get(runId);
     if (bar && this.multibar) {
       this.multibar.remove(bar);
       this.bars.delete(runId);
     }
+    this.showUnshown();
   }
 
   stop(): void {
