@@ -6,9 +6,10 @@
  * parameter of the packed state; the record [6][R] follows the parameters in the same buffer.
  */
 import { ENSEMBLE_STATS } from '../../kernels/names.js';
-import { SAFEGUARD_NORM, SAFEGUARD_SHRINK } from '../../kernels/update.js';
+import { SAFEGUARD_SHRINK } from '../../kernels/update.js';
 import { finiteTest } from './common.js';
 import { bakedProgram, packedLayout, runColumn, type SequenceShape, scratchLayout } from './sequence.js';
+import { chainDecisions } from './update.js';
 
 const WG = 256;
 
@@ -23,7 +24,7 @@ export function packedUpdateProgram(s: SequenceShape) {
   const L = packedLayout(s.I, H, s.O);
   const X = scratchLayout(s);
   const row = (name: (typeof ENSEMBLE_STATS)[number]) => ENSEMBLE_STATS.indexOf(name);
-  const code = `${finiteTest}
+  const code = `${finiteTest}${chainDecisions}
   const B = ${B}; const R = ${R}; const P = ${L.P}; const Q = ${X.Q};
   const oWrec = ${L.W_rec}; const ob = ${L.b};
   const sPART = ${X.PART}; const sSC = ${X.SC};
@@ -75,17 +76,12 @@ export function packedUpdateProgram(s: SequenceShape) {
     }
     if (l == 0) {
       let norm = sqrt(red[0]);
-      let safeguarded = ${runColumn('safeguard')} == 1.0 && (!finite(norm) || norm > ${SAFEGUARD_NORM.toExponential()});
-      // the authors' order: the shrink step replaces the clipped step (never clipped or skipped)
-      let maxNorm = ${runColumn('maxNorm')};
-      let withClip = finite(maxNorm) && !safeguarded;
-      let skipped = withClip && !finite(norm);
-      let clipped = withClip && !skipped && norm > maxNorm;
+      let chain = chainDecisions(norm, ${runColumn('safeguard')} == 1.0, ${runColumn('maxNorm')});
       control[0] = norm;
-      control[1] = select(0.0, 1.0, safeguarded);
-      control[2] = select(0.0, 1.0, clipped);
-      control[3] = select(0.0, 1.0, skipped);
-      control[4] = select(1.0, maxNorm / norm, clipped);
+      control[1] = chain.x;
+      control[2] = chain.y;
+      control[3] = chain.z;
+      control[4] = chain.w;
       // NaN from a run-time value: WGSL rejects a NaN that is a constant expression
       let none = bitcast<f32>(0x7fc00000u | u32(run & 0));
       let at = R * P + run;

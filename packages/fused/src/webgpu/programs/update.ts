@@ -7,6 +7,23 @@ import { ENSEMBLE_STATS } from '../../kernels/names.js';
 import { SAFEGUARD_NORM, SAFEGUARD_SHRINK } from '../../kernels/update.js';
 import { column, FLAT, type FusedWebGPUProgram, finiteTest, flat, singleWorkgroup, WG } from './common.js';
 
+/**
+ * The paper's chain for one run, given its global norm, as WGSL: the authors' safeguard (a
+ * non-finite norm or one above 1e10, when on), whose shrink step replaces the clipped step (never
+ * clipped or skipped: their order); otherwise the clip wrapper's non-finite skip and Algorithm 1's
+ * rescale by maxNorm / ‖g‖ above the threshold (`>`; +Inf: no clip). Returns (safeguarded,
+ * clipped, skipped, scale), flags as 0 / 1. Needs `finiteTest`.
+ */
+export const chainDecisions = `
+  fn chainDecisions(norm : f32, safeguardOn : bool, maxNorm : f32) -> vec4<f32> {
+    let safeguarded = safeguardOn && (!finite(norm) || norm > ${SAFEGUARD_NORM.toExponential()});
+    let withClip = finite(maxNorm) && !safeguarded;
+    let skipped = withClip && !finite(norm);
+    let clipped = withClip && !skipped && norm > maxNorm;
+    let flag = vec3<f32>(select(0.0, 1.0, safeguarded), select(0.0, 1.0, clipped), select(0.0, 1.0, skipped));
+    return vec4<f32>(flag, select(1.0, maxNorm / norm, clipped));
+  }`;
+
 /** Rows of the update's control buffer [5][R]: what each run's SGD step needs. */
 const CONTROL = { norm: 0, safeguarded: 1, clipped: 2, skipped: 3, scale: 4 } as const;
 const CONTROL_ROWS = Object.keys(CONTROL).length;
@@ -24,7 +41,7 @@ export function updateControlProgram(R: number): FusedWebGPUProgram {
     'rnn_update_control',
     ['gWin', 'gWrec', 'gb', 'gWout', 'gbout', 'runs'],
     CONTROL_ROWS,
-    `${finiteTest}
+    `${finiteTest}${chainDecisions}
   var<workgroup> partial : array<f32, ${WG}>;
   fn main(index0 : i32) {
     let I = uniforms.I; let H = uniforms.H; let O = uniforms.O;
@@ -48,20 +65,13 @@ export function updateControlProgram(R: number): FusedWebGPUProgram {
     }
     if (local != 0) { return; }
     let norm = sqrt(partial[0]);
-    let safeguarded = ${column('safeguard')} == 1.0 && (!finite(norm) || norm > ${SAFEGUARD_NORM.toExponential()});
-    // the authors' order: the shrink step replaces the clipped step (never clipped or skipped)
-    let maxNorm = ${column('maxNorm')};
-    let withClip = finite(maxNorm) && !safeguarded;
-    let skipped = withClip && !finite(norm);
-    let clipped = withClip && !skipped && norm > maxNorm;
-    var scale = 1.0;
-    if (clipped) { scale = maxNorm / norm; }
+    let chain = chainDecisions(norm, ${column('safeguard')} == 1.0, ${column('maxNorm')});
     let R = uniforms.R;
     result[${CONTROL.norm} * R + run] = norm;
-    result[${CONTROL.safeguarded} * R + run] = select(0.0, 1.0, safeguarded);
-    result[${CONTROL.clipped} * R + run] = select(0.0, 1.0, clipped);
-    result[${CONTROL.skipped} * R + run] = select(0.0, 1.0, skipped);
-    result[${CONTROL.scale} * R + run] = scale;
+    result[${CONTROL.safeguarded} * R + run] = chain.x;
+    result[${CONTROL.clipped} * R + run] = chain.y;
+    result[${CONTROL.skipped} * R + run] = chain.z;
+    result[${CONTROL.scale} * R + run] = chain.w;
   }`,
     R,
   );
