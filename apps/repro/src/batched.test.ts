@@ -43,6 +43,19 @@ function perRunResults(): ResultLine[] {
 }
 
 describe('temporal-order --ensemble through the CLI (wasm, fused)', () => {
+  it('trains several groups (two lengths) at once, their steps interleaved, to the per-run results', () => {
+    const two = [...FLAGS.slice(0, 1), '10,12', ...FLAGS.slice(2)];
+    const run = (out: string, more: string[], env: Record<string, string> = {}) => {
+      const r = cli(['temporal-order', ...two, '--out', out, ...more], env);
+      expect(r.status, r.stderr).toBe(0);
+      return resultsOf(out);
+    };
+    const together = run(freshDir(), ['--ensemble', '3'], { CLIFFGUARD_REPRO_GROUPS: 'together' });
+    const want = run(freshDir(), ['--workers', '1']);
+    expect(together).toHaveLength(8);
+    expect(sameRuns(together)).toEqual(sameRuns(want));
+  });
+
   it('trains the same runs as the per-run tasks, refilling the slots of runs that end', () => {
     const out = freshDir();
     const r = cli(args(out, '--ensemble', '3'));

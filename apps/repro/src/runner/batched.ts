@@ -20,6 +20,14 @@ import { type OpenedRun, openRun, type TaskMessage } from './task.js';
 export interface BatchedOptions extends RecordOptions {
   /** the most runs one batched trainer holds */
   slots: number;
+  /**
+   * Every group at once (their steps interleaved in this thread) rather than one after another.
+   * The default on webgpu, where a step is queued on the device and awaited: while one group
+   * waits for its record, the others' steps are recorded, so a sweep of several lengths keeps the
+   * GPU busy. On cpu and wasm a step is the thread's own work, so interleaving only costs memory
+   * (`CLIFFGUARD_REPRO_GROUPS=together` asks for it anyway; tested so).
+   */
+  groupsTogether?: boolean;
   dataDir: string;
   checkpointDir: string;
   checkpointEverySeconds: number;
@@ -50,8 +58,9 @@ async function groupRuns(runs: RunSpec[]): Promise<{ groups: Group[]; alone: Run
 }
 
 /**
- * Trains every batchable run of `runs`, group after group, in this thread; returns the runs that
- * train alone (the pool's). After a stop request no further run starts.
+ * Trains every batchable run of `runs` in this thread, group after group or all groups at once
+ * (`groupsTogether`); returns the runs that train alone (the pool's). After a stop request no
+ * further run starts.
  */
 export async function executeBatched(
   runs: RunSpec[],
@@ -64,6 +73,14 @@ export async function executeBatched(
   const stopFlag = new Int32Array(stop);
   const stopRequested = () => Atomics.load(stopFlag, 0) !== 0;
   await useBackend(options.backend);
+  const together =
+    options.groupsTogether ??
+    (options.backend === 'webgpu' || process.env.CLIFFGUARD_REPRO_GROUPS === 'together');
+  if (together) {
+    // trainGroup records its runs' failures itself: one group's failure leaves the others running
+    await Promise.all(groups.map((group) => trainGroup(group, options, stop, summary, stopRequested)));
+    return alone;
+  }
   for (const group of groups) {
     if (stopRequested()) break;
     await trainGroup(group, options, stop, summary, stopRequested);
