@@ -63,6 +63,20 @@ const kernelStep: StepFunction = (params, config, batch, members, alphas) => {
   return { next, record: outs[PARAMS.length] };
 };
 
+/** One run's parameters in the packed state: their shapes, sizes, and P (all five). */
+function runLayout(config: RnnConfig) {
+  const { inputSize: I, hiddenSize: H, outputSize: O } = config;
+  const shapes: Record<ParamName, number[]> = {
+    W_in: [I, H],
+    W_rec: [H, H],
+    b: [H],
+    W_out: [H, O],
+    b_out: [O],
+  };
+  const sizes = PARAMS.map((k) => shapes[k].reduce((a, b) => a * b, 1));
+  return { shapes, sizes, P: sizes.reduce((a, b) => a + b, 0) };
+}
+
 /**
  * The packed runs of the webgpu persistent step (CliffguardRnnEnsemblePackedStep): the state is
  * per run W_in | W_rec | b | W_out | b_out, row-major, then room for the record [6, R].
@@ -85,21 +99,31 @@ const packedRuns: PackedStackedTraining = {
   },
 
   unpack(state, config, runs) {
-    const { inputSize: I, hiddenSize: H, outputSize: O } = config;
-    const shapes: Record<ParamName, number[]> = {
-      W_in: [I, H],
-      W_rec: [H, H],
-      b: [H],
-      W_out: [H, O],
-      b_out: [O],
-    };
-    const sizes = PARAMS.map((k) => shapes[k].reduce((a, b) => a * b, 1));
-    const P = sizes.reduce((a, b) => a + b, 0);
+    const { shapes, sizes, P } = runLayout(config);
     const perRun = tf.reshape(tf.slice(state, 0, runs * P), [runs, P]);
     const parts = tf.split(perRun, sizes, 1);
     return Object.fromEntries(
       PARAMS.map((k, i) => [k, tf.reshape(parts[i], [runs, ...shapes[k]])]),
     ) as Record<ParamName, tf.Tensor>;
+  },
+
+  async readRun(state, config, _runs, r) {
+    const { shapes, sizes, P } = runLayout(config);
+    const slice = tf.slice(state, r * P, P);
+    let values: Float32Array;
+    try {
+      values = Float32Array.from((await slice.data()) as Float32Array);
+    } finally {
+      slice.dispose();
+    }
+    let at = 0;
+    return Object.fromEntries(
+      PARAMS.map((k, i) => {
+        const part = values.slice(at, at + sizes[i]);
+        at += sizes[i];
+        return [k, { shape: shapes[k], values: part }];
+      }),
+    ) as Record<ParamName, { shape: number[]; values: Float32Array }>;
   },
 
   trainStep(state, config, batch, members, alphas) {

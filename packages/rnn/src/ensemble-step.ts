@@ -137,6 +137,16 @@ export interface PackedStackedTraining {
   pack(params: RnnParams, config: RnnConfig, runs: number): tf.Tensor;
   /** The stacked parameters the state holds. Called inside a tf.tidy. */
   unpack(state: tf.Tensor, config: RnnConfig, runs: number): Record<ParamName, tf.Tensor>;
+  /**
+   * Run r's parameters, shaped as one model's, read from the state without unpacking it (a check
+   * or checkpoint of one run between packed steps).
+   */
+  readRun(
+    state: tf.Tensor,
+    config: RnnConfig,
+    runs: number,
+    r: number,
+  ): Promise<Record<ParamName, { shape: number[]; values: Float32Array }>>;
   /** The update: the next state and the record [RECORD_ROWS.length, R]. Called inside a tf.tidy. */
   trainStep(
     state: tf.Tensor,

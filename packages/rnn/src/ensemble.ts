@@ -483,6 +483,9 @@ export class Ensemble {
   async member(r: number): Promise<Weights> {
     this.assertUsable();
     this.assertRun(r, 'member');
+    const packed = this.packedState && (stackedOf(this.impl)?.packed as PackedStackedTraining);
+    // between packed steps, one run is read from the state as it is (the next step needs no repacking)
+    if (packed && this.packedState) return packed.readRun(this.packedState, this.config, this.size, r);
     const slices = tf.tidy(() => {
       const out: Record<string, tf.Tensor> = {};
       for (const k of PARAM_NAMES) {

@@ -311,6 +311,7 @@ describeBackends('the packed ensemble step (CliffguardRnnEnsemblePackedStep)', (
         /** 12 steps; after step 5 run 1 is read, run 2 rewritten and slot 0 refilled. */
         const train = async (t: Trainer, counts: number[]) => {
           const records = [];
+          const reads: Awaited<ReturnType<Trainer['getWeights']>>[] = [];
           for (let s = 0; s < 12; s++) {
             const batch = batchOf(p, s, s === 3 ? Number.NaN : s === 1 ? 30 : 1);
             const { inputs, targets } = batch;
@@ -322,6 +323,8 @@ describeBackends('the packed ensemble step (CliffguardRnnEnsemblePackedStep)', (
             );
             records.push(await pending);
             tf.dispose(Object.values(batch));
+            // a run read between steps (a check): from the packed state, no unpacking
+            if (s === 8) reads.push(await t.getWeights(0));
             if (s === 5) {
               const w1 = await t.getWeights(1);
               w1.b.values = w1.b.values.map((v) => v + 0.01);
@@ -329,7 +332,8 @@ describeBackends('the packed ensemble step (CliffguardRnnEnsemblePackedStep)', (
               t.replaceMember(0, { method: method('SGD-CR'), seed: 9 });
             }
           }
-          return { records, weights: [await t.getWeights(0), await t.getWeights(1), await t.getWeights(2)] };
+          const weights = [await t.getWeights(0), await t.getWeights(1), await t.getWeights(2)];
+          return { records, weights: [...weights, ...reads] };
         };
         setWebgpuRecurrence('one-workgroup');
         let multi: Awaited<ReturnType<typeof train>>;
@@ -359,15 +363,17 @@ describeBackends('the packed ensemble step (CliffguardRnnEnsemblePackedStep)', (
             }
           }
         }
-        for (let r = 0; r < 3; r++) {
+        expect(persistent.weights).toHaveLength(4);
+        for (let r = 0; r < 4; r++) {
           for (const k of PARAMS) {
+            expect(persistent.weights[r][k].shape, `${k} shape`).toEqual(multi.weights[r][k].shape);
             const [g, w] = [persistent.weights[r][k].values, multi.weights[r][k].values];
             const finite = (x: ArrayLike<number>) => Array.from(x).filter((_, i) => Number.isFinite(w[i]));
             expect(relativeError(finite(g), finite(w)), `run ${r} ${k}`).toBeLessThan(1e-4);
           }
         }
         // steady steps: the sequence program, the packed update, the record's copy (the first
-        // step and the one after the weights were touched also pack the state)
+        // step and the one after the weights were written also pack the state; a read does not)
         expect(counts.filter((n) => n === 3).length).toBe(10);
       });
     },
