@@ -1,7 +1,8 @@
 /**
  * Batched ensembles (issue 7): R independent runs of one config trained as one computation by
  * @cliffguard/rnn's createTrainer (members, the 'fused' implementation, the compiled engine) (one kernel call per step on
- * cpu and wasm, one batched WGSL pass for all runs on webgpu), each run with its own global-norm clip (and Ω for
+ * cpu and wasm; three dispatches for all runs on webgpu, or the multi-dispatch programs for the
+ * 'multi-dispatch' path), each run with its own global-norm clip (and Ω for
  * SGD-CR). Run 0 starts from the bench's shared weights and batch (so its losses must follow the
  * single fused run's); runs 1..R-1 from other seeds. A row's throughput is R updates per step.
  */

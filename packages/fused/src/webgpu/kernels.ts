@@ -4,6 +4,7 @@
  * The outputs are the same tensors, in the same order, as the cpu and wasm kernels'.
  * CliffguardRnnEnsembleLoss (webgpu only) runs the same programs once for R stacked runs;
  * CliffguardRnnEnsembleStep adds the update of every run (norm, safeguard, clip, SGD) in WGSL.
+ * CliffguardRnnEnsemblePackedStep (packed.ts) is the three-dispatch step of runs up to 256 units.
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import type { EnsembleLossAttrs } from '../kernels/ensembleLoss.js';
