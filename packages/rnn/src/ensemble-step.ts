@@ -13,7 +13,14 @@
 import { safeguardTriggered } from '@cliffguard/clip';
 import * as tf from '@tensorflow/tfjs-core';
 import { repeatRows, spreadRuns } from './broadcast.js';
-import type { Head, ParamName, RnnConfig, RnnImplementation, RnnParams } from './implementation.js';
+import type {
+  Activation,
+  Head,
+  ParamName,
+  RnnConfig,
+  RnnImplementation,
+  RnnParams,
+} from './implementation.js';
 import { safeguardGradient } from './model-update.js';
 import { type OmegaScale, omegaScale, stackedOmegaAndGradient } from './omega.js';
 import type { PaperMethodSettings } from './paper-method.js';
@@ -30,6 +37,12 @@ export interface StackedBatch {
   inputs: tf.Tensor;
   targets: tf.Tensor;
   mask?: tf.Tensor;
+  /**
+   * Each run's sequence length where runs of different lengths share the batch (one per run,
+   * 1 ≤ lengths[r] ≤ T): run r reads the first lengths[r] steps of its inputs, per-step targets
+   * and mask, and the steps after them are padding. Default: every run T.
+   */
+  lengths?: readonly number[];
 }
 
 /** One value per run as a [R] tensor. */
@@ -130,9 +143,26 @@ export interface StackedTraining {
   readonly packed?: PackedStackedTraining;
 }
 
+/**
+ * Runs of one ensemble that differ in their units and in their sequences' length (a whole Fig. 7
+ * sweep in one ensemble). Run r reads the first `lengths[r]` steps of the batch (inputs, per-step
+ * targets and mask); the steps after them are padding that nothing reads.
+ */
+export interface RunShapes {
+  /** each run's activation */
+  activations: readonly Activation[];
+  /** each run's sequence length, 1 ≤ lengths[r] ≤ the batch's T */
+  lengths: readonly number[];
+}
+
 /** The packed form of {@link StackedTraining}; the state's layout is the implementation's own. */
 export interface PackedStackedTraining {
   supports(config: RnnConfig, members: readonly PaperMethodSettings[], backend: string): boolean;
+  /**
+   * Whether `trainStep` takes `shapes` (runs of different activations and lengths in one step);
+   * otherwise an ensemble of such runs steps its runs group by group.
+   */
+  readonly mixed?: boolean;
   /** The state holding `params` (stacked [R, ...] each). Called inside a tf.tidy. */
   pack(params: RnnParams, config: RnnConfig, runs: number): tf.Tensor;
   /** The stacked parameters the state holds. Called inside a tf.tidy. */
@@ -154,6 +184,8 @@ export interface PackedStackedTraining {
     batch: StackedBatch,
     members: readonly PaperMethodSettings[],
     alphas: readonly number[],
+    /** per-run activations and lengths (only where `mixed`); absent: config.activation, the batch's T */
+    shapes?: RunShapes,
   ): { next: tf.Tensor; record: tf.Tensor };
 }
 

@@ -207,16 +207,8 @@ describe('createEnsemble options', () => {
       createEnsemble({ ...base, members: [{ method: 'SGD', learningRate: 1, seed: 1.5 }] }),
     ).toThrow(/seed must be an integer/);
     expect(() =>
-      createEnsemble({
-        ...base,
-        members: [
-          { method: 'SGD', learningRate: 1, init: 'basic-tanh' },
-          { method: 'SGD', learningRate: 1, init: 'sigmoid' },
-        ],
-      }),
-    ).toThrow(
-      /members\[1\] would have 'sigmoid' units .* an ensemble shares one activation: give options.activation/,
-    );
+      createEnsemble({ ...base, members: [{ method: 'SGD', learningRate: 1, activation: 'relu' as never }] }),
+    ).toThrow(/activation must be 'tanh' or 'sigmoid', got "relu"/);
     expect(() => createEnsemble({ ...base, head: 'nope' as never })).toThrow(/unknown head "nope"/);
     expect(() => createEnsemble({ ...base, hiddenSize: 0 })).toThrow(
       /hiddenSize must be a positive integer, got 0/,
@@ -653,3 +645,157 @@ describeBackends('ensemble', (backend) => {
 function base(): CreateEnsembleOptions {
   return { ...SIZES, members: [{ method: 'SGD', learningRate: 0.1 }] };
 }
+
+/** Run r's plain data cut to its first L steps (what the run reads of a padded batch). */
+function cutTo(head: Head, d: PlainBatch, L: number): PlainBatch {
+  const perStep = head === 'softmax' || head === 'sigmoid';
+  return {
+    x: d.x.map((seq) => seq.slice(0, L)),
+    y: perStep ? (d.y as unknown[][]).map((seq) => seq.slice(0, L)) : d.y,
+    ...(d.mask ? { mask: d.mask.map((row) => row.slice(0, L)) } : {}),
+  };
+}
+
+/** Sigmoid and tanh runs (by their inits, no shared activation) of lengths 2 and 4 (T = 4). */
+const MIXED: (EnsembleMemberOptions & { length: number })[] = [
+  { method: 'SGD-C', init: 'basic-tanh', seed: 61, learningRate: 0.3, maxNorm: 0.05, length: 2 },
+  { method: 'SGD-CR', init: 'sigmoid', seed: 62, learningRate: 0.5, maxNorm: 1e3, alpha: 2, length: 4 },
+  { method: 'SGD', init: 'smart-tanh', seed: 63, learningRate: 0.2, length: 4 },
+  {
+    method: 'SGD-CR',
+    init: 'sigmoid',
+    seed: 64,
+    learningRate: 0.4,
+    maxNorm: 0.05,
+    omegaVariant: 'code',
+    length: 2,
+  },
+  {
+    method: 'SGD-C',
+    init: 'glorot',
+    activation: 'sigmoid',
+    seed: 65,
+    learningRate: 0.3,
+    maxNorm: 1e3,
+    length: 2,
+  },
+];
+
+describeBackends('ensemble of mixed runs', (backend) => {
+  it("takes each run's units from its init unless given, and replaceMember draws a run of other units", async () => {
+    await expectNoLeak(async () => {
+      const ensemble = createEnsemble({ ...SIZES, members: MIXED });
+      expect(ensemble.members.map((m) => m.activation)).toEqual([
+        'tanh',
+        'sigmoid',
+        'tanh',
+        'sigmoid',
+        'sigmoid',
+      ]);
+      expect(ensemble.mixed).toBe(true);
+      ensemble.replaceMember(1, { method: 'SGD', learningRate: 0.1, init: 'basic-tanh', seed: 5 });
+      ensemble.replaceMember(3, { method: 'SGD', learningRate: 0.1, init: 'basic-tanh', seed: 6 });
+      ensemble.replaceMember(4, { method: 'SGD', learningRate: 0.1, init: 'basic-tanh', seed: 7 });
+      expect(ensemble.mixed).toBe(false);
+      ensemble.replaceMember(0, { method: 'SGD', learningRate: 0.1, init: 'sigmoid', seed: 8 });
+      expect(ensemble.members[0].activation).toBe('sigmoid');
+      // an ensemble given one activation keeps it for every run, whatever the init
+      const shared = createEnsemble({ ...SIZES, activation: 'tanh', members: MIXED.slice(0, 2) });
+      shared.replaceMember(0, { method: 'SGD', learningRate: 0.1, init: 'sigmoid' });
+      expect(shared.members.map((m) => m.activation)).toEqual(['tanh', 'tanh']);
+      expect(shared.mixed).toBe(false);
+      ensemble.dispose();
+      shared.dispose();
+    });
+  });
+
+  for (const c of [
+    { head: 'last-softmax' as const, masked: false },
+    { head: 'softmax' as const, masked: true },
+  ]) {
+    it.skipIf(backend.software || !canReadSync(backend))(
+      `${c.head}: sigmoid and tanh runs of lengths 2 and 4 in one ensemble step as each run alone on its own steps${SYNC_NOTE}`,
+      async () => {
+        await expectNoLeak(async () => {
+          const ensemble = createEnsemble({ ...SIZES, head: c.head, members: MIXED });
+          const runs = MIXED.map((m) => ({
+            model: createRnn({
+              ...SIZES,
+              head: c.head,
+              activation: m.activation,
+              init: m.init,
+              seed: m.seed,
+            }),
+            method: paperMethod(m.method, m),
+          }));
+          const lengths = MIXED.map((m) => m.length);
+          const flags: boolean[] = [];
+          for (let step = 0; step < 3; step++) {
+            // padded to T = 4: the short runs' last steps hold data they must not read
+            const data = MIXED.map((_, r) => plainBatch(c.head, 500 * step + r, c.masked));
+            const batch = { ...stackedBatch(c.head, data), lengths };
+            const rec = await ensembleStep(ensemble, batch);
+            disposeBatch(batch);
+            const own = data.map((d, r) => cutTo(c.head, d, lengths[r]));
+            const separate: StepRecord[] = [];
+            for (const [r, { model, method }] of runs.entries()) {
+              const one = singleBatch(c.head, own[r]);
+              separate.push(await trainStep(model, one, optimizerOf(method), { ...method, step }));
+              disposeBatch(one);
+            }
+            expectRecordsMatch(rec, separate, `step ${step}`);
+            MIXED.forEach((m, r) => {
+              if (m.method !== 'SGD') flags.push(rec.clipped[r]);
+            });
+          }
+          expect(flags).toContain(true);
+          expect(flags).toContain(false);
+          await expectWeightsMatch(ensemble, runs, `${c.head} mixed`);
+          // forward: each run with its own units (full T, no lengths)
+          const inputs = tf.tensor(MIXED.map((_, r) => plainBatch(c.head, 9 + r, false).x));
+          const { outputs, states } = ensemble.forward(inputs);
+          for (const [r, { model }] of runs.entries()) {
+            const x = tf.tidy(() => tf.squeeze(tf.slice(inputs, r, 1), [0])) as tf.Tensor3D;
+            const alone = model.forward(x);
+            x.dispose();
+            const mine = tf.tidy(() => tf.squeeze(tf.slice(states, r, 1), [0]));
+            expectClose(await mine.data(), await alone.states.data(), 1e-5, `forward states, run ${r}`);
+            const out = tf.tidy(() => tf.squeeze(tf.slice(outputs, r, 1), [0]));
+            expectClose(await out.data(), await alone.outputs.data(), 1e-5, `forward outputs, run ${r}`);
+            tf.dispose([mine, out, alone.outputs, alone.states]);
+          }
+          tf.dispose([inputs, outputs, states]);
+          ensemble.dispose();
+          disposeRuns(runs);
+        });
+      },
+    );
+  }
+
+  it('refuses bad lengths, naming the value, and changes nothing', async () => {
+    await expectNoLeak(async () => {
+      const ensemble = createEnsemble({ ...SIZES, members: MIXED });
+      const before = await ensemble.member(0);
+      const data = MIXED.map((_, r) => plainBatch('last-softmax', r, false));
+      const batch = stackedBatch('last-softmax', data);
+      await expect(ensembleStep(ensemble, { ...batch, lengths: [2, 4] })).rejects.toThrow(
+        /batch.lengths must be one sequence length per run \(5\)/,
+      );
+      await expect(ensembleStep(ensemble, { ...batch, lengths: [2, 4, 5, 1, 1] })).rejects.toThrow(
+        /batch.lengths\[2\] must be an integer in \[1, 4\] \(the batch's time steps\), got 5/,
+      );
+      await expect(ensembleStep(ensemble, { ...batch, lengths: [2, 4, 0.5, 1, 1] })).rejects.toThrow(
+        /batch.lengths\[2\] must be an integer in \[1, 4\]/,
+      );
+      const other = createEnsemble({ ...SIZES, members: MIXED });
+      await expect(ensembleStepTogether([ensemble, other], [batch, batch])).rejects.toThrow(
+        /ensembles\[0\] has runs of different units or a batch with lengths; step it alone/,
+      );
+      expect(await ensemble.member(0)).toEqual(before);
+      expect(ensemble.iterations).toBe(0);
+      disposeBatch(batch);
+      ensemble.dispose();
+      other.dispose();
+    });
+  });
+});

@@ -1,15 +1,21 @@
 /**
- * Batched ensembles: R independent runs of the paper's RNN (same sizes; own seed, init, method
- * SGD / SGD-C / SGD-CR, learning rate, maxNorm, α) trained as ONE computation, their parameters
- * stacked along a leading run axis, so a sweep (Fig. 7) advances all its runs per kernel call.
- * Run r equals `createRnn({ ..., init, seed })` trained by `trainStep` with `paperMethod(...)` on
- * the same data, to float32 tolerance (see ensemble-step.ts for the update).
+ * Batched ensembles: R independent runs of the paper's RNN (same sizes; own seed, init, units,
+ * method SGD / SGD-C / SGD-CR, learning rate, maxNorm, α) trained as ONE computation, their
+ * parameters stacked along a leading run axis, so a sweep (Fig. 7) advances all its runs per
+ * kernel call. Run r equals `createRnn({ ..., init, seed })` trained by `trainStep` with
+ * `paperMethod(...)` on the same data, to float32 tolerance (see ensemble-step.ts for the update).
+ *
+ * A whole sweep can be one ensemble: runs may have different units (sigmoid and tanh) and, batch
+ * by batch, different sequence lengths (StackedBatch.lengths, the inputs padded to the longest).
+ * An implementation whose packed step takes such runs (`PackedStackedTraining.mixed`: the fused
+ * webgpu step) steps them all at once; otherwise the runs step in groups of one (units, length).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {
   PARAM_NAMES,
   type PackedStackedTraining,
   RECORD_ROWS,
+  type RunShapes,
   recurrenceParams,
   type StackedBatch,
   type StackedTraining,
@@ -17,7 +23,7 @@ import {
   type TrainableImplementation,
 } from './ensemble-step.js';
 import { isLastStepHead, stackedHeadOutputs } from './heads.js';
-import type { Activation, Batch, Head, ParamName, RnnConfig } from './implementation.js';
+import type { Activation, Batch, Head, ParamName, RnnConfig, RnnParams } from './implementation.js';
 import { type InitName, initialRnnWeights, type SmartTanhOptions } from './init.js';
 import { checkWeights, makeVariables, readWeights, uniqueModelName, type Weights } from './model.js';
 import { resolveAlpha, type StepRecord } from './model-update.js';
@@ -36,6 +42,11 @@ import { validateBatch, validateInputs } from './validate.js';
 export interface EnsembleMemberOptions extends PaperMethodOptions {
   /** 'SGD', 'SGD-C' (clipping, Algorithm 1) or 'SGD-CR' (clipping + Ω) */
   method: PaperMethodName;
+  /**
+   * this run's units; default the ensemble's `activation` where given, else as createRnn
+   * ('sigmoid' for the sigmoid init, 'tanh' for the others)
+   */
+  activation?: Activation;
   /** default: 'sigmoid' for sigmoid units, else 'smart-tanh' (as createRnn) */
   init?: InitName;
   /** integer seed of the initialisation; default 52 (as createRnn) */
@@ -48,7 +59,10 @@ export interface CreateEnsembleOptions {
   inputSize: number;
   hiddenSize: number;
   outputSize: number;
-  /** shared by every run; default as createRnn ('sigmoid' when every member's init is 'sigmoid') */
+  /**
+   * every run's units unless its member says otherwise; default: each run's as createRnn would
+   * choose them from its init (an ensemble may mix sigmoid and tanh runs)
+   */
   activation?: Activation;
   /** shared by every run; default 'last-softmax' */
   head?: Head;
@@ -63,8 +77,9 @@ export interface CreateEnsembleOptions {
   implementation?: string | TrainableImplementation;
 }
 
-/** A member as resolved: its method's settings with defaults, its init and seed. */
+/** A member as resolved: its method's settings with defaults, its units, init and seed. */
 export interface EnsembleMember extends PaperMethodSettings {
+  activation: Activation;
   init: InitName;
   seed: number;
 }
@@ -72,6 +87,10 @@ export interface EnsembleMember extends PaperMethodSettings {
 export interface EnsembleConfig extends RnnConfig {
   /** R, the number of runs */
   runs: number;
+  /**
+   * `activation` here is the units the runs were created with when they share them (the first
+   * run's otherwise); each run's own are `members[r].activation`
+   */
 }
 
 /** What one {@link ensembleStep} did, per run (index r is member r), as plain numbers. */
@@ -143,19 +162,18 @@ function resolveMember(
 ): { member: EnsembleMember; config: RnnConfig & { init: InitName } } {
   if (m == null || typeof m !== 'object') throw new TypeError(`${who} must be an object, got ${String(m)}`);
   const settings = resolvePaperMethod(m.method, m, who);
-  const c = resolveRnnConfig({ ...options, init: m.init, seed: m.seed });
+  const c = resolveRnnConfig({
+    ...options,
+    activation: m.activation ?? options.activation,
+    init: m.init,
+    seed: m.seed,
+  });
   if (!Number.isInteger(c.seed))
     throw new RangeError(`${who}: seed must be an integer, got ${String(c.seed)}`);
-  return { member: Object.freeze({ ...settings, init: c.init, seed: c.seed }), config: c };
-}
-
-function sameActivation(who: string, c: RnnConfig & { init: InitName }, activation: Activation): void {
-  if (c.activation !== activation) {
-    throw new RangeError(
-      `${who} would have '${c.activation}' units (init '${c.init}') but the ensemble has '${activation}' units; ` +
-        'an ensemble shares one activation: give options.activation',
-    );
-  }
+  return {
+    member: Object.freeze({ ...settings, activation: c.activation, init: c.init, seed: c.seed }),
+    config: c,
+  };
 }
 
 function resolveMembers(options: CreateEnsembleOptions): {
@@ -173,7 +191,6 @@ function resolveMembers(options: CreateEnsembleOptions): {
   const members = list.map((m, r) => {
     const who = `createEnsemble: members[${r}]`;
     const { member, config: c } = resolveMember(options, m, who);
-    if (config) sameActivation(who, c, config.activation);
     config ??= {
       inputSize: c.inputSize,
       hiddenSize: c.hiddenSize,
@@ -218,6 +235,8 @@ export class Ensemble {
   private updates = 0;
   private disposed = false;
   private impl: TrainableImplementation;
+  /** createEnsemble's `activation`, if given: the units of a replaced run that names none */
+  private readonly givenActivation: Activation | undefined;
 
   /** Use {@link createEnsemble}. */
   constructor(
@@ -225,12 +244,19 @@ export class Ensemble {
     members: readonly EnsembleMember[],
     variables: Record<ParamName, tf.Variable>,
     implementation: string | TrainableImplementation = referenceImplementation,
+    activation?: Activation,
   ) {
     this.config = Object.freeze({ ...config });
     this.runs = Object.freeze([...members]);
     this.vars = Object.freeze({ ...variables });
     this.impl = referenceImplementation;
+    this.givenActivation = activation;
     this.useImplementation(implementation);
+  }
+
+  /** Whether the runs have different units (sigmoid and tanh). */
+  get mixed(): boolean {
+    return this.runs.some((m) => m.activation !== this.runs[0].activation);
   }
 
   /**
@@ -252,10 +278,23 @@ export class Ensemble {
     return this.vars;
   }
 
-  /** The packed form of the implementation where it can step these runs here, else null. */
-  private packedStepper(members: readonly PaperMethodSettings[]): PackedStackedTraining | null {
+  /**
+   * The packed form of the implementation where it can step these runs here (runs of different
+   * units or lengths only where it takes them: `mixed`), else null.
+   */
+  private packedStepper(
+    members: readonly PaperMethodSettings[],
+    shapes: RunShapes | undefined,
+  ): PackedStackedTraining | null {
     const packed = stackedOf(this.impl)?.packed;
+    if (shapes && !packed?.mixed) return null;
     return packed?.supports(this.config, members, tf.getBackend()) ? packed : null;
+  }
+
+  /** The config a step of runs that share their units computes with. */
+  private sharedConfig(): EnsembleConfig {
+    const units = this.runs[0].activation;
+    return units === this.config.activation ? this.config : { ...this.config, activation: units };
   }
 
   /** One packed update of this ensemble alone; returns the record tensor (yours to dispose). */
@@ -263,13 +302,14 @@ export class Ensemble {
     packed: PackedStackedTraining,
     batch: Batch | StackedBatch,
     alphas: readonly number[],
+    shapes: RunShapes | undefined,
   ): tf.Tensor {
     const fresh = this.packedState === null;
     const state = this.packedState ?? tf.tidy(() => packed.pack(this.vars, this.config, this.size));
     let result: { next: tf.Tensor; record: tf.Tensor };
     try {
       result = tf.tidy(() =>
-        packed.trainStep(state, this.config, stackedBatch(this, batch), this.members, alphas),
+        packed.trainStep(state, this.sharedConfig(), stackedBatch(this, batch), this.members, alphas, shapes),
       );
     } catch (e) {
       // a refused batch changes nothing: the weights stay where they were
@@ -294,8 +334,8 @@ export class Ensemble {
     this.assertUsable();
     this.assertRun(r, 'replaceMember');
     const who = `replaceMember(${r})`;
-    // the ensemble's activation is given, so any init is drawn for these units
-    const { member } = resolveMember({ ...this.config }, options, who);
+    // the run's units: its own, else createEnsemble's activation, else its init's (as createRnn)
+    const { member } = resolveMember({ ...this.config, activation: this.givenActivation }, options, who);
     const drawn = initialRnnWeights(member.init, this.config, member.seed, options.smartTanh);
     this.setMember(r, drawn);
     this.runs = Object.freeze(this.runs.map((m, i) => (i === r ? member : m)));
@@ -382,11 +422,16 @@ export class Ensemble {
         c.inputSize === f.inputSize &&
         c.hiddenSize === f.hiddenSize &&
         c.outputSize === f.outputSize &&
-        c.activation === f.activation &&
+        e.runs[0].activation === first.runs[0].activation &&
         c.head === f.head;
       if (!same) {
         throw new RangeError(
           `stepTogether: ensembles[${i}] differs from ensembles[0] in its sizes, activation, head or implementation`,
+        );
+      }
+      if (ensembles.length > 1 && (e.mixed || (batches[i] as StackedBatch)?.lengths !== undefined)) {
+        throw new RangeError(
+          `stepTogether: ensembles[${i}] has runs of different units or a batch with lengths; step it alone (one ensemble can hold them all)`,
         );
       }
     });
@@ -399,12 +444,10 @@ export class Ensemble {
       );
     };
     const alphas = ensembles.map(alphasOf);
-    const members = ensembles.flatMap((e) => e.members);
-    const packedStepper = ensembles.length === 1 ? first.packedStepper(members) : null;
-    if (packedStepper) {
-      const record = first.packedStep(packedStepper, batches[0], alphas[0]);
-      return Ensemble.readRecords(record, [first], alphas);
+    if (ensembles.length === 1) {
+      return Ensemble.readRecords(first.stepAlone(batches[0], alphas[0]), [first], alphas);
     }
+    const members = ensembles.flatMap((e) => e.members);
     const stacked = first.stacked(members);
     const sizes = ensembles.map((e) => e.size);
     const packed = tf.tidy(() => {
@@ -421,7 +464,7 @@ export class Ensemble {
       const params = Object.fromEntries(
         PARAM_NAMES.map((k) => [k, join(ensembles.map((e) => e.variables[k]))]),
       ) as Record<ParamName, tf.Tensor>;
-      const { next, record } = stacked.trainStep(params, first.config, batch, members, alphas.flat());
+      const { next, record } = stacked.trainStep(params, first.sharedConfig(), batch, members, alphas.flat());
       for (const k of PARAM_NAMES) {
         const pieces = ensembles.length === 1 ? [next[k]] : tf.split(next[k], sizes, 0);
         ensembles.forEach((e, i) => {
@@ -431,6 +474,95 @@ export class Ensemble {
       return record;
     });
     return Ensemble.readRecords(packed, ensembles, alphas);
+  }
+
+  /**
+   * One update of this ensemble's runs: packed where the implementation can, group by group
+   * where its runs differ in units or lengths and it cannot step them at once; the record tensor.
+   */
+  private stepAlone(batch: Batch | StackedBatch, alphas: readonly number[]): tf.Tensor {
+    const shapes = runShapes(this, batch);
+    const packed = this.packedStepper(this.members, shapes);
+    if (packed) return this.packedStep(packed, batch, alphas, shapes);
+    const stacked = this.stacked();
+    if (shapes) return this.groupedStep(stacked, batch, alphas, shapes);
+    return tf.tidy(() => {
+      const { next, record } = stacked.trainStep(
+        this.variables,
+        this.sharedConfig(),
+        stackedBatch(this, batch),
+        this.members,
+        alphas,
+      );
+      for (const k of PARAM_NAMES) this.variables[k].assign(next[k]);
+      return record;
+    });
+  }
+
+  /**
+   * Runs of different units or lengths, stepped one group (one units, one length) at a time:
+   * each group's runs, weights and batch gathered (the batch cut to the group's length), stepped
+   * as an ensemble of their own, and put back in place. Exactly what each group alone would do.
+   */
+  private groupedStep(
+    stacked: StackedTraining,
+    batch: Batch | StackedBatch,
+    alphas: readonly number[],
+    shapes: RunShapes,
+  ): tf.Tensor {
+    const groups = new Map<string, number[]>();
+    shapes.activations.forEach((units, r) => {
+      const key = `${units} ${shapes.lengths[r]}`;
+      groups.set(key, [...(groups.get(key) ?? []), r]);
+    });
+    return tf.tidy(() => {
+      const full = stackedBatch(this, batch);
+      const perStep = !isLastStepHead(this.config.head);
+      const order: number[] = [];
+      const next = Object.fromEntries(PARAM_NAMES.map((k) => [k, [] as tf.Tensor[]])) as Record<
+        ParamName,
+        tf.Tensor[]
+      >;
+      const records: tf.Tensor[] = [];
+      for (const runs of groups.values()) {
+        const T = shapes.lengths[runs[0]];
+        const index = tf.tensor1d(runs, 'int32');
+        const pick = (t: tf.Tensor) => tf.gather(t, index);
+        // the first T steps (the time axis is axis 2 of inputs, per-step targets and mask)
+        const upTo = (t: tf.Tensor) =>
+          tf.slice(
+            t,
+            t.shape.map(() => 0),
+            t.shape.map((d, i) => (i === 2 ? T : d)),
+          );
+        const part: StackedBatch = {
+          inputs: upTo(pick(full.inputs)),
+          targets: perStep ? upTo(pick(full.targets)) : pick(full.targets),
+          ...(full.mask ? { mask: upTo(pick(full.mask)) } : {}),
+        };
+        const params = Object.fromEntries(PARAM_NAMES.map((k) => [k, pick(this.variables[k])])) as RnnParams;
+        const config = { ...this.config, activation: shapes.activations[runs[0]] };
+        const members = runs.map((r) => this.members[r]);
+        const result = stacked.trainStep(
+          params,
+          config,
+          part,
+          members,
+          runs.map((r) => alphas[r]),
+        );
+        for (const k of PARAM_NAMES) next[k].push(result.next[k]);
+        records.push(result.record);
+        order.push(...runs);
+      }
+      // back in run order: position r of the concatenation holds run order[r]
+      const inverse = new Int32Array(order.length);
+      order.forEach((run, at) => {
+        inverse[run] = at;
+      });
+      const back = tf.tensor1d(inverse, 'int32');
+      for (const k of PARAM_NAMES) this.variables[k].assign(tf.gather(tf.concat(next[k], 0), back));
+      return tf.gather(tf.concat(records, 1), back, 1);
+    });
   }
 
   /**
@@ -532,13 +664,24 @@ export class Ensemble {
       const x = shared ? tf.broadcastTo(inputs, [R, ...inputs.shape]) : inputs;
       const v = this.variables;
       const B = x.shape[1] as number;
-      const hs = stackedRecurrence(recurrenceParams(v, B), this.config.activation, x, tf.zeros([R, B, H]), [
-        R,
-      ]);
-      const states = tf.stack(hs, 2);
-      const hidden = isLastStepHead(this.config.head) ? hs[hs.length - 1] : states;
-      const outputs = stackedHeadOutputs(this.config.head, hidden, v.W_out, v.b_out, [R]);
-      return { outputs, states };
+      const pass = (units: Activation) => {
+        const hs = stackedRecurrence(recurrenceParams(v, B), units, x, tf.zeros([R, B, H]), [R]);
+        const states = tf.stack(hs, 2);
+        const hidden = isLastStepHead(this.config.head) ? hs[hs.length - 1] : states;
+        const outputs = stackedHeadOutputs(this.config.head, hidden, v.W_out, v.b_out, [R]);
+        return { outputs, states };
+      };
+      if (!this.mixed) return pass(this.runs[0].activation);
+      // runs of both units: both passes, each run's own picked (an evaluation, not a hot path)
+      const tanh = pass('tanh');
+      const sigmoid = pass('sigmoid');
+      const isTanh = tf.tensor1d(
+        this.runs.map((m) => m.activation === 'tanh'),
+        'bool',
+      );
+      const pick = (a: tf.Tensor, b: tf.Tensor) =>
+        tf.where(tf.broadcastTo(tf.reshape(isTanh, [R, ...a.shape.slice(1).map(() => 1)]), a.shape), a, b);
+      return { outputs: pick(tanh.outputs, sigmoid.outputs), states: pick(tanh.states, sigmoid.states) };
     });
   }
 
@@ -599,11 +742,45 @@ export function createEnsemble(options: CreateEnsembleOptions): Ensemble {
   const implementation = resolveImplementation(options.implementation);
   const variables = makeVariables(uniqueModelName('ensemble', options.name), weights);
   try {
-    return new Ensemble(config, members, variables, implementation);
+    return new Ensemble(config, members, variables, implementation, options.activation);
   } catch (e) {
     tf.dispose(Object.values(variables));
     throw e;
   }
+}
+
+/**
+ * Each run's units and sequence length where the runs differ in them (or a run reads fewer steps
+ * than the batch has), else undefined: a step of runs of one shape. Checks `batch.lengths`.
+ */
+function runShapes(ensemble: Ensemble, batch: Batch | StackedBatch): RunShapes | undefined {
+  const inputs = batch?.inputs;
+  if (!(inputs instanceof tf.Tensor) || inputs.rank < 3) return undefined; // stackedBatch says why
+  const T = inputs.shape[inputs.rank - 2];
+  const lengths = (batch as StackedBatch).lengths;
+  if (lengths !== undefined) checkLengths(lengths, ensemble.size, T);
+  const short = lengths?.some((l) => l !== T) ?? false;
+  if (!ensemble.mixed && !short) return undefined;
+  return {
+    activations: ensemble.members.map((m) => m.activation),
+    lengths: lengths ?? ensemble.members.map(() => T),
+  };
+}
+
+/** Checks a batch's per-run `lengths` against R runs and its T steps. */
+export function checkLengths(lengths: readonly number[], R: number, T: number): void {
+  if (!Array.isArray(lengths) || lengths.length !== R) {
+    throw new RangeError(
+      `ensembleStep: batch.lengths must be one sequence length per run (${R}), got ${String(lengths)}`,
+    );
+  }
+  lengths.forEach((l, r) => {
+    if (!(Number.isInteger(l) && l >= 1 && l <= T)) {
+      throw new RangeError(
+        `ensembleStep: batch.lengths[${r}] must be an integer in [1, ${T}] (the batch's time steps), got ${String(l)}`,
+      );
+    }
+  });
 }
 
 /** The batch with a leading run axis: per-run batches as they are, a shared one broadcast. */

@@ -9,6 +9,7 @@ export {
   PARAM_NAMES,
   type PackedStackedTraining,
   RECORD_ROWS,
+  type RunShapes,
   type StackedBatch,
   type StackedStepResult,
   type StackedTraining,

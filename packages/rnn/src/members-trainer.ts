@@ -1,6 +1,7 @@
 /** The trainer's 'compiled' and 'op-by-op' engines: R runs of the paper's RNN, weights stacked. */
 import * as tf from '@tensorflow/tfjs-core';
 import {
+  checkLengths,
   createEnsemble,
   type Ensemble,
   type EnsembleMemberOptions,
@@ -8,7 +9,8 @@ import {
   stackedOf,
 } from './ensemble.js';
 import { PARAM_NAMES, type StackedBatch, type TrainableImplementation } from './ensemble-step.js';
-import type { Batch, ParamName } from './implementation.js';
+import { isLastStepHead } from './heads.js';
+import type { Activation, Batch, ParamName } from './implementation.js';
 import type { InitName } from './init.js';
 import type { Weights } from './model.js';
 import { modelUpdate, type StepRecord } from './model-update.js';
@@ -58,7 +60,7 @@ export class MembersTrainer implements Trainer {
     if (engine === 'op-by-op') {
       try {
         ensemble.members.forEach((m, r) => {
-          this.views.push(this.viewOf(r, m.init, m.seed));
+          this.views.push(this.viewOf(r, m.activation, m.init, m.seed));
           this.optimizers.push(methodOptimizer(methods[r], `createTrainer: members[${r}]`));
         });
       } catch (e) {
@@ -69,13 +71,13 @@ export class MembersTrainer implements Trainer {
   }
 
   /** Run r as a model of its own: named `<trainer>/run<r>` for a view, uniquely for toModel. */
-  private viewOf(r: number, init: InitName, seed: number, view = true): RnnModel {
+  private viewOf(r: number, activation: Activation, init: InitName, seed: number, view = true): RnnModel {
     const c = this.ensemble.config;
     return createRnn({
       inputSize: c.inputSize,
       hiddenSize: c.hiddenSize,
       outputSize: c.outputSize,
-      activation: c.activation,
+      activation,
       head: c.head,
       init,
       seed,
@@ -122,6 +124,12 @@ export class MembersTrainer implements Trainer {
     if (optimizer) {
       this.optimizers[r].dispose();
       this.optimizers[r] = optimizer;
+      // a run of other units needs a view of its units (the weights come from the stack anyway)
+      const m = this.ensemble.members[r];
+      if (this.views[r].config.activation !== m.activation) {
+        this.views[r].dispose();
+        this.views[r] = this.viewOf(r, m.activation, m.init, m.seed);
+      }
     }
   }
 
@@ -149,6 +157,10 @@ export class MembersTrainer implements Trainer {
     batch: Batch | StackedBatch,
     step: number | readonly number[],
   ): Promise<TrainerStepRecord> {
+    const lengths = (batch as StackedBatch).lengths;
+    if (lengths !== undefined && batch?.inputs instanceof tf.Tensor) {
+      checkLengths(lengths, this.size, batch.inputs.shape[batch.inputs.rank - 2]);
+    }
     const stacked = tf.tidy(
       () => ({ ...stackedBatch(this.ensemble, batch) }) as unknown as tf.TensorContainer,
     ) as unknown as StackedBatch;
@@ -161,10 +173,21 @@ export class MembersTrainer implements Trainer {
         tf.tidy(() => {
           for (const k of PARAM_NAMES) view.variables[k].assign(this.slice(k, r));
         });
-        const one = (t: tf.Tensor) => tf.squeeze(tf.slice(t, r, 1), [0]);
+        // run r's batch: its slice, cut to its length where runs of several lengths share the batch
+        const T = lengths?.[r];
+        const one = (t: tf.Tensor, timed = true) => {
+          const own = tf.squeeze(tf.slice(t, r, 1), [0]);
+          if (T === undefined || !timed) return own;
+          return tf.slice(
+            own,
+            own.shape.map(() => 0),
+            own.shape.map((d, i) => (i === 1 ? T : d)),
+          );
+        };
+        const perStep = !isLastStepHead(this.ensemble.config.head);
         const own = tf.tidy(() => ({
           inputs: one(stacked.inputs),
-          targets: one(stacked.targets),
+          targets: one(stacked.targets, perStep),
           ...(stacked.mask ? { mask: one(stacked.mask) } : {}),
         })) as Batch;
         try {
@@ -215,7 +238,7 @@ export class MembersTrainer implements Trainer {
   toModel(r: number): RnnModel {
     assertRun(r, this.size, 'toModel');
     const m = this.ensemble.members[r];
-    const model = this.viewOf(r, m.init, m.seed, false);
+    const model = this.viewOf(r, m.activation, m.init, m.seed, false);
     tf.tidy(() => {
       for (const k of PARAM_NAMES) model.variables[k].assign(this.slice(k, r));
     });
@@ -271,6 +294,7 @@ function memberOptions(s: PaperMethodSettings, m: TrainerMember): EnsembleMember
     alpha: s.alpha,
     omegaVariant: s.omegaVariant,
     safeguard: s.safeguard,
+    activation: m.activation,
     init: m.init,
     seed: m.seed,
     smartTanh: m.smartTanh,

@@ -11,6 +11,11 @@ import type { TrainingMethod } from './paper-method.js';
 export interface TrainerMember {
   /** default: the trainer's `method` */
   method?: TrainingMethod;
+  /**
+   * this run's units; default the trainer's `activation` where given, else as createRnn chooses
+   * them from the init (a members trainer may hold sigmoid and tanh runs)
+   */
+  activation?: Activation;
   /** default: 'sigmoid' for sigmoid units, else 'smart-tanh' (as createRnn) */
   init?: InitName;
   /** integer seed of the initialisation; default 52 (as createRnn) */

@@ -317,6 +317,7 @@ describeBackends('createTrainer', (backend) => {
 });
 
 describeBackends('createTrainer: slots refilled (replaceMember) and per-run update numbers', (backend) => {
+  const sync = canReadSync(backend);
   it.skipIf(backend.software)(
     'a refilled slot is the new run from its first update, beside a run that goes on; bad requests change nothing',
     async () => {
@@ -378,6 +379,48 @@ describeBackends('createTrainer: slots refilled (replaceMember) and per-run upda
           expectClose(flat(await trainer.getWeights(1)), await solo(paper('SGD-CR'), 8, 1, half), 1e-5);
           trainer.dispose();
         }
+      });
+    },
+  );
+
+  it.skipIf(!sync || backend.software)(
+    'sigmoid and tanh runs of different lengths in one trainer: compiled equals op by op, slots refilled with other units and lengths',
+    async () => {
+      await expectNoLeak(async () => {
+        const weights: number[][][] = [];
+        for (const engine of ['compiled', 'op-by-op'] as const) {
+          const trainer = createTrainer({
+            ...SIZES,
+            members: [
+              { method: paper('SGD-C'), init: 'basic-tanh', seed: 3 },
+              { method: paper('SGD-CR'), init: 'sigmoid', seed: 4 },
+              { method: paper('SGD'), init: 'sigmoid', seed: 5 },
+            ],
+            engine,
+          });
+          const stepAll = async (from: number, to: number, lengths: number[]) => {
+            for (let s = from; s < to; s++) {
+              const per = [0, 1, 2].map((r) => batchOf(r, s, s % 4 === 1 ? 40 : 1));
+              const batch = { ...stackedOf(per), lengths };
+              await trainer.step(batch);
+              per.forEach(disposeBatch);
+              disposeBatch(batch);
+            }
+          };
+          await stepAll(0, 6, [T, 3, 2]);
+          // slot 0 takes a sigmoid run, slot 1 a tanh run, and the lengths change with them
+          trainer.replaceMember(0, { method: paper('SGD-CR'), init: 'sigmoid', seed: 9 });
+          trainer.replaceMember(1, { method: paper('SGD-C'), init: 'smart-tanh', seed: 10 });
+          await stepAll(6, 12, [2, T, 4]);
+          const model = trainer.toModel(1);
+          expect(model.config.activation).toBe('tanh');
+          model.dispose();
+          weights.push(await Promise.all([0, 1, 2].map(async (r) => flat(await trainer.getWeights(r)))));
+          trainer.dispose();
+        }
+        weights[0].forEach((w, r) => {
+          expectClose(w, weights[1][r], 1e-5);
+        });
       });
     },
   );
