@@ -16,9 +16,9 @@ import {
 } from '@cliffguard/rnn';
 import { describeBackends, expectNoLeak } from '@cliffguard/testing';
 import * as tf from '@tensorflow/tfjs-core';
-import { expect, it } from 'vitest';
+import { expect, it, vi } from 'vitest';
 import { lcg, relativeError } from '../test/float64.js';
-import { fusedImplementation } from './index.js';
+import { fusedImplementation, fusedStacked } from './index.js';
 
 const PARAMS = ['W_in', 'W_rec', 'b', 'W_out', 'b_out'] as const;
 
@@ -172,6 +172,48 @@ describeBackends('fused ensembles (createTrainer with members and implementation
       // the clip bit where its threshold is low, not where it is high or absent
       expect(seen[0].clipped).toEqual([false, true, true, false]);
       expect(seen[0].omega.map((v) => v === null)).toEqual([true, true, false, false]);
+    });
+  });
+
+  it('sigmoid and tanh runs of different lengths in one trainer equal the reference trainer (webgpu: one packed step)', async () => {
+    await expectNoLeak(async () => {
+      const c: Shape = { I: 4, H: 6, O: 3, T: 5, B: 3, head: 'last-softmax' };
+      const units = ['tanh', 'sigmoid', 'sigmoid', 'tanh'] as const;
+      const lengths = [5, 3, 5, 2];
+      const of = (implementation: string) =>
+        createTrainer({
+          inputSize: c.I,
+          hiddenSize: c.H,
+          outputSize: c.O,
+          head: c.head,
+          members: SWEEP.map((m, r) => ({
+            method: paperMethod(m.method, m),
+            activation: units[r],
+            init: m.init,
+            seed: m.seed,
+          })),
+          implementation,
+          engine: 'compiled',
+        });
+      const fused = of('fused');
+      const reference = of('reference');
+      // on webgpu every run steps in the packed step, told each run's units and length
+      const packed = vi.spyOn(fusedStacked.packed as NonNullable<typeof fusedStacked.packed>, 'trainStep');
+      for (let s = 0; s < (backend.software ? 2 : 3); s++) {
+        const batch = { ...stackedBatchFor(c, SWEEP.length, s), lengths };
+        expectRecordsClose(await fused.step(batch), await reference.step(batch), `step ${s}`);
+        disposeBatch(batch);
+      }
+      if (backend.name === 'webgpu') {
+        expect(packed).toHaveBeenCalled();
+        expect(packed.mock.calls[0][5]).toEqual({ activations: [...units], lengths });
+      } else expect(packed).not.toHaveBeenCalled();
+      packed.mockRestore();
+      for (const [k, err] of Object.entries(await weightError(fused, reference))) {
+        expect(err, `${k}`).toBeLessThan(1e-5);
+      }
+      fused.dispose();
+      reference.dispose();
     });
   });
 

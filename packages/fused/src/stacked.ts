@@ -14,6 +14,7 @@ import type {
   PaperMethodSettings,
   ParamName,
   RnnConfig,
+  RunShapes,
   StackedTraining,
 } from '@cliffguard/rnn';
 import * as tf from '@tensorflow/tfjs-core';
@@ -42,6 +43,41 @@ function runTable(members: readonly PaperMethodSettings[], alphas: readonly numb
     return ENSEMBLE_RUN_COLUMNS.map((c) => row[c]);
   });
   return tf.tensor2d(rows, [members.length, ENSEMBLE_RUN_COLUMNS.length]);
+}
+
+/**
+ * The kernel's `shapes` input [R, 2] for runs of different lengths and activations: per run its
+ * length and activation code (0 tanh, 1 sigmoid). Checked first: R entries each, every length an
+ * integer in [1, T] (the batch's steps), every activation one of ACTIVATIONS.
+ */
+function shapesTable(shapes: RunShapes, R: number, T: number): tf.Tensor2D {
+  const who = 'packed ensemble step';
+  for (const k of ['lengths', 'activations'] as const) {
+    const list = shapes?.[k];
+    if (!Array.isArray(list) || list.length !== R) {
+      throw new RangeError(
+        `${who}: shapes.${k} must have one entry per run (${R}), got ${Array.isArray(list) ? `${list.length} entries` : String(list)}`,
+      );
+    }
+  }
+  shapes.lengths.forEach((length, r) => {
+    if (!(Number.isInteger(length) && length >= 1 && length <= T)) {
+      throw new RangeError(
+        `${who}: shapes.lengths[${r}] = ${String(length)} is not an integer in [1, ${T}] (the batch's steps)`,
+      );
+    }
+  });
+  shapes.activations.forEach((activation, r) => {
+    if (!ACTIVATIONS.includes(activation)) {
+      throw new RangeError(
+        `${who}: shapes.activations[${r}] = ${JSON.stringify(activation)} is not one of ${ACTIVATIONS.map((a) => `'${a}'`).join(', ')}`,
+      );
+    }
+  });
+  return tf.tensor2d(
+    shapes.lengths.flatMap((length, r) => [length, shapes.activations[r] === 'tanh' ? 0 : 1]),
+    [R, 2],
+  );
 }
 
 type StepFunction = StackedTraining['trainStep'];
@@ -79,9 +115,13 @@ function runLayout(config: RnnConfig) {
 
 /**
  * The packed runs of the webgpu persistent step (CliffguardRnnEnsemblePackedStep): the state is
- * per run W_in | W_rec | b | W_out | b_out, row-major, then room for the record [6, R].
+ * per run W_in | W_rec | b | W_out | b_out, row-major, then room for the record [6, R]. Runs of
+ * different lengths and activations (`shapes`) step together, each reading its first T_r steps.
  */
 const packedRuns: PackedStackedTraining = {
+  /** trainStep takes `shapes`: runs of different lengths and activations in one step */
+  mixed: true,
+
   /** webgpu, where the hidden units fit one workgroup (at most 256), recurrences on 'auto'. */
   supports(config: RnnConfig, _members: readonly PaperMethodSettings[], backend: string): boolean {
     return (
@@ -126,7 +166,10 @@ const packedRuns: PackedStackedTraining = {
     ) as Record<ParamName, { shape: number[]; values: Float32Array }>;
   },
 
-  trainStep(state, config, batch, members, alphas) {
+  trainStep(state, config, batch, members, alphas, shapes) {
+    // checked before any tensor is made
+    const perRun =
+      shapes === undefined ? null : shapesTable(shapes, members.length, batch.inputs.shape[2] as number);
     const [next, record] = tf.engine().runKernel(
       RNN_ENSEMBLE_PACKED_STEP,
       {
@@ -135,6 +178,7 @@ const packedRuns: PackedStackedTraining = {
         targets: batch.targets,
         mask: batch.mask ?? tf.tensor1d([]),
         runs: runTable(members, alphas),
+        shapes: perRun ?? tf.tensor1d([]),
       },
       {
         activation: config.activation,

@@ -22,7 +22,13 @@ export const RNN_ENSEMBLE_LOSS = 'CliffguardRnnEnsembleLoss';
 /**
  * webgpu only: one update of R stacked runs whose parameters live in ONE packed state buffer
  * [R·P + 6·R] (per run W_in | W_rec | b | W_out | b_out, row-major; then the last record [6, R]).
- * Inputs: state, inputs [R, B, T, I], targets, mask (empty: none), runs (ENSEMBLE_RUN_COLUMNS);
+ * Inputs: state, inputs [R, B, T, I], targets, mask (empty: none), runs (ENSEMBLE_RUN_COLUMNS),
+ * and optionally shapes: float32 [R, 2], row r = (T_r, activation code: 0 tanh, 1 sigmoid) with
+ * 1 ≤ T_r ≤ T, for runs of different lengths and activations in one step (absent or empty: every
+ * run T steps and attrs.activation). Run r reads only the first T_r steps of its inputs, per-step
+ * targets and mask (the rest is padding) and trains as it would alone on that slice: a last-step
+ * head reads S_{T_r}, a per-step head has T_r rows a sequence (mean over B·T_r, or the mask's sum
+ * over those steps), Ω's terms and its 'code' normalisation count only those steps.
  * attrs: activation, head, hiddenSize, outputSize. Outputs: the next state and the record
  * [6, R] (ENSEMBLE_STATS). Three dispatches whatever R: the persistent sequence program, the
  * packed update, the record's copy. See webgpu/packed.ts.

@@ -2,14 +2,22 @@
 // give, step after step, the weights and records of CliffguardRnnEnsembleStep (the multi-dispatch
 // programs, themselves tested against the cpu kernel), for every head, both activations, a mask,
 // both Ω variants, the safeguard's shrink step, the clip, and a skipped step; in three dispatches
-// per step whatever the number of runs.
+// per step whatever the number of runs. A mixed step (the `shapes` input: runs of different
+// lengths and activations) gives, run for run, the homogeneous steps of its runs grouped by
+// (length, activation) on the batch sliced to each group's length.
 
-import { createTrainer, paperMethod, type Trainer } from '@cliffguard/rnn';
+import {
+  createTrainer,
+  type PaperMethodSettings,
+  paperMethod,
+  type RunShapes,
+  type Trainer,
+} from '@cliffguard/rnn';
 import { describeBackends, expectNoLeak } from '@cliffguard/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { expect, it } from 'vitest';
 import { lcg, relativeError } from '../../test/float64.js';
-import { fusedImplementation, setWebgpuRecurrence } from '../index.js';
+import { fusedImplementation, fusedStacked, setWebgpuRecurrence } from '../index.js';
 import { ENSEMBLE_RUN_COLUMNS, RNN_ENSEMBLE_PACKED_STEP, RNN_ENSEMBLE_STEP } from '../kernels/names.js';
 import type { Activation, Head } from '../problem.js';
 import { deviceLimits } from './packed.js';
@@ -171,6 +179,212 @@ async function compare(p: Problem, steps: number, scaleAt: (s: number) => number
   return seen;
 }
 
+/** A mixed ensemble (T = 9): per run its length, activation and method (METHODS' row). */
+const MIXED: { length: number; activation: Activation; method: number }[] = [
+  { length: 5, activation: 'tanh', method: 2 },
+  { length: 9, activation: 'sigmoid', method: 3 },
+  { length: 9, activation: 'tanh', method: 1 },
+  { length: 5, activation: 'sigmoid', method: 4 },
+  { length: 5, activation: 'tanh', method: 3 },
+  { length: 9, activation: 'sigmoid', method: 2 },
+];
+const MIXED_SHAPES: RunShapes = {
+  lengths: MIXED.map((m) => m.length),
+  activations: MIXED.map((m) => m.activation),
+};
+
+/** METHODS' row as the rnn package's settings (runTable gives the row back). */
+const settingsOf = (m: Row): PaperMethodSettings => ({
+  name: m.omega !== 0 ? 'SGD-CR' : Number.isFinite(m.maxNorm) ? 'SGD-C' : 'SGD',
+  learningRate: m.learningRate,
+  maxNorm: m.maxNorm,
+  alpha: m.alpha,
+  omegaVariant: m.omega === 1 ? 'paper' : 'code',
+  safeguard: m.safeguard === 1,
+  clips: Number.isFinite(m.maxNorm),
+  usesOmega: m.omega !== 0,
+});
+
+const perStepHead = (head: Head) => head === 'softmax' || head === 'sigmoid';
+
+/** A batch as arrays: inputs [R,B,T,I], targets (per head), mask [R,B,T] (per-step heads). */
+interface BatchArrays {
+  inputs: Float32Array;
+  targets: Float32Array | Int32Array;
+  mask: Float32Array | null;
+}
+
+/** Step s's batch (batchOf's), where `garbage`, with every run's steps after its length spoiled. */
+async function mixedArrays(p: Problem, s: number, scale: number, garbage: boolean): Promise<BatchArrays> {
+  const batch = batchOf(p, s, scale);
+  const perStep = perStepHead(p.head);
+  const arrays: BatchArrays = {
+    inputs: (await batch.inputs.data()) as Float32Array,
+    targets: (await batch.targets.data()) as Float32Array | Int32Array,
+    mask: perStep ? ((await batch.mask.data()) as Float32Array) : null,
+  };
+  tf.dispose(Object.values(batch));
+  if (!garbage) return arrays;
+  const { B, T, I, O } = p;
+  for (const [r, { length }] of MIXED.entries()) {
+    for (let b = 0; b < B; b++) {
+      for (let t = length; t < T; t++) {
+        const at = (r * B + b) * T + t;
+        arrays.inputs.fill(Number.NaN, at * I, (at + 1) * I);
+        if (arrays.mask) arrays.mask[at] = Number.NaN;
+        // a class no head has, a NaN target
+        if (p.head === 'softmax') arrays.targets[at] = 99;
+        if (p.head === 'sigmoid') arrays.targets.fill(Number.NaN, at * O, (at + 1) * O);
+      }
+    }
+  }
+  return arrays;
+}
+
+/** Runs `runs` of a [R, B, T, rest] array, their first L steps (T = L = 1: no time axis). */
+function takeRuns<A extends Float32Array | Int32Array>(
+  x: A,
+  [B, T, rest]: number[],
+  runs: number[],
+  L: number,
+): A {
+  const out = new (x.constructor as new (n: number) => A)(runs.length * B * L * rest);
+  for (const [k, r] of runs.entries()) {
+    for (let b = 0; b < B; b++) {
+      for (let t = 0; t < L; t++) {
+        const from = ((r * B + b) * T + t) * rest;
+        out.set(x.subarray(from, from + rest), ((k * B + b) * L + t) * rest);
+      }
+    }
+  }
+  return out;
+}
+
+/** The tensors of runs `runs` of a batch, sliced to their first L steps (all runs, T: as it is). */
+function batchTensors(p: Problem, a: BatchArrays, runs: number[], L: number) {
+  const { B, T, I, O, head } = p;
+  const n = runs.length;
+  const targets =
+    head === 'last-softmax'
+      ? tf.tensor2d(takeRuns(a.targets, [B, 1, 1], runs, 1), [n, B], 'int32')
+      : head === 'softmax'
+        ? tf.tensor3d(takeRuns(a.targets, [B, T, 1], runs, L), [n, B, L], 'int32')
+        : head === 'last-linear'
+          ? tf.tensor3d(takeRuns(a.targets, [B, 1, O], runs, 1), [n, B, O])
+          : tf.tensor4d(takeRuns(a.targets, [B, T, O], runs, L), [n, B, L, O]);
+  return {
+    inputs: tf.tensor4d(takeRuns(a.inputs, [B, T, I], runs, L), [n, B, L, I]),
+    targets,
+    mask: a.mask ? tf.tensor3d(takeRuns(a.mask, [B, T, 1], runs, L), [n, B, L]) : tf.tensor1d([]),
+  };
+}
+
+/** The runs' rows of the `runs` input. */
+const tableOf = (runs: number[]) =>
+  tf.tensor2d(runs.map((r) => ENSEMBLE_RUN_COLUMNS.map((c) => METHODS[MIXED[r].method][c])));
+
+/** One mixed step through the rnn-facing wrapper (packedRuns.trainStep), as an ensemble calls it. */
+function mixedStep(p: Problem, state: tf.Tensor, batch: ReturnType<typeof batchTensors>, shapes?: RunShapes) {
+  const packed = fusedStacked.packed;
+  if (!packed?.mixed) throw new Error('the packed runs take no shapes');
+  const members = MIXED.map((m) => settingsOf(METHODS[m.method]));
+  const config = {
+    inputSize: p.I,
+    hiddenSize: p.H,
+    outputSize: p.O,
+    activation: 'tanh' as const,
+    head: p.head,
+  };
+  const { mask, ...rest } = batch;
+  const stacked = perStepHead(p.head) ? batch : rest;
+  return tf.tidy(() =>
+    packed.trainStep(
+      state,
+      config,
+      stacked,
+      members,
+      members.map((m) => m.alpha as number),
+      shapes,
+    ),
+  );
+}
+
+/**
+ * The mixed ensemble stepped `steps` times beside its runs grouped by (length, activation), each
+ * group a homogeneous packed step on the batch sliced to its length; the padding is NaN (and an
+ * out-of-range class), so a run that read it would show. Every step's record and the final
+ * weights agree run for run.
+ */
+async function compareMixed(p: Problem, steps: number, scaleAt: (s: number) => number) {
+  const R = MIXED.length;
+  const params = initialParams(p);
+  let state = pack(params, R);
+  const keys = [...new Set(MIXED.map((m) => `${m.length}/${m.activation}`))];
+  const groups = keys.map((key) => {
+    const runs = MIXED.flatMap((m, r) => (`${m.length}/${m.activation}` === key ? [r] : []));
+    const index = tf.tensor1d(runs, 'int32');
+    const mine = Object.fromEntries(PARAMS.map((k) => [k, tf.gather(params[k], index)]));
+    const group = { runs, ...MIXED[runs[0]], state: pack(mine, runs.length), table: tableOf(runs) };
+    tf.dispose([index, ...Object.values(mine)]);
+    return group;
+  });
+  tf.dispose(Object.values(params));
+  const seen = { clipped: 0, safeguarded: 0, skipped: 0, omega: 0 };
+  for (let s = 0; s < steps; s++) {
+    const arrays = await mixedArrays(p, s, scaleAt(s), true);
+    const batch = batchTensors(p, arrays, [...MIXED.keys()], p.T);
+    const { next, record } = mixedStep(p, state, batch, MIXED_SHAPES);
+    const got = Array.from(await record.data());
+    for (const g of groups) {
+      const sliced = batchTensors(p, arrays, g.runs, g.length);
+      const [gNext, gRecord] = tf.engine().runKernel(
+        RNN_ENSEMBLE_PACKED_STEP,
+        { state: g.state, ...sliced, runs: g.table } as unknown as tf.NamedTensorMap,
+        {
+          activation: g.activation,
+          head: p.head,
+          hiddenSize: p.H,
+          outputSize: p.O,
+        } as unknown as tf.NamedAttrMap,
+      ) as tf.Tensor[];
+      const want = Array.from(await gRecord.data());
+      const n = g.runs.length;
+      for (const [k, r] of g.runs.entries()) {
+        const where = `${p.head} step ${s} run ${r} (${g.length} steps, ${g.activation})`;
+        // rows: loss, norm, omega (NaN without Ω), safeguarded, clipped, skipped
+        for (let row = 0; row < 6; row++) {
+          const [x, w] = [got[row * R + r], want[row * n + k]];
+          if (Number.isNaN(w)) expect(x, `${where} row ${row}`).toBeNaN();
+          else if (row >= 3) expect(x, `${where} row ${row}`).toBe(w);
+          else expect(Math.abs(x - w) / (1 + Math.abs(w)), `${where} row ${row}`).toBeLessThan(2e-5);
+        }
+        seen.safeguarded += want[3 * n + k];
+        seen.clipped += want[4 * n + k];
+        seen.skipped += want[5 * n + k];
+        seen.omega += +Number.isFinite(want[2 * n + k]);
+      }
+      tf.dispose([g.state, gRecord, ...Object.values(sliced)]);
+      g.state = gNext;
+    }
+    tf.dispose([state, record, ...Object.values(batch)]);
+    state = next;
+  }
+  // the final weights, run by run
+  const { P } = packedLayout(p.I, p.H, p.O);
+  const mixed = await state.data();
+  for (const g of groups) {
+    const mine = await g.state.data();
+    for (const [k, r] of g.runs.entries()) {
+      const w = mine.subarray(k * P, (k + 1) * P);
+      const x = mixed.subarray(r * P, (r + 1) * P);
+      expect(w.every(Number.isFinite), `${p.head} run ${r} finite`).toBe(true);
+      expect(relativeError(x, w), `${p.head} run ${r} weights`).toBeLessThan(1e-4);
+    }
+  }
+  tf.dispose([state, ...groups.flatMap((g) => [g.state, g.table])]);
+  return seen;
+}
+
 /** Counts the compute dispatches `work` records (the prototype every encoder inherits from). */
 function countDispatches(work: () => void): number {
   const proto = (globalThis as { GPUComputePassEncoder?: { prototype: Record<string, unknown> } })
@@ -288,6 +502,193 @@ describeBackends('the packed ensemble step (CliffguardRnnEnsemblePackedStep)', (
     ).toThrow(/state must be \[.*\] for 2 runs of 4→5→3, got \[10\]/);
     tf.dispose([state, table, ...Object.values(batch)]);
   });
+
+  it.skipIf(!webgpu)(
+    'a mixed step (lengths 5 and 9, tanh and sigmoid runs, T = 9) equals its runs grouped by (length, activation), each on its slice of the batch, for every head [webgpu only]',
+    async () => {
+      await expectNoLeak(async () => {
+        const total = { clipped: 0, safeguarded: 0, skipped: 0, omega: 0 };
+        for (const head of ['last-softmax', 'softmax', 'last-linear', 'sigmoid'] as const) {
+          const p: Problem = { R: MIXED.length, B: 3, T: 9, I: 4, H: 7, O: 3, head, activation: 'tanh' };
+          const seen = await compareMixed(p, 5, scaleAt);
+          for (const k of Object.keys(total) as (keyof typeof total)[]) total[k] += seen[k];
+        }
+        // the cases the comparison covered
+        expect(total.safeguarded).toBeGreaterThan(0);
+        expect(total.clipped).toBeGreaterThan(0);
+        expect(total.skipped).toBeGreaterThan(0);
+        expect(total.omega).toBeGreaterThan(0);
+      });
+    },
+  );
+
+  it.skipIf(!webgpu)(
+    'reads shapes: a short run or a sigmoid run differs from the same run stepped unmixed on the padded batch [webgpu only]',
+    async () => {
+      await expectNoLeak(async () => {
+        for (const head of ['last-softmax', 'softmax'] as const) {
+          const p: Problem = { R: MIXED.length, B: 3, T: 9, I: 4, H: 7, O: 3, head, activation: 'tanh' };
+          const params = initialParams(p);
+          const state = pack(params, p.R);
+          // finite data in every step: unmixed, each run reads all 9 steps
+          const batch = batchTensors(p, await mixedArrays(p, 0, 1, false), [...MIXED.keys()], p.T);
+          const mixed = mixedStep(p, state, batch, MIXED_SHAPES);
+          const plain = mixedStep(p, state, batch);
+          const [a, b] = [await mixed.record.data(), await plain.record.data()];
+          const [wa, wb] = [await mixed.next.data(), await plain.next.data()];
+          const { P } = packedLayout(p.I, p.H, p.O);
+          const R = p.R;
+          for (const [r, m] of MIXED.entries()) {
+            // the loss and the norm (rows 0 and 1)
+            const gap = Math.max(...[r, R + r].map((i) => Math.abs(a[i] - b[i]) / (1 + Math.abs(b[i]))));
+            const weights = relativeError(wa.subarray(r * P, (r + 1) * P), wb.subarray(r * P, (r + 1) * P));
+            const where = `${head} run ${r} (${m.length} steps, ${m.activation})`;
+            if (m.length === p.T && m.activation === 'tanh') {
+              expect(gap, `${where} loss and norm`).toBeLessThan(2e-5);
+              expect(weights, `${where} weights`).toBeLessThan(1e-5);
+            } else {
+              expect(gap, `${where} loss and norm`).toBeGreaterThan(1e-3);
+              expect(weights, `${where} weights`).toBeGreaterThan(1e-4);
+            }
+          }
+          tf.dispose([...Object.values(params), state, ...Object.values(batch), mixed.next, mixed.record]);
+          tf.dispose([plain.next, plain.record]);
+        }
+      });
+    },
+  );
+
+  it.skipIf(!webgpu)('a mixed step is still three dispatches [webgpu only]', async () => {
+    await expectNoLeak(async () => {
+      const p: Problem = {
+        R: MIXED.length,
+        B: 2,
+        T: 9,
+        I: 4,
+        H: 7,
+        O: 3,
+        head: 'softmax',
+        activation: 'tanh',
+      };
+      const params = initialParams(p);
+      const state = pack(params, p.R);
+      const batch = batchTensors(p, await mixedArrays(p, 0, 1, true), [...MIXED.keys()], p.T);
+      let outs: { next: tf.Tensor; record: tf.Tensor } | undefined;
+      const n = countDispatches(() => {
+        outs = mixedStep(p, state, batch, MIXED_SHAPES);
+      });
+      if (!outs) throw new Error('no step');
+      // loss and norm of every run
+      expect((await outs.record.data()).subarray(0, 2 * p.R).every(Number.isFinite)).toBe(true);
+      expect(n).toBe(3);
+      tf.dispose([...Object.values(params), state, ...Object.values(batch), outs.next, outs.record]);
+    });
+  });
+
+  it.skipIf(!webgpu)(
+    'refuses wrong shapes (tensor or arrays) naming the value and what was expected, and changes nothing [webgpu only]',
+    async () => {
+      await expectNoLeak(async () => {
+        const p: Problem = {
+          R: MIXED.length,
+          B: 2,
+          T: 9,
+          I: 4,
+          H: 5,
+          O: 3,
+          head: 'softmax',
+          activation: 'tanh',
+        };
+        const params = initialParams(p);
+        const state = pack(params, p.R);
+        const before = Array.from(await state.data());
+        const arrays = await mixedArrays(p, 0, 1, true);
+        const batch = batchTensors(p, arrays, [...MIXED.keys()], p.T);
+        const table = tableOf([...MIXED.keys()]);
+        const good = MIXED.flatMap((m) => [m.length, m.activation === 'tanh' ? 0 : 1]);
+        const withRow = (r: number, row: [number, number]) => {
+          const rows = good.slice();
+          rows.splice(2 * r, 2, ...row);
+          return tf.tensor2d(rows, [p.R, 2]);
+        };
+        const kernelCases: [tf.Tensor, RegExp][] = [
+          [tf.tensor2d([5, 0, 9, 1], [2, 2]), /shapes must be \[6, 2\] .*or empty, got \[2, 2\]/],
+          [tf.tensor1d(good), /shapes must be \[6, 2\] .*got \[12\]/],
+          [tf.tensor2d(good.concat(good), [6, 4]), /shapes must be \[6, 2\] .*got \[6, 4\]/],
+          [withRow(1, [0, 0]), /run 1's length shapes\[1, 0\] = 0 is not an integer in \[1, 9\]/],
+          [withRow(2, [10, 0]), /run 2's length shapes\[2, 0\] = 10 is not an integer in \[1, 9\]/],
+          [withRow(4, [4.5, 1]), /run 4's length shapes\[4, 0\] = 4.5 is not an integer in \[1, 9\]/],
+          [
+            withRow(3, [5, 2]),
+            /run 3's activation code shapes\[3, 1\] = 2 is not 0 \(tanh\) or 1 \(sigmoid\)/,
+          ],
+          [
+            withRow(5, [9, -1]),
+            /run 5's activation code shapes\[5, 1\] = -1 is not 0 \(tanh\) or 1 \(sigmoid\)/,
+          ],
+        ];
+        const attrs = { activation: 'tanh', head: p.head, hiddenSize: p.H, outputSize: p.O };
+        for (const [shapes, message] of kernelCases) {
+          expect(() =>
+            tf
+              .engine()
+              .runKernel(
+                RNN_ENSEMBLE_PACKED_STEP,
+                { state, ...batch, runs: table, shapes } as unknown as tf.NamedTensorMap,
+                attrs as unknown as tf.NamedAttrMap,
+              ),
+          ).toThrow(message);
+          shapes.dispose();
+        }
+        // a class out of range within a run's steps is refused (the padding's are not read)
+        const bad = { ...arrays, targets: Int32Array.from(arrays.targets) };
+        bad.targets[(0 * p.B + 1) * p.T + 4] = 99;
+        const badBatch = batchTensors(p, bad, [...MIXED.keys()], p.T);
+        const shapes = tf.tensor2d(good, [p.R, 2]);
+        expect(() =>
+          tf
+            .engine()
+            .runKernel(
+              RNN_ENSEMBLE_PACKED_STEP,
+              { state, ...badBatch, runs: table, shapes } as unknown as tf.NamedTensorMap,
+              attrs as unknown as tf.NamedAttrMap,
+            ),
+        ).toThrow(/targets\[13\] = 99 \(run 0, sequence 1, step 4\) is not a class index in \[0, 3\)/);
+        tf.dispose([shapes, ...Object.values(badBatch)]);
+        // the wrapper checks the arrays before it makes a tensor
+        const lengths = MIXED_SHAPES.lengths;
+        const activations = MIXED_SHAPES.activations;
+        const arrayCases: [unknown, RegExp][] = [
+          [
+            { lengths: lengths.slice(1), activations },
+            /shapes\.lengths must have one entry per run \(6\), got 5 entries/,
+          ],
+          [{ lengths }, /shapes\.activations must have one entry per run \(6\), got undefined/],
+          [
+            { lengths: [5, 9, 10, 5, 5, 9], activations },
+            /shapes\.lengths\[2\] = 10 is not an integer in \[1, 9\]/,
+          ],
+          [
+            { lengths: [0, 9, 9, 5, 5, 9], activations },
+            /shapes\.lengths\[0\] = 0 is not an integer in \[1, 9\]/,
+          ],
+          [
+            { lengths: [5, 9, 9, 2.5, 5, 9], activations },
+            /shapes\.lengths\[3\] = 2\.5 is not an integer in \[1, 9\]/,
+          ],
+          [
+            { lengths, activations: ['tanh', 'sigmoid', 'tanh', 'sigmoid', 'relu', 'tanh'] },
+            /shapes\.activations\[4\] = "relu" is not one of 'tanh', 'sigmoid'/,
+          ],
+        ];
+        for (const [shapes, message] of arrayCases) {
+          expect(() => mixedStep(p, state, batch, shapes as RunShapes)).toThrow(message);
+        }
+        expect(Array.from(await state.data())).toEqual(before);
+        tf.dispose([...Object.values(params), state, ...Object.values(batch), table]);
+      });
+    },
+  );
 
   it.skipIf(!webgpu)(
     'a compiled trainer steps packed runs: as the multi-dispatch step, weights read and written between steps, 3 dispatches a step [webgpu only]',

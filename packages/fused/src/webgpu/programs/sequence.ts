@@ -8,6 +8,10 @@
  *
  * Sizes, head, activation and the optional parts (mask, Ω) are compile-time constants: the
  * program is compiled once per shape (a sweep has a handful), and the loops have fixed bounds.
+ * A `mixed` program instead reads each run's length T_r ≤ T and activation from the `shapes`
+ * input [R, 2] (one program for a whole sweep of lengths and activations): its time loops run to
+ * T_r, read at run time (uniform per workgroup), and the steps after T_r of the run's inputs,
+ * per-step targets and mask are padding that nothing reads. Scratch stays sized for T.
  *
  * The arithmetic is that of the multi-dispatch programs (forward.ts, head.ts, backward.ts,
  * omega.ts, gradient.ts), only summed per sequence first and over the batch after.
@@ -52,6 +56,11 @@ export interface SequenceShape {
   omega: boolean;
   /** W_rec is copied into workgroup memory */
   sharedWrec: boolean;
+  /**
+   * runs of different lengths and activations: run r's length T_r (1 ≤ T_r ≤ T) and activation
+   * code (0 tanh, 1 sigmoid) are read from the `shapes` input [R, 2]; `act` is then unused
+   */
+  mixed?: boolean;
 }
 
 /** Offsets (floats) of the blocks of one (run, sequence)'s scratch, and its size Q. */
@@ -99,10 +108,10 @@ export function sequenceWorkgroupSize(H: number): number {
   return H <= 64 ? 64 : H <= 128 ? 128 : 256;
 }
 
-/** Workgroup memory (bytes) the program needs, with and without W_rec in it. */
-export function sequenceWorkgroupBytes(H: number, withWrec: boolean): number {
+/** Workgroup memory (bytes) the program needs, with and without W_rec in it (a mixed program: one word more, T_r). */
+export function sequenceWorkgroupBytes(H: number, withWrec: boolean, mixed = false): number {
   const wgs = sequenceWorkgroupSize(H);
-  return 4 * (4 * H + 2 * wgs + (withWrec ? H * H : 0));
+  return 4 * (4 * H + 2 * wgs + (withWrec ? H * H : 0) + (mixed ? 1 : 0));
 }
 
 export const RUN_COLUMNS = ENSEMBLE_RUN_COLUMNS.length;
@@ -154,7 +163,8 @@ const reduceCode = (wgs: number) => `
 
 /**
  * The persistent program: inputs W (the packed state), u [R,B,T,I], y (targets), mask (or any
- * placeholder), runs (the ensembles' table); output the scratch [R·B·Q].
+ * placeholder), runs (the ensembles' table), and for a mixed program shapes [R, 2] (per run its
+ * length T_r and activation code); output the scratch [R·B·Q].
  */
 export function sequenceProgram(s: SequenceShape): FusedWebGPUProgram {
   const { R, B, T, I, H, O } = s;
@@ -164,7 +174,13 @@ export function sequenceProgram(s: SequenceShape): FusedWebGPUProgram {
   const last = lastHead(s.head);
   const rows = last ? 1 : T;
   const masked = s.masked && !last;
-  const key = `seq_${[R, B, T, I, H, O, s.head, s.act, +masked, +s.omega, +s.sharedWrec].join('_')}`;
+  const mixed = s.mixed === true;
+  // the run's length: T, or T_r read at run time (mixed)
+  const Tr = mixed ? 'Tr' : 'T';
+  // the head's rows per sequence and the step of a last-step head
+  const rowsCode = last ? '1' : mixed ? 'Tr' : `${rows}`;
+  const lastStep = `${Tr} - 1`;
+  const key = `seq_${[R, B, T, I, H, O, s.head, mixed ? 'mixed' : s.act, +masked, +s.omega, +s.sharedWrec].join('_')}`;
   const wrec = s.sharedWrec ? 'wrec[i * H + j]' : 'f32(W[pb + oWrec + i * H + j])';
   // the row's target and loss, as head.ts computes them (yb: this sequence's targets)
   const headLoss = [
@@ -205,12 +221,33 @@ export function sequenceProgram(s: SequenceShape): FusedWebGPUProgram {
   var<workgroup> abuf : array<f32, ${H}>;
   var<workgroup> gbuf : array<f32, ${H}>;
   var<workgroup> red : array<f32, ${2 * wgs}>;
-  ${s.sharedWrec ? `var<workgroup> wrec : array<f32, ${H * H}>;` : ''}
+  ${s.sharedWrec ? `var<workgroup> wrec : array<f32, ${H * H}>;` : ''}${
+    mixed
+      ? `
+  // the run's length, shared so that the time loops (with their barriers) stay uniform
+  var<workgroup> runLength : i32;
+  // the run's activation code (0 tanh, 1 sigmoid), the same in every invocation of a workgroup
+  var<private> actCode : i32;`
+      : ''
+  }
   ${reduceCode(wgs)}
   fn activate(x : f32) -> f32 {
-    ${s.act === 0 ? 'return tanh(clamp(x, -15.0, 15.0));' : 'return 1.0 / (1.0 + exp(-x));'}
+    ${
+      mixed
+        ? `if (actCode == 0) { return tanh(clamp(x, -15.0, 15.0)); }
+    return 1.0 / (1.0 + exp(-x));`
+        : s.act === 0
+          ? 'return tanh(clamp(x, -15.0, 15.0));'
+          : 'return 1.0 / (1.0 + exp(-x));'
+    }
   }
-  fn slope(h : f32) -> f32 { ${s.act === 0 ? 'return 1.0 - h * h;' : 'return h * (1.0 - h);'} }
+  fn slope(h : f32) -> f32 { ${
+    mixed
+      ? 'if (actCode == 0) { return 1.0 - h * h; } return h * (1.0 - h);'
+      : s.act === 0
+        ? 'return 1.0 - h * h;'
+        : 'return h * (1.0 - h);'
+  } }
   // error signals below 1e-24 are set to 0, as in every other engine; tested on the bits, since
   // a compiler may assume no NaN in a comparison (a NaN must stay NaN)
   fn flushTiny(x : f32) -> f32 { return select(x, 0.0, (bitcast<u32>(x) & 0x7fffffffu) < ${TINY_BITS}u); }
@@ -221,13 +258,21 @@ export function sequenceProgram(s: SequenceShape): FusedWebGPUProgram {
     let l = i32(localIndex);
     let pb = run * P;
     let sb = (run * B + b) * Q;
-    let ub = (run * B + b) * T * I;
+    let ub = (run * B + b) * T * I;${
+      mixed
+        ? `
+    // this run's length and activation (shapes [R, 2]); its steps after T_r are not read
+    actCode = i32(f32(shapes[run * 2 + 1]));
+    if (l == 0) { runLength = clamp(i32(f32(shapes[run * 2])), 1, T); }
+    let Tr = workgroupUniformLoad(&runLength);`
+        : ''
+    }
     ${s.sharedWrec ? 'for (var e = l; e < H * H; e += WGS) { wrec[e] = f32(W[pb + oWrec + e]); }' : ''}
 
     // the forward pass: S_0 = 0, S_t = σ(S_{t-1} W_rec + u_t W_in + b), h in workgroup memory
     for (var j = l; j < H; j += WGS) { hbuf[j] = 0.0; result[sb + sS + j] = 0.0; }
     workgroupBarrier();
-    for (var t = 1; t <= T; t++) {
+    for (var t = 1; t <= ${Tr}; t++) {
       let cur = (t % 2) * H;
       let prev = ((t + 1) % 2) * H;
       for (var j = l; j < H; j += WGS) {
@@ -244,11 +289,15 @@ export function sequenceProgram(s: SequenceShape): FusedWebGPUProgram {
     storageBarrier();
 
     // the head, one invocation per row: logits, then ∂loss/∂z and the row's share of the loss
-    var count = ${last ? 'f32(B)' : 'f32(B * T)'};
+    var count = ${last ? 'f32(B)' : `f32(B * ${Tr})`};
     ${
       masked
         ? `var c = 0.0;
-    for (var q = l; q < B * T; q += WGS) { c += f32(mask[run * B * T + q]); }
+    ${
+      mixed
+        ? 'for (var q = l; q < B * Tr; q += WGS) { c += f32(mask[run * B * T + (q / Tr) * T + q % Tr]); }'
+        : 'for (var q = l; q < B * T; q += WGS) { c += f32(mask[run * B * T + q]); }'
+    }
     red[l] = c;
     reduceSum(l);
     count = max(red[0], 1.0);
@@ -256,8 +305,8 @@ export function sequenceProgram(s: SequenceShape): FusedWebGPUProgram {
         : ''
     }
     var lossPart = 0.0;
-    for (var q = l; q < ${rows}; q += WGS) {
-      let t = ${last ? 'T - 1' : 'q'};
+    for (var q = l; q < ${rowsCode}; q += WGS) {
+      let t = ${last ? lastStep : 'q'};
       let hrow = sb + sS + (t + 1) * H;
       let zrow = sb + sDZ + q * O;
       var mx = -3.0e38;
@@ -278,14 +327,14 @@ export function sequenceProgram(s: SequenceShape): FusedWebGPUProgram {
     // BPTT: δ_t = dz W_outᵀ + g_{t+1}, a_t = δ_t ⊙ σ'(h_t), g_t = a_t W_recᵀ (${s.omega ? "with Ω's terms" : 'no Ω'})
     var terms = 0.0;
     var valid = 0.0;
-    for (var t = T; t >= 1; t--) {
+    for (var t = ${Tr}; t >= 1; t--) {
       for (var j = l; j < H; j += WGS) {
         var d = 0.0;
-        if (${last ? 't == T' : 'true'}) {
+        if (${last ? `t == ${Tr}` : 'true'}) {
           let zr = sb + sDZ + ${last ? '0' : '(t - 1) * O'};
           for (var k = 0; k < O; k++) { d += result[zr + k] * f32(W[pb + oWout + j * O + k]); }
         }
-        if (t < T) { d += gbuf[j]; }
+        if (t < ${Tr}) { d += gbuf[j]; }
         d = flushTiny(d);
         let a = flushTiny(d * slope(result[sb + sS + t * H + j]));
         abuf[j] = a;
@@ -321,7 +370,7 @@ export function sequenceProgram(s: SequenceShape): FusedWebGPUProgram {
     }
     storageBarrier();
 
-    // this sequence's share of every gradient, summed over its T steps
+    // this sequence's share of every gradient, summed over its ${Tr} steps
     let alpha = ${runColumn('alpha')};
     let omegaOn = ${runColumn('omega')} != 0.0;
     for (var e = l; e < ${L.P + (s.omega ? H * H : 0)}; e += WGS) {
@@ -329,27 +378,27 @@ export function sequenceProgram(s: SequenceShape): FusedWebGPUProgram {
       if (e < oWrec) {
         let i = e / H;
         let j = e % H;
-        for (var t = 0; t < T; t++) { acc += f32(u[ub + t * I + i]) * result[sb + sA + t * H + j]; }
+        for (var t = 0; t < ${Tr}; t++) { acc += f32(u[ub + t * I + i]) * result[sb + sA + t * H + j]; }
       } else if (e < ob) {
         let i = (e - oWrec) / H;
         let j = (e - oWrec) % H;
-        for (var t = 0; t < T; t++) { acc += result[sb + sS + t * H + i] * result[sb + sA + t * H + j]; }
+        for (var t = 0; t < ${Tr}; t++) { acc += result[sb + sS + t * H + i] * result[sb + sA + t * H + j]; }
       } else if (e < oWout) {
-        for (var t = 0; t < T; t++) { acc += result[sb + sA + t * H + e - ob]; }
+        for (var t = 0; t < ${Tr}; t++) { acc += result[sb + sA + t * H + e - ob]; }
       } else if (e < obout) {
         let j = (e - oWout) / O;
         let k = (e - oWout) % O;
-        for (var q = 0; q < ${rows}; q++) {
-          let t = ${last ? 'T - 1' : 'q'};
+        for (var q = 0; q < ${rowsCode}; q++) {
+          let t = ${last ? lastStep : 'q'};
           acc += result[sb + sS + (t + 1) * H + j] * result[sb + sDZ + q * O + k];
         }
       } else if (e < P) {
-        for (var q = 0; q < ${rows}; q++) { acc += result[sb + sDZ + q * O + e - obout]; }
+        for (var q = 0; q < ${rowsCode}; q++) { acc += result[sb + sDZ + q * O + e - obout]; }
       } else if (omegaOn) {
         // Ω's part of ∂W_rec before its normalisation: α Σ_t s_t g_t[i] a_t[j]
         let i = (e - P) / H;
         let j = (e - P) % H;
-        for (var t = 0; t < T; t++) {
+        for (var t = 0; t < ${Tr}; t++) {
           acc += alpha * result[sb + sSR + t] * result[sb + sG + t * H + i] * result[sb + sA + t * H + j];
         }
       }
@@ -364,5 +413,6 @@ export function sequenceProgram(s: SequenceShape): FusedWebGPUProgram {
       result[sb + sSC + 3] = 0.0;
     }
   }`;
-  return bakedProgram(key, ['W', 'u', 'y', 'mask', 'runs'], R * B * X.Q, [B, R, 1], wgs, code);
+  const inputs = ['W', 'u', 'y', 'mask', 'runs', ...(mixed ? ['shapes'] : [])];
+  return bakedProgram(key, inputs, R * B * X.Q, [B, R, 1], wgs, code);
 }
