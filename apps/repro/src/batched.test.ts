@@ -43,7 +43,7 @@ function perRunResults(): ResultLine[] {
 }
 
 describe('temporal-order --ensemble through the CLI (wasm, fused)', () => {
-  it('trains several groups (two lengths) at once, their steps interleaved, to the per-run results', () => {
+  it('trains two lengths in groups interleaved, or in ONE trainer (units and lengths mixed), to the per-run results', () => {
     const two = [...FLAGS.slice(0, 1), '10,12', ...FLAGS.slice(2)];
     const run = (out: string, more: string[], env: Record<string, string> = {}) => {
       const r = cli(['temporal-order', ...two, '--out', out, ...more], env);
@@ -51,9 +51,19 @@ describe('temporal-order --ensemble through the CLI (wasm, fused)', () => {
       return resultsOf(out);
     };
     const together = run(freshDir(), ['--ensemble', '3'], { CLIFFGUARD_REPRO_GROUPS: 'together' });
+    const oneOut = freshDir();
+    const r = cli(['temporal-order', ...two, '--out', oneOut, '--ensemble', '5'], {
+      CLIFFGUARD_REPRO_GROUPS: 'one',
+    });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(
+      /8 run\(s\) batched in 1 trainer\(s\) of up to 5 runs \(in one thread; units and lengths mixed/,
+    );
+    const one = resultsOf(oneOut);
     const want = run(freshDir(), ['--workers', '1']);
     expect(together).toHaveLength(8);
     expect(sameRuns(together)).toEqual(sameRuns(want));
+    expect(sameRuns(one)).toEqual(sameRuns(want));
   });
 
   it('trains the same runs as the per-run tasks, refilling the slots of runs that end', () => {
@@ -61,7 +71,7 @@ describe('temporal-order --ensemble through the CLI (wasm, fused)', () => {
     const r = cli(args(out, '--ensemble', '3'));
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(
-      /4 runs: 0 already done, 4 to run; backend wasm, 4 run\(s\) batched, up to 3 per trainer/,
+      /4 runs: 0 already done, 4 to run; backend wasm, 4 run\(s\) batched in 1 trainer\(s\) of up to 3 runs/,
     );
     const batched = resultsOf(out);
     const want = perRunResults();

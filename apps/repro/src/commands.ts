@@ -12,6 +12,7 @@ import { EXPERIMENTS, getExperiment } from './experiments/registry.js';
 import { writeReport } from './report/doc.js';
 import { writeIndex } from './results-index.js';
 import type { BackendName } from './runner/backend.js';
+import { mixedGroups } from './runner/batched.js';
 import { acquireLock } from './runner/lock.js';
 import { planRuns } from './runner/plan.js';
 import { defaultWorkers, executeRuns, type PoolSummary } from './runner/pool.js';
@@ -149,7 +150,7 @@ export async function runExperiment(name: string, options: RunOptions): Promise<
     const shardText = options.shard ? `, shard ${options.shard.index}/${options.shard.count}` : '';
     log(
       `${runs.length} runs${shardText}: ${runs.length - todo.length} already done, ${todo.length} to run` +
-        `${resumable ? ` (${resumable} resume from a checkpoint)` : ''}; backend ${options.backend}, ${layoutText(def, todo, workers, ensemble)}`,
+        `${resumable ? ` (${resumable} resume from a checkpoint)` : ''}; backend ${options.backend}, ${layoutText(def, todo, workers, ensemble, options.backend)}`,
     );
     log(`command: ${command}`);
     log(`results: ${paths.results}`);
@@ -192,14 +193,22 @@ export async function runExperiment(name: string, options: RunOptions): Promise<
 }
 
 /** How the runs to do will train: on `workers` worker threads, and/or batched (`--ensemble`). */
-function layoutText(def: ExperimentDef, todo: RunSpec[], workers: number, ensemble: number): string {
-  const batched = ensemble
-    ? todo.filter((r) => def.executeBatched && def.batchKey?.(r) !== undefined).length
-    : 0;
+function layoutText(
+  def: ExperimentDef,
+  todo: RunSpec[],
+  workers: number,
+  ensemble: number,
+  backend: BackendName,
+): string {
+  const mixed = mixedGroups(backend);
+  const keys = ensemble && def.executeBatched ? todo.map((r) => def.batchKey?.(r, mixed)) : [];
+  const batched = keys.filter((k) => k !== undefined).length;
   if (batched === 0) return `${workers} worker(s)`;
   const rest = todo.length - batched;
+  const trainers = new Set(keys.filter((k) => k !== undefined)).size;
   return (
-    `${batched} run(s) batched, up to ${ensemble} per trainer (in one thread)` +
+    `${batched} run(s) batched in ${trainers} trainer(s) of up to ${ensemble} runs (in one thread` +
+    `${mixed ? '; units and lengths mixed in a trainer' : ''})` +
     `${rest > 0 ? `, the other ${rest} on ${workers} worker(s)` : ''}`
   );
 }

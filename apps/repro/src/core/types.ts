@@ -134,9 +134,10 @@ export interface ExperimentDef {
   execute(run: RunSpec, ctx: RunContext): Promise<Record<string, unknown>>;
   /**
    * With `executeBatched`: runs that one batched trainer can train together share a key;
-   * undefined for a run that trains alone (through `execute`).
+   * undefined for a run that trains alone (through `execute`). `mixed`: one trainer may hold runs
+   * of different units and sequence lengths (see runner/batched.ts, `mixedGroups`).
    */
-  batchKey?(run: RunSpec): string | undefined;
+  batchKey?(run: RunSpec, mixed: boolean): string | undefined;
   /**
    * Trains one group of runs (one key) in this thread (its tfjs backend started), at most `slots`
    * at a time, telling each run's end through its handle as it comes; starts no run once

@@ -443,7 +443,7 @@ export const temporalOrder: ExperimentDef = {
   plan,
   execute: (run, ctx) => runSynthetic(run.config as SyntheticRunConfig, run.seed, ctx),
   // --ensemble: runs of one unit type and length L train together in one batched trainer
-  batchKey: (run) => syntheticBatchKey(run.config as SyntheticRunConfig),
+  batchKey: (run, mixed) => syntheticBatchKey(run.config as SyntheticRunConfig, mixed),
   executeBatched: (runs, options) => trainSyntheticBatched(runs, options),
   report,
   headline,

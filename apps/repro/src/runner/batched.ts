@@ -38,13 +38,28 @@ interface Group {
   runs: RunSpec[];
 }
 
+/**
+ * Whether one batched trainer holds runs of different units and sequence lengths (a whole Fig. 7
+ * sweep in one ensemble). The default on webgpu, where the fused packed step takes them all in
+ * its three dispatches; on cpu and wasm such an ensemble steps its runs group by group inside each
+ * update, so separate trainers, one after another, are the default there
+ * (`CLIFFGUARD_REPRO_GROUPS=one` asks for one trainer anyway, `apart` for separate ones on webgpu).
+ */
+export function mixedGroups(backend: string): boolean {
+  const asked = process.env.CLIFFGUARD_REPRO_GROUPS;
+  if (asked === 'one') return true;
+  if (asked === 'apart' || asked === 'together') return false;
+  return backend === 'webgpu';
+}
+
 /** The runs one batched trainer can hold together, by experiment and key; the rest train alone. */
-async function groupRuns(runs: RunSpec[]): Promise<{ groups: Group[]; alone: RunSpec[] }> {
+async function groupRuns(runs: RunSpec[], backend: string): Promise<{ groups: Group[]; alone: RunSpec[] }> {
   const groups = new Map<string, Group>();
   const alone: RunSpec[] = [];
+  const mixed = mixedGroups(backend);
   for (const run of runs) {
     const def = await getExperiment(run.experiment);
-    const key = def.executeBatched ? def.batchKey?.(run) : undefined;
+    const key = def.executeBatched ? def.batchKey?.(run, mixed) : undefined;
     if (key === undefined) {
       alone.push(run);
       continue;
@@ -68,7 +83,7 @@ export async function executeBatched(
   stop: SharedArrayBuffer,
   summary: PoolSummary,
 ): Promise<RunSpec[]> {
-  const { groups, alone } = await groupRuns(runs);
+  const { groups, alone } = await groupRuns(runs, options.backend);
   if (groups.length === 0) return alone;
   const stopFlag = new Int32Array(stop);
   const stopRequested = () => Atomics.load(stopFlag, 0) !== 0;

@@ -82,6 +82,107 @@ describe('trainSyntheticBatched (cpu, fused)', () => {
       'temporal-order/sigmoid/H50/B20/L10',
     );
     expect(syntheticBatchKey({ ...base, maxLength: 20 })).toBeUndefined();
+    // mixed: one key for both units and every length of a task, size and minibatch
+    const mixed = [base, { ...base, init: 'sigmoid' as const }, { ...base, minLength: 30, maxLength: 30 }];
+    expect(new Set(mixed.map((c) => syntheticBatchKey(c, true)))).toEqual(
+      new Set(['temporal-order/H50/B20/mixed']),
+    );
+    expect(syntheticBatchKey({ ...base, hidden: 40 }, true)).toBe('temporal-order/H40/B20/mixed');
+    expect(syntheticBatchKey({ ...base, maxLength: 20 }, true)).toBeUndefined();
+  });
+
+  it('pads minibatches of different lengths to the longest and gives each run its length', async () => {
+    await useBackend('cpu');
+    // run 0: B = 2 sequences of 1 step; run 1: 2 sequences of 2 steps (I = 2)
+    const s = stackBatches(tf, [
+      {
+        length: 1,
+        inputs: new Float32Array([1, 2, 3, 4]),
+        inputShape: [2, 1, 2],
+        targets: new Int32Array([7, 8]),
+        targetShape: [2],
+      },
+      {
+        length: 2,
+        inputs: new Float32Array([5, 6, 7, 8, 9, 10, 11, 12]),
+        inputShape: [2, 2, 2],
+        targets: new Int32Array([1, 2]),
+        targetShape: [2],
+      },
+    ]);
+    expect(s.inputs.shape).toEqual([2, 2, 2, 2]);
+    expect([...(await s.inputs.data())]).toEqual([1, 2, 0, 0, 3, 4, 0, 0, 5, 6, 7, 8, 9, 10, 11, 12]);
+    expect([...(await s.targets.data())]).toEqual([7, 8, 1, 2]);
+    expect(s.lengths).toEqual([1, 2]);
+    // per-step targets ([B, T]) are padded alike
+    const p = stackBatches(
+      tf,
+      [
+        {
+          length: 1,
+          inputs: new Float32Array([1, 2]),
+          inputShape: [1, 1, 2],
+          targets: new Int32Array([3]),
+          targetShape: [1, 1],
+        },
+        {
+          length: 2,
+          inputs: new Float32Array([4, 5, 6, 7]),
+          inputShape: [1, 2, 2],
+          targets: new Int32Array([8, 9]),
+          targetShape: [1, 2],
+        },
+      ],
+      true,
+    );
+    expect([p.targets.shape, [...(await p.targets.data())]]).toEqual([
+      [2, 1, 2],
+      [3, 0, 8, 9],
+    ]);
+    expect(() =>
+      stackBatches(tf, [
+        {
+          length: 1,
+          inputs: new Float32Array(2),
+          inputShape: [1, 1, 2],
+          targets: new Int32Array(1),
+          targetShape: [1],
+        },
+        {
+          length: 1,
+          inputs: new Float32Array(3),
+          inputShape: [1, 1, 3],
+          targets: new Int32Array(1),
+          targetShape: [1],
+        },
+      ]),
+    ).toThrow(/incompatible shapes \(inputs \[1,1,3\] and \[1,1,2\].*only the time axis may differ/);
+    tf.dispose([s.inputs, s.targets, p.inputs, p.targets]);
+  });
+
+  it('one trainer holds sigmoid and tanh runs of two lengths: each run as runSynthetic trains it alone', async () => {
+    await useBackend('cpu');
+    const none: Checkpoints = new Map();
+    const long = { ...base, minLength: 14, maxLength: 14, maxUpdates: 40 };
+    const runs: typeof RUNS = [
+      { config: { ...base, method: 'SGD-C' }, seed: 1 },
+      { config: { ...long, init: 'sigmoid', method: 'SGD' }, seed: 2 },
+      { config: long, seed: 3 },
+      { config: { ...base, init: 'sigmoid', maxUpdates: 25 }, seed: 4 },
+      { config: { ...long, method: 'SGD-C', init: 'basic-tanh' }, seed: 5 },
+    ];
+    expect(new Set(runs.map((r) => syntheticBatchKey(r.config, true))).size).toBe(1);
+    const alone = [];
+    for (const [i, r] of runs.entries()) alone.push(await runSynthetic(r.config, r.seed, contextOf(i, none)));
+    const before = tf.memory().numTensors;
+    const { handles, told } = handlesOf(runs, (i) => contextOf(i, none));
+    await trainSyntheticBatched(handles, { slots: 3, backend: 'cpu', stopRequested: () => false });
+    expect([...told.failed.values()]).toEqual([]);
+    for (const [i, want] of alone.entries()) {
+      const got = told.results.get(i) as Record<string, unknown>;
+      expect(sameRun(got), `run ${i}`).toEqual(sameRun(want));
+    }
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   it('stacks minibatches along a leading run axis', async () => {

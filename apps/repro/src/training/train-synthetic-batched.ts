@@ -17,18 +17,21 @@ import {
   SyntheticRun,
   type SyntheticRunConfig,
   syntheticRnnConfig,
+  unitsOf,
 } from './train-synthetic.js';
 
 /**
  * Runs that one batched trainer can hold share this key: one task (input and output sizes, head),
- * hidden size, minibatch, unit (sigmoid init: sigmoid units, tanh inits: tanh units) and ONE
- * sequence length, so that every update's minibatches stack. Undefined when a run's lengths vary
- * (each minibatch its own L: they cannot be stacked), and it trains alone.
+ * hidden size and minibatch; unless `mixed`, also one unit (sigmoid init: sigmoid units, tanh
+ * inits: tanh units) and one sequence length. With `mixed` the trainer holds them all, each
+ * update's minibatches padded to the longest with each run's length beside them (`lengths`).
+ * Undefined when a run's own lengths vary (each minibatch its own L), and it trains alone.
  */
-export function syntheticBatchKey(config: SyntheticRunConfig): string | undefined {
+export function syntheticBatchKey(config: SyntheticRunConfig, mixed = false): string | undefined {
   if (config.minLength !== config.maxLength) return undefined;
-  const units = config.init === 'sigmoid' ? 'sigmoid' : 'tanh';
-  return `${config.task}/${units}/H${config.hidden}/B${config.batch}/L${config.minLength}`;
+  const shared = `${config.task}/H${config.hidden}/B${config.batch}`;
+  if (mixed) return `${shared}/mixed`;
+  return `${config.task}/${unitsOf(config)}/H${config.hidden}/B${config.batch}/L${config.minLength}`;
 }
 
 /** A run in a slot of the group's trainer. */
@@ -83,7 +86,7 @@ class Group {
     return this.lib.rnn.createTrainer({ ...this.model, members, engine: 'compiled' });
   }
 
-  /** A run's method, init and seed as a member of the trainer. */
+  /** A run's method, units, init and seed as a member of the trainer. */
   private member(config: SyntheticRunConfig, seed: number): TrainerMember {
     const method = this.lib.rnn.paperMethod(config.method, {
       learningRate: config.lr,
@@ -91,7 +94,7 @@ class Group {
       alpha: config.alpha,
       omegaVariant: config.omega,
     });
-    return { method, init: config.init, seed };
+    return { method, activation: unitsOf(config), init: config.init, seed };
   }
 
   /**
@@ -152,6 +155,7 @@ class Group {
     const stacked = stackBatches(
       this.lib.tf,
       batches.map((b) => b ?? filler),
+      this.model.head === 'softmax',
     );
     try {
       // each run's own update number (α schedules read it; runs joined at different times)
@@ -236,27 +240,44 @@ class Group {
   }
 }
 
-/** The runs' minibatches (one shape) as one stacked batch: inputs [R, B, T, I], targets [R, ...]. */
-export function stackBatches(tf: Libraries['tf'], batches: BatchArrays[]): StackedBatch {
+/**
+ * The runs' minibatches as one stacked batch: inputs [R, B, T, I], targets [R, ...]. Minibatches
+ * of different lengths are padded with zeros to the longest T, and `lengths` says each run's
+ * (per-step targets, [B, T] with `perStep`, are padded alike); the sizes B and I must agree.
+ */
+export function stackBatches(tf: Libraries['tf'], batches: BatchArrays[], perStep = false): StackedBatch {
   const [first] = batches;
+  const [B, , I] = first.inputShape;
+  const T = Math.max(...batches.map((b) => b.inputShape[1]));
   for (const b of batches) {
-    if (b.inputs.length !== first.inputs.length || b.targets.length !== first.targets.length)
+    const sameTargets = perStep ? b.targetShape[0] === B : b.targets.length === first.targets.length;
+    if (b.inputShape[0] !== B || b.inputShape[2] !== I || !sameTargets)
       throw new Error(
-        `batched runs drew minibatches of different shapes ([${b.inputShape}] and [${first.inputShape}]): a group must share one length`,
+        `batched runs drew minibatches of incompatible shapes (inputs [${b.inputShape}] and [${first.inputShape}], ` +
+          `targets [${b.targetShape}] and [${first.targetShape}]): only the time axis may differ`,
       );
   }
-  const inputs = new Float32Array(batches.length * first.inputs.length);
+  const lengths = batches.map((b) => b.inputShape[1]);
+  const inputs = new Float32Array(batches.length * B * T * I);
+  const perRun = perStep ? B * T : first.targets.length;
   const classes = first.targets instanceof Int32Array;
   const targets = classes
-    ? new Int32Array(batches.length * first.targets.length)
-    : new Float32Array(batches.length * first.targets.length);
+    ? new Int32Array(batches.length * perRun)
+    : new Float32Array(batches.length * perRun);
   batches.forEach((b, r) => {
-    inputs.set(b.inputs, r * first.inputs.length);
-    targets.set(b.targets, r * first.targets.length);
+    const L = lengths[r];
+    // sequence s of run r starts at ((r·B + s)·T)·I; its last T − L steps stay zero
+    for (let s = 0; s < B; s++) {
+      inputs.set(b.inputs.subarray(s * L * I, (s + 1) * L * I), (r * B + s) * T * I);
+      if (perStep) targets.set(b.targets.subarray(s * L, (s + 1) * L), (r * B + s) * T);
+    }
+    if (!perStep) targets.set(b.targets, r * perRun);
   });
+  const targetShape = perStep ? [B, T] : first.targetShape;
   return {
-    inputs: tf.tensor(inputs, [batches.length, ...first.inputShape], 'float32'),
-    targets: tf.tensor(targets, [batches.length, ...first.targetShape], classes ? 'int32' : 'float32'),
+    inputs: tf.tensor(inputs, [batches.length, B, T, I], 'float32'),
+    targets: tf.tensor(targets, [batches.length, ...targetShape], classes ? 'int32' : 'float32'),
+    ...(lengths.some((l) => l !== T) ? { lengths } : {}),
   };
 }
 

@@ -228,6 +228,11 @@ export interface RunWeights {
 }
 
 /** The run's RNN: the task's sizes and head, sigmoid units for the sigmoid init, else tanh. */
+/** A run's units: sigmoid for the sigmoid init, tanh for the tanh inits (the paper's pairing). */
+export function unitsOf(config: Pick<SyntheticRunConfig, 'init'>): 'sigmoid' | 'tanh' {
+  return config.init === 'sigmoid' ? 'sigmoid' : 'tanh';
+}
+
 export function syntheticRnnConfig(
   config: SyntheticRunConfig,
   task: Pick<SyntheticTask, 'inputSize' | 'outputSize' | 'head'>,
@@ -236,7 +241,7 @@ export function syntheticRnnConfig(
     inputSize: task.inputSize,
     hiddenSize: config.hidden,
     outputSize: task.outputSize,
-    activation: config.init === 'sigmoid' ? 'sigmoid' : 'tanh',
+    activation: unitsOf(config),
     head: task.head,
   } as const;
 }
