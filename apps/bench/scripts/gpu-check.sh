@@ -45,8 +45,9 @@ timeout 150 pnpm bench --configs M,C --backends webgpu --impls fused --methods S
   --budget 8 --no-progress --out "$out/mc.json" > "$out/mc.txt" 2>&1
 log "M, C bench exit $?"
 
-# 3. a slice of Fig. 7 on the GPU: every run of L = 50 (3 inits x 3 methods x 3 seeds), 2,000 updates each
-timeout 150 pnpm repro temporal-order --profile paper --seeds 3 --lengths 50 --updates 2000 \
+# 3. a slice of Fig. 7 on the GPU: all 81 runs of L = 50, 100, 150 (3 inits x 3 methods x 3 seeds)
+#    in ONE trainer (units and lengths mixed: three dispatches a step), 2,000 updates each
+timeout 150 pnpm repro temporal-order --profile paper --seeds 3 --lengths 50,100,150 --updates 2000 \
   --backend webgpu --out "$out/repro" > "$out/repro.txt" 2>&1
 log "temporal-order slice exit $?"
 log "done"
