@@ -209,14 +209,16 @@ class Group {
   }
 
   /**
-   * When no run is left to start and at most half the slots still train, a trainer of just those
-   * runs takes over (their weights moved across: a compiled run's whole training state), so the
-   * group's last, longest runs do not pay for empty slots (on cpu and wasm a step costs about R
-   * times one run's).
+   * When no run is left to start and slots are empty, a trainer of just the runs still training
+   * takes over (their weights moved across: a compiled run's whole training state), so the group's
+   * last, longest runs do not pay for empty slots. On cpu and wasm a step costs about R times one
+   * run's, so every empty slot is dropped at once (`eager`); on a GPU, where the slots step in
+   * parallel and a new trainer compiles new programs, only once at most half the slots still train.
    */
-  async shrink(): Promise<void> {
+  async shrink(eager: boolean): Promise<void> {
     const live = this.slots.filter((s): s is Slot => s !== undefined);
-    if (this.queue.length > 0 || live.length === 0 || live.length > this.slots.length / 2) return;
+    const worth = eager ? live.length < this.slots.length : live.length <= this.slots.length / 2;
+    if (this.queue.length > 0 || live.length === 0 || !worth) return;
     const next = this.createTrainer(live.map((s) => this.member(s.run.config, s.run.seed)));
     try {
       for (const [i, slot] of live.entries()) next.setWeights(i, await this.trainer.getWeights(slot.index));
@@ -306,7 +308,7 @@ export async function trainSyntheticBatched(
     while (await group.refill()) {
       const record = await group.step();
       if (record) await group.afterStep(record);
-      await group.shrink();
+      await group.shrink(options.backend !== 'webgpu');
       // a turn of the event loop: the runner's SIGINT / SIGTERM handler sets the stop flag in
       // this thread, and the cpu backend's steps never wait on anything outside it
       await new Promise((resolve) => setImmediate(resolve));
