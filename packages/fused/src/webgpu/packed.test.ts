@@ -193,6 +193,18 @@ const MIXED_SHAPES: RunShapes = {
   activations: MIXED.map((m) => m.activation),
 };
 
+/** The small mixed problem of the dispatch and refusal tests (softmax head, T = 9). */
+const mixedProblem = (H: number): Problem => ({
+  R: MIXED.length,
+  B: 2,
+  T: 9,
+  I: 4,
+  H,
+  O: 3,
+  head: 'softmax',
+  activation: 'tanh',
+});
+
 /** METHODS' row as the rnn package's settings (runTable gives the row back). */
 const settingsOf = (m: Row): PaperMethodSettings => ({
   name: m.omega !== 0 ? 'SGD-CR' : Number.isFinite(m.maxNorm) ? 'SGD-C' : 'SGD',
@@ -560,16 +572,7 @@ describeBackends('the packed ensemble step (CliffguardRnnEnsemblePackedStep)', (
 
   it.skipIf(!webgpu)('a mixed step is still three dispatches [webgpu only]', async () => {
     await expectNoLeak(async () => {
-      const p: Problem = {
-        R: MIXED.length,
-        B: 2,
-        T: 9,
-        I: 4,
-        H: 7,
-        O: 3,
-        head: 'softmax',
-        activation: 'tanh',
-      };
+      const p = mixedProblem(7);
       const params = initialParams(p);
       const state = pack(params, p.R);
       const batch = batchTensors(p, await mixedArrays(p, 0, 1, true), [...MIXED.keys()], p.T);
@@ -589,16 +592,7 @@ describeBackends('the packed ensemble step (CliffguardRnnEnsemblePackedStep)', (
     'refuses wrong shapes (tensor or arrays) naming the value and what was expected, and changes nothing [webgpu only]',
     async () => {
       await expectNoLeak(async () => {
-        const p: Problem = {
-          R: MIXED.length,
-          B: 2,
-          T: 9,
-          I: 4,
-          H: 5,
-          O: 3,
-          head: 'softmax',
-          activation: 'tanh',
-        };
+        const p = mixedProblem(5);
         const params = initialParams(p);
         const state = pack(params, p.R);
         const before = Array.from(await state.data());
