@@ -84,13 +84,13 @@ export interface EnsembleMember extends PaperMethodSettings {
   seed: number;
 }
 
+/**
+ * The ensemble's sizes, head and R. Its `activation` is the units the runs were created with when
+ * they share them (the first run's otherwise); each run's own are `members[r].activation`.
+ */
 export interface EnsembleConfig extends RnnConfig {
   /** R, the number of runs */
   runs: number;
-  /**
-   * `activation` here is the units the runs were created with when they share them (the first
-   * run's otherwise); each run's own are `members[r].activation`
-   */
 }
 
 /** What one {@link ensembleStep} did, per run (index r is member r), as plain numbers. */
