@@ -236,6 +236,8 @@ function committedCheckpoints(): string[] {
 
 describe('the checkpoints committed under apps/repro/results', () => {
   const files = committedCheckpoints();
+  // every sweep finished: nothing to load (vitest fails a suite without tests, so say so as a skip)
+  if (files.length === 0) it.skip('none is committed: every sweep has finished', () => {});
 
   it.each(files.map((f) => [relative(appRoot, f), f]))(
     '%s loads (checked; legacy or checksummed) and resumes a run of its COMMAND with the same config hash',
